@@ -1,0 +1,311 @@
+"""Typed configuration: one dataclass per concern, validated on construction, YAML in and out.
+
+Every field carries its meaning and its allowed values in its metadata (see `spec`), so that
+validation, CLI flags and error messages all come from one place.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+PRESETS = ("mini", "s1")
+
+
+class ConfigError(ValueError):
+    """A user mistake in a configuration; its message is one line naming the key or file."""
+
+
+def spec(default, help: str, *, low=None, high=None, choices=None, even: bool = False,
+         low_open: bool = False):
+    """A dataclass field with its documentation and bounds (low/high inclusive unless low_open)."""
+    meta = {"help": help, "low": low, "high": high, "choices": choices, "even": even,
+            "low_open": low_open}
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", str(tp).replace("typing.", ""))
+
+
+def _coerce(section: str, f: dataclasses.Field, value: Any, hints: dict) -> Any:
+    """Check `value` against the field's type; ints are accepted where floats are expected."""
+    key = f"{section}.{f.name}"
+    tp = hints[f.name]
+    origin = typing.get_origin(tp)
+    if origin is typing.Union:  # Optional[X]
+        if value is None:
+            return None
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+        origin = typing.get_origin(tp)
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list of {_type_name(item_tp)}, got {value!r}")
+        return [_coerce_scalar(key, item_tp, v) for v in value]
+    return _coerce_scalar(key, tp, value)
+
+
+def _coerce_scalar(key: str, tp, value: Any) -> Any:
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {tp} for {key}")
+
+
+def _check_bounds(key: str, meta: dict, value: Any) -> None:
+    items = value if isinstance(value, list) else [value]
+    for v in items:
+        if v is None:
+            continue
+        if meta["choices"] is not None and v not in meta["choices"]:
+            allowed = ", ".join(map(str, meta["choices"]))
+            raise ConfigError(f"{key}: {v!r} is not one of {allowed}")
+        low, high = meta["low"], meta["high"]
+        if low is not None and (v <= low if meta["low_open"] else v < low):
+            rel = ">" if meta["low_open"] else ">="
+            raise ConfigError(f"{key}: must be {rel} {low}, got {v!r}")
+        if high is not None and v > high:
+            raise ConfigError(f"{key}: must be <= {high}, got {v!r}")
+        if meta["even"] and v % 2:
+            raise ConfigError(f"{key}: must be even, got {v!r}")
+
+
+class Section:
+    """Mixin: validation in __post_init__, construction from a dict with unknown keys rejected."""
+
+    SECTION = ""
+
+    def __post_init__(self):
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            value = _coerce(self.SECTION, f, getattr(self, f.name), hints)
+            _check_bounds(f"{self.SECTION}.{f.name}", f.metadata, value)
+            object.__setattr__(self, f.name, value)
+        self.check()
+
+    def check(self) -> None:
+        """Cross-field checks; sections override."""
+
+    @classmethod
+    def from_dict(cls, data: Optional[dict]):
+        data = {} if data is None else data
+        if not isinstance(data, dict):
+            raise ConfigError(f"{cls.SECTION}: expected a mapping of keys, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ConfigError(f"{cls.SECTION}.{key}: unknown key (known: {', '.join(sorted(known))})")
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes):
+        return self.from_dict({**self.to_dict(), **changes})
+
+
+@dataclass(frozen=True)
+class ModelConfig(Section):
+    """A sarSSM: input projection, residual S4D layers, optional gates, output projection."""
+
+    SECTION = "model"
+    name: str = spec("sarSSM", "model family (registry key)", choices=("sarSSM",))
+    input_dim: int = spec(2, "input channels: raw line and positional encoding", low=1)
+    output_dim: int = spec(1, "output channels: the focused line", low=1)
+    model_dim: int = spec(64, "H, complex channels of the residual stream", low=1)
+    state_dim: int = spec(540, "N, S4D state size; N/2 complex diagonal modes per channel",
+                          low=2, even=True)
+    num_layers: int = spec(6, "number of residual S4D layers", low=1)
+    dropout: float = spec(0.1, "complex dropout on each residual update", low=0.0, high=0.95)
+    use_selectivity: bool = spec(True, "selectivity gate: sigmoid(MLP(|u|, arg u)) per step and layer")
+    gate_hidden: int = spec(32, "hidden width of the selectivity gate MLP", low=1)
+    bidirectional: bool = spec(True, "two-sided kernel (focusing needs past and future samples)")
+    range_conditioning: bool = spec(False, "condition each layer's step size dt on the slant range")
+    range_grid: int = spec(8, "slant-range grid points on which range-conditioned kernels are built",
+                           low=2)
+    activation: str = spec("identity", "split activation after each S4D layer",
+                           choices=("identity", "gelu", "tanh", "silu", "modrelu"))
+    norm: str = spec("none", "complex norm before each S4D layer", choices=("none", "layer"))
+    scale_equivariant: bool = spec(True, "divide each column by its rms and multiply back after")
+    dt_min: float = spec(1e-3, "smallest initial S4D step size", low=0.0, low_open=True)
+    dt_max: float = spec(1e-1, "largest initial S4D step size", low=0.0, low_open=True)
+    kernel: str = spec("fast", "S4D kernel path", choices=("fast", "reference"))
+    complex_valued: bool = spec(True, "kept for the seed files; the model is always complex",
+                                choices=(True,))
+    use_positional_as_token: bool = spec(False, "kept for the seed files; not supported",
+                                         choices=(False,))
+
+    def check(self) -> None:
+        if self.dt_min > self.dt_max:
+            raise ConfigError(f"model.dt_min: must be <= model.dt_max ({self.dt_max}), got {self.dt_min}")
+        if self.input_dim != 2 or self.output_dim != 1:
+            raise ConfigError("model.input_dim/output_dim: the data contract fixes them to 2 and 1")
+
+
+@dataclass(frozen=True)
+class DataConfig(Section):
+    """Where columns come from: the data-card simulator, or users' own .npz files."""
+
+    SECTION = "data"
+    preset: str = spec("mini", "data-card preset (geometry and column length)", choices=PRESETS)
+    train_size: int = spec(4096, "simulated training columns", low=1)
+    val_size: int = spec(256, "simulated validation columns", low=1)
+    test_size: int = spec(512, "simulated test columns", low=1)
+    train_seed: int = spec(1, "seed of the training split", low=0)
+    val_seed: int = spec(2, "seed of the validation split", low=0)
+    test_seed: int = spec(3, "seed of the test split", low=0)
+    train_npz: Optional[str] = spec(None, "use these columns (x, y arrays) instead of simulating")
+    val_npz: Optional[str] = spec(None, "validation columns from a .npz file")
+    test_npz: Optional[str] = spec(None, "test columns from a .npz file")
+
+    def check(self) -> None:
+        seeds = (self.train_seed, self.val_seed, self.test_seed)
+        if len(set(seeds)) != 3:
+            raise ConfigError(f"data.*_seed: train, validation and test seeds must differ, got {seeds}")
+
+
+@dataclass(frozen=True)
+class TrainConfig(Section):
+    """Optimisation of a model on ground truth (and, later, on a teacher)."""
+
+    SECTION = "training"
+    num_epochs: int = spec(20, "maximum number of epochs", low=1)
+    batch_size: int = spec(32, "columns per step", low=1)
+    learning_rate: float = spec(3e-3, "AdamW learning rate of non-SSM parameters", low=0.0,
+                                low_open=True)
+    ssm_learning_rate: float = spec(1e-3, "learning rate of S4D A and dt (no weight decay)",
+                                    low=0.0, low_open=True)
+    weight_decay: float = spec(0.01, "AdamW weight decay of non-SSM parameters", low=0.0)
+    warmup_fraction: float = spec(0.05, "share of all steps spent in linear warm-up", low=0.0,
+                                  high=0.9)
+    loss: str = spec("nmse", "ground-truth loss: complex MSE, or it divided by the batch's power",
+                     choices=("nmse", "mse"))
+    valid_weight: float = spec(1.0, "weight of an extra NMSE term over each column's valid region "
+                               "(samples whose whole aperture is inside the column)", low=0.0)
+    grad_clip: float = spec(1.0, "gradient norm clip (0 disables)", low=0.0)
+    early_stopping_patience: int = spec(10, "epochs without val improvement before stopping", low=1)
+    max_minutes: float = spec(0.0, "wall-clock training budget in minutes (0: none)", low=0.0)
+    seed: int = spec(0, "seed of initialisation and shuffling", low=0)
+    accelerator: str = spec("auto", "cpu, gpu or auto", choices=("auto", "cpu", "gpu", "cuda"))
+    precision: str = spec("32-true", "Lightning precision (FFTs always run in fp32)",
+                          choices=("32-true", "bf16-mixed", "16-mixed"))
+    num_threads: int = spec(0, "torch CPU threads (0: torch's default)", low=0)
+
+
+@dataclass(frozen=True)
+class DistillConfig(Section):
+    """Distillation loss weights and schedules, as named by the seed pipeline."""
+
+    SECTION = "distillation"
+    temperature: float = spec(2.5, "T: outputs divided by T, loss multiplied by T^2", low=0.0,
+                              low_open=True)
+    alpha: float = spec(0.8, "weight of the ground-truth loss", low=0.0)
+    beta: float = spec(0.15, "weight of the distillation loss", low=0.0)
+    gamma: float = spec(0.05, "weight of the feature loss", low=0.0)
+    curriculum_epochs: int = spec(15, "student-only epochs, then a ramp of the same length", low=0)
+    progressive_coupling: bool = spec(False, "couple layers in stages that advance every stage_epochs")
+    stage_epochs: int = spec(20, "epochs per progressive coupling stage", low=1)
+    teacher_layers: list[int] = spec([], "teacher layers to couple (empty: 25/50/75 % depths)",
+                                     low=0)
+    student_layers: list[int] = spec([], "student layers to couple (empty: 25/50/75 % depths)",
+                                     low=0)
+    enhanced_projections: bool = spec(False, "learnable complex projections between feature widths")
+    projection_type: str = spec("pca_init", "projection kind",
+                                choices=("linear", "pca_init", "attention"))
+    preserve_distribution: bool = spec(True, "add variance, moment and confidence terms")
+    variance_weight: float = spec(0.1, "weight of variance matching", low=0.0)
+    moment_weight: float = spec(0.05, "weight of magnitude moment matching", low=0.0)
+    confidence_weight: float = spec(0.02, "weight of the confidence term", low=0.0)
+    dynamic_temperature: bool = spec(False, "anneal the temperature over training")
+
+
+SECTIONS: dict[str, type[Section]] = {
+    "model": ModelConfig,
+    "data": DataConfig,
+    "training": TrainConfig,
+    "distillation": DistillConfig,
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run: one instance of each section."""
+
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    training: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    distillation: DistillConfig = dataclasses.field(default_factory=DistillConfig)
+
+    @classmethod
+    def from_dict(cls, data: Optional[dict]) -> "RunConfig":
+        data = {} if data is None else data
+        if not isinstance(data, dict):
+            raise ConfigError(f"config: expected a mapping of sections, got {type(data).__name__}")
+        for key in data:
+            if key not in SECTIONS:
+                raise ConfigError(f"{key}: unknown section (known: {', '.join(SECTIONS)})")
+        return cls(**{name: sec.from_dict(data.get(name)) for name, sec in SECTIONS.items()})
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "RunConfig":
+        return cls.from_dict(load_yaml(path))
+
+    def to_dict(self) -> dict:
+        return {name: getattr(self, name).to_dict() for name in SECTIONS}
+
+    def with_overrides(self, overrides: dict[str, dict]) -> "RunConfig":
+        """`overrides` maps section -> {field: value}; the result is validated again."""
+        merged = self.to_dict()
+        for section, values in overrides.items():
+            merged[section].update(values)
+        return RunConfig.from_dict(merged)
+
+    def dump(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def load_yaml(path: str | Path) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}: malformed YAML{where}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file") from None
+
+
+def field_index() -> dict[str, tuple[str, dataclasses.Field]]:
+    """Flag name -> (section, field) for every field; names are unique across sections."""
+    index: dict[str, tuple[str, dataclasses.Field]] = {}
+    for section, cls in SECTIONS.items():
+        for f in fields(cls):
+            assert f.name not in index, f"config field name {f.name} is not unique"
+            index[f.name] = (section, f)
+    return index

@@ -1,0 +1,81 @@
+"""Column splits: simulated from a seed per split, or loaded from users' .npz files."""
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import TensorDataset
+
+from .presets import get_preset
+from .simulate import simulate
+
+
+class DataError(ValueError):
+    """Columns that break the data contract; the message is one line naming the file or array."""
+
+
+@dataclass
+class Split:
+    x: torch.Tensor  # (N, L, 2) complex64
+    y: torch.Tensor  # (N, L, 1) complex64
+
+    def dataset(self) -> TensorDataset:
+        return TensorDataset(self.x, self.y)
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+def check_columns(x, y, where: str, length: int | None = None) -> None:
+    """Raise DataError unless x (N, L, 2) and y (N, L, 1) are finite complex arrays of one L."""
+    for name, arr, channels in (("x", x, 2), ("y", y, 1)):
+        dtype = arr.dtype
+        is_complex = dtype.is_complex if isinstance(arr, torch.Tensor) else np.iscomplexobj(arr)
+        if not is_complex:
+            raise DataError(f"{where}: '{name}' must be complex, got {dtype}")
+        if arr.ndim != 3 or arr.shape[-1] != channels:
+            raise DataError(f"{where}: '{name}' must have shape (N, L, {channels}), got {tuple(arr.shape)}")
+        if arr.shape[0] == 0:
+            raise DataError(f"{where}: '{name}' holds no columns")
+        finite = torch.isfinite(arr).all() if isinstance(arr, torch.Tensor) else np.isfinite(arr).all()
+        if not bool(finite):
+            raise DataError(f"{where}: '{name}' contains NaN or Inf")
+    if x.shape[:2] != y.shape[:2]:
+        raise DataError(f"{where}: x {tuple(x.shape)} and y {tuple(y.shape)} differ in N or L")
+    if length is not None and x.shape[1] != length:
+        raise DataError(f"{where}: columns have L = {x.shape[1]}, the preset expects {length}")
+    p = x[..., 1].real
+    if bool((p < 0).any()) or bool((p > 1).any()):
+        raise DataError(f"{where}: the positional encoding x[..., 1] must lie in [0, 1]")
+
+
+def load_npz(path: str | Path, length: int | None = None) -> Split:
+    """Columns from a .npz holding complex arrays x (N, L, 2) and y (N, L, 1)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [k for k in ("x", "y") if k not in data.files]
+            if missing:
+                raise DataError(f"{path}: missing array(s) {', '.join(missing)} (need x and y)")
+            x, y = data["x"], data["y"]
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"{path}: not a readable .npz file ({type(err).__name__})") from None
+    check_columns(x, y, str(path), length)
+    return Split(torch.from_numpy(x.astype(np.complex64)), torch.from_numpy(y.astype(np.complex64)))
+
+
+def load_split(data_cfg, which: str) -> Split:
+    """The train, val or test split of a DataConfig: its .npz file if given, else simulated."""
+    npz = getattr(data_cfg, f"{which}_npz")
+    length = get_preset(data_cfg.preset).length
+    if npz:
+        return load_npz(npz, length)
+    x, y = simulate(data_cfg.preset, getattr(data_cfg, f"{which}_size"), getattr(data_cfg, f"{which}_seed"))
+    return Split(x, y)

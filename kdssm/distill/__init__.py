@@ -1,0 +1,1 @@
+"""Distillation: pure loss functions (here), projections, schedules and the LightningModule."""

@@ -1,0 +1,66 @@
+"""Score a model (or the matched filter) on a test split: every figure of the output contract."""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+import torch
+
+from . import metrics
+from .data import matched_filter, point_target
+from .models import count_params
+
+Focuser = Callable[[torch.Tensor], torch.Tensor]  # x (B, L, 2) -> y_hat (B, L, 1)
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """Model outputs for x (N, L, 2) in eval mode, batched, on the model's device -> (N, L, 1) on CPU."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    outs = [model(x[i:i + batch_size].to(device)).cpu() for i in range(0, x.shape[0], batch_size)]
+    model.train(was_training)
+    return torch.cat(outs)
+
+
+def latency_ms_per_column(focus: Focuser, x: torch.Tensor, batch: int = 32, repeats: int = 5) -> float:
+    """Median wall time of one call on `batch` columns, divided by the batch (after one warm-up)."""
+    xb = x[:batch]
+    with torch.no_grad():
+        focus(xb)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            focus(xb)
+            times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times) / xb.shape[0]
+
+
+def score(focus: Focuser, y_hat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, preset: str) -> dict:
+    """nmse, nmse_valid, accuracy, point-target quality and latency of one focuser."""
+    x_pt, _ = point_target(preset)
+    with torch.no_grad():
+        response = metrics.impulse_response(focus(x_pt)[0, :, 0])
+    return {
+        "nmse_db": metrics.nmse_db(y_hat, y),
+        "nmse_valid_db": metrics.nmse_valid_db(y_hat, y, x, preset),
+        "accuracy": metrics.accuracy(y_hat, y),
+        **{k: float(v) for k, v in response.items()},
+        "latency_ms_per_column": latency_ms_per_column(focus, x),
+    }
+
+
+def evaluate_model(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, preset: str) -> dict:
+    """Scores of a model on (x, y), latency measured on the CPU as the contract asks."""
+    cpu_model = model.to("cpu").eval()
+    y_hat = predict(cpu_model, x)
+    return {"params": count_params(cpu_model), **score(cpu_model, y_hat, x, y, preset)}
+
+
+def evaluate_matched_filter(x: torch.Tensor, y: torch.Tensor, preset: str) -> dict:
+    """The classical baseline on the same columns."""
+    def focus(xb):
+        return matched_filter(xb, preset)
+    return {"params": 0, **score(focus, focus(x), x, y, preset)}

@@ -1,0 +1,85 @@
+"""True complex layers whose parameters are stored as real tensors (DDP rejects complex ones)."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class ComplexLinear(nn.Module):
+    """y = x W^T + b with complex W and b, so real and imaginary parts mix (cross terms included)."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        # Complex Glorot: each of re and im ~ N(0, 1 / (2 fan_in)) keeps E|y|^2 = E|x|^2.
+        std = 1.0 / math.sqrt(2.0 * in_features)
+        self.weight = nn.Parameter(torch.randn(out_features, in_features, 2) * std)  # real view
+        self.bias = nn.Parameter(torch.zeros(out_features, 2)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (..., in) complex64
+        w = torch.view_as_complex(self.weight)  # (out, in) complex64
+        y = x @ w.transpose(0, 1)  # (..., out) complex64
+        if self.bias is not None:
+            y = y + torch.view_as_complex(self.bias)
+        return y
+
+
+def _modrelu(z: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """relu(|z| + b) z / |z|: keeps the phase, thresholds the magnitude."""
+    mag = z.abs()
+    return torch.where(mag > 0, F.relu(mag + bias) / mag.clamp_min(1e-12), torch.zeros_like(mag)) * z
+
+
+class ComplexActivation(nn.Module):
+    """Split activations act(Re z) + j act(Im z), modReLU, or the identity."""
+
+    SPLIT = {"gelu": F.gelu, "tanh": torch.tanh, "silu": F.silu}
+
+    def __init__(self, kind: str, features: int):
+        super().__init__()
+        if kind not in (*self.SPLIT, "identity", "modrelu"):
+            raise ValueError(f"unknown activation {kind!r}")
+        self.kind = kind
+        self.bias = nn.Parameter(torch.zeros(features)) if kind == "modrelu" else None
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (..., H) complex64
+        if self.kind == "identity":
+            return z
+        if self.kind == "modrelu":
+            return _modrelu(z, self.bias)
+        act = self.SPLIT[self.kind]
+        return torch.complex(act(z.real), act(z.imag))
+
+
+class ComplexDropout(nn.Module):
+    """Drops whole complex values (one mask for real and imaginary parts), scales the kept ones."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return z
+        keep = torch.rand(z.shape, device=z.device) >= self.p  # (...) bool
+        return z * keep / (1.0 - self.p)
+
+
+class ComplexLayerNorm(nn.Module):
+    """Subtract the complex mean over features, divide by the rms magnitude, complex gain and bias."""
+
+    def __init__(self, features: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        gain = torch.zeros(features, 2)
+        gain[:, 0] = 1.0
+        self.gain = nn.Parameter(gain)  # real view of a complex (H,)
+        self.bias = nn.Parameter(torch.zeros(features, 2))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:  # (..., H) complex64
+        z = z - z.mean(dim=-1, keepdim=True)
+        rms = z.abs().pow(2).mean(dim=-1, keepdim=True).add(self.eps).sqrt()  # (..., 1) float32
+        return z / rms * torch.view_as_complex(self.gain) + torch.view_as_complex(self.bias)

@@ -1,0 +1,28 @@
+"""Plain-text tables of scores for the terminal."""
+from __future__ import annotations
+
+COLUMNS = (
+    ("params", "params", "{:,.0f}"),
+    ("nmse_db", "nmse dB", "{:.2f}"),
+    ("nmse_valid_db", "valid dB", "{:.2f}"),
+    ("accuracy", "accuracy", "{:.4f}"),
+    ("pslr_db", "PSLR dB", "{:.2f}"),
+    ("islr_db", "ISLR dB", "{:.2f}"),
+    ("irw_samples", "IRW", "{:.3f}"),
+    ("latency_ms_per_column", "ms/col", "{:.3f}"),
+)
+
+
+def format_table(rows: dict[str, dict]) -> str:
+    """One line per named row of scores, aligned; missing figures show as '-'."""
+    header = ["", *(title for _, title, _ in COLUMNS)]
+    body = [[name, *(fmt.format(scores[key]) if scores.get(key) is not None else "-"
+                     for key, _, fmt in COLUMNS)] for name, scores in rows.items()]
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+             for r in [header, *body]]
+    return "\n".join(lines)
+
+
+def print_scores(rows: dict[str, dict]) -> None:
+    print(format_table(rows))

@@ -1,0 +1,1 @@
+"""Training from ground truth (Lightning)."""

@@ -1,0 +1,77 @@
+"""A run directory: its config, resume or refuse, and the atomic JSON writes of its results."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+
+from ..checkpoint import atomic_write
+from ..config import RunConfig
+
+
+class RunDirError(ValueError):
+    """A save_dir that cannot be used as asked; the message is one line naming it."""
+
+
+CONFIG_FILE = "config.yaml"
+SUMMARY_FILE = "summary.json"
+LIGHTNING_DIR = "checkpoints"
+
+
+def write_json(path: Path, data: dict) -> None:
+    text = json.dumps(data, indent=2, sort_keys=False)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
+
+
+def _first_difference(old: dict, new: dict, prefix: str = "") -> str | None:
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found = _first_difference(a, b, f"{prefix}{key}.")
+            if found:
+                return found
+        elif a != b:
+            return f"{prefix}{key}: {a!r} -> {b!r}"
+    return None
+
+
+def prepare(save_dir: str | Path, cfg: RunConfig, overwrite: bool = False) -> tuple[Path, bool]:
+    """Make `save_dir` ready for `cfg`; returns (path, resuming).
+
+    A finished run (summary.json present) is only replaced with overwrite. An unfinished one
+    resumes when its stored config equals `cfg`, and is refused otherwise, naming the first
+    differing field, so nothing is silently mixed or overwritten.
+    """
+    root = Path(save_dir)
+    if root.exists() and not root.is_dir():
+        raise RunDirError(f"{root}: save_dir exists and is not a directory")
+    stored = root / CONFIG_FILE
+    if overwrite and root.exists():
+        for name in (CONFIG_FILE, SUMMARY_FILE, "model.ckpt"):
+            (root / name).unlink(missing_ok=True)
+        shutil.rmtree(root / LIGHTNING_DIR, ignore_errors=True)
+    elif (root / SUMMARY_FILE).exists():
+        raise RunDirError(f"{root}: holds a finished run; pass --overwrite to replace it")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise RunDirError(f"{root}: save_dir is not writable ({err.strerror})") from None
+    if stored.exists():
+        old = yaml.safe_load(stored.read_text()) or {}
+        diff = _first_difference(old, cfg.to_dict())
+        if diff:
+            raise RunDirError(f"{root}: holds an unfinished run with another config ({diff}); "
+                              "use another --save_dir or --overwrite")
+        return root, True
+    atomic_write(stored, lambda tmp: cfg.dump(tmp))
+    return root, False
+
+
+def last_checkpoint(root: Path) -> Path | None:
+    path = root / LIGHTNING_DIR / "last.ckpt"
+    return path if path.is_file() else None

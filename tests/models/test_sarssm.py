@@ -1,0 +1,78 @@
+import pytest
+import torch
+
+from kdssm.data import simulate
+from kdssm.models import MODEL_PRESETS, SarSSM, count_params
+
+TINY = dict(model_dim=4, state_dim=8, num_layers=2)
+
+
+@pytest.fixture(scope="module")
+def columns():
+    return simulate("mini", 3, seed=5)
+
+
+@pytest.mark.parametrize("selectivity,range_cond", [(True, True), (False, False), (True, False)])
+def test_forward_shapes_dtypes_and_features(columns, selectivity, range_cond):
+    x, _ = columns
+    model = SarSSM(**TINY, use_selectivity=selectivity, range_conditioning=range_cond).eval()
+    y, feats = model(x, return_features=True)
+    assert y.shape == (3, 256, 1) and y.dtype == torch.complex64
+    assert len(feats) == 2 and all(f.shape == (3, 256, 4) and f.dtype == torch.complex64 for f in feats)
+    assert torch.equal(model(x), y)
+
+
+def test_all_parameters_real_and_gradients_flow(columns):
+    x, y = columns
+    model = SarSSM(**TINY, use_selectivity=True, range_conditioning=True)
+    assert all(not p.is_complex() for p in model.parameters())
+    loss = (model(x) - y).abs().pow(2).mean()
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert missing == []
+
+
+def test_selectivity_adds_gate_parameters():
+    with_gate = count_params(SarSSM(**TINY, use_selectivity=True))
+    without = count_params(SarSSM(**TINY, use_selectivity=False))
+    per_layer = (4 * 8 * 2 + 8 * 2) + (16 * 32 + 32) + (32 + 1)  # projection, hidden, out
+    assert with_gate - without == 2 * per_layer
+
+
+def test_scale_equivariance(columns):
+    x, _ = columns
+    model = SarSSM(**TINY).eval()
+    scaled = x.clone()
+    scaled[..., 0] *= 7.0
+    with torch.no_grad():
+        torch.testing.assert_close(model(scaled), 7.0 * model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_zero_input_gives_finite_output():
+    x = torch.zeros(2, 64, 2, dtype=torch.complex64)
+    for preset in ("tiny", "ultra"):
+        out = SarSSM(**{**MODEL_PRESETS[preset], "state_dim": 8}, range_conditioning=True)(x)
+        assert torch.isfinite(torch.view_as_real(out)).all()
+
+
+def test_seed_presets_build_and_shrink():
+    sizes = {name: count_params(SarSSM(**cfg)) for name, cfg in MODEL_PRESETS.items()}
+    assert sizes["teacher"] > sizes["standard"] > sizes["compressed"] > sizes["tiny"] > sizes["ultra"]
+
+
+def test_bad_input_shape_is_a_clear_error():
+    model = SarSSM(**TINY)
+    with pytest.raises(ValueError, match=r"\(B, L, 2\)"):
+        model(torch.zeros(2, 64, 3, dtype=torch.complex64))
+    with pytest.raises(ValueError, match="complex"):
+        model(torch.zeros(2, 64, 2))
+
+
+def test_fast_and_reference_models_agree(columns):
+    x, _ = columns
+    torch.manual_seed(0)
+    fast = SarSSM(**TINY, kernel="fast").eval()
+    ref = SarSSM(**TINY, kernel="reference").eval()
+    ref.load_state_dict(fast.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), ref(x), rtol=1e-3, atol=1e-3)

@@ -1,0 +1,86 @@
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kdssm.cli import main
+from kdssm.config import ConfigError, ModelConfig, RunConfig
+
+CONFIGS = ["configs/teacher.yaml", "configs/student.yaml", "configs/demo/teacher.yaml"]
+
+
+@pytest.mark.parametrize("path", CONFIGS)
+def test_shipped_configs_load_and_round_trip(path, tmp_path):
+    cfg = RunConfig.from_file(path)
+    cfg.dump(tmp_path / "c.yaml")
+    assert RunConfig.from_file(tmp_path / "c.yaml") == cfg
+
+
+def test_seed_sizes_in_the_seed_configs():
+    teacher, student = RunConfig.from_file(CONFIGS[0]), RunConfig.from_file(CONFIGS[1])
+    assert (teacher.model.model_dim, teacher.model.state_dim, teacher.model.num_layers) == (64, 540, 6)
+    assert teacher.model.use_selectivity and not student.model.use_selectivity
+    assert teacher.data.preset == student.data.preset == "s1"
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"model": {"model_dimm": 3}}, "model.model_dimm: unknown key"),
+    ({"modle": {}}, "modle: unknown section"),
+    ({"model": {"model_dim": "big"}}, "model.model_dim: expected an integer"),
+    ({"model": {"model_dim": 0}}, "model.model_dim: must be >= 1"),
+    ({"model": {"state_dim": 7}}, "model.state_dim: must be even"),
+    ({"model": {"activation": "relu6"}}, "model.activation: 'relu6' is not one of"),
+    ({"data": {"preset": "s2"}}, "data.preset: 's2' is not one of mini, s1"),
+    ({"data": {"train_seed": 2}}, "seeds must differ"),
+    ({"training": {"num_epochs": 0}}, "training.num_epochs: must be >= 1"),
+    ({"training": {"learning_rate": 0}}, "training.learning_rate: must be > 0"),
+    ({"distillation": {"temperature": -1}}, "distillation.temperature: must be > 0"),
+    ({"distillation": {"alpha": -0.1}}, "distillation.alpha: must be >= 0"),
+    ({"training": {"use_gpu": True}}, "training.use_gpu: unknown key"),
+    ({"model": {"use_selectivity": "yes"}}, "model.use_selectivity: expected true or false"),
+    ({"model": 5}, "model: expected a mapping"),
+])
+def test_validation_names_the_key(data, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        RunConfig.from_dict(data)
+
+
+def test_model_config_numbers_must_be_finite():
+    with pytest.raises(ConfigError, match="finite"):
+        ModelConfig(dropout=float("nan"))
+
+
+def test_cli_errors_are_one_line_with_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    assert main(["train", "--config", str(bad), "--save_dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("kdssm: error:") and "malformed YAML" in err and "\n" not in err
+    assert main(["train", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "config file not found" in capsys.readouterr().err
+    assert main(["train", "--config", CONFIGS[2], "--state_dim", "9", "--save_dir", str(tmp_path / "r")]) == 2
+    assert "model.state_dim: must be even" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing written for a bad config
+
+
+yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5000) | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12)
+sections = st.dictionaries(
+    st.sampled_from(["model", "data", "training", "distillation", "other"]),
+    st.dictionaries(st.sampled_from(["model_dim", "state_dim", "preset", "num_epochs", "alpha", "dropout",
+                                     "unknown", "teacher_layers", "train_npz"]), yaml_values, max_size=3),
+    max_size=3)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=st.one_of(sections, yaml_values), raw=st.text(max_size=40))
+def test_random_yaml_never_escapes_as_a_traceback(tmp_path, doc, raw):
+    for text in (yaml.safe_dump(doc), raw):
+        path = tmp_path / "random.yaml"
+        path.write_text(text)
+        try:
+            RunConfig.from_file(path)
+        except ConfigError as err:
+            assert "\n" not in str(err)

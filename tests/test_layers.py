@@ -1,0 +1,39 @@
+"""The one-way import rule of ARCHITECTURE.md: the lower layers load without the heavy frameworks."""
+import ast
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("ray", "optuna", "mlflow", "pytorch_lightning", "lightning")
+LOWER = ("kdssm.models", "kdssm.data", "kdssm.metrics", "kdssm.distill.losses", "kdssm.config",
+         "kdssm.checkpoint", "kdssm.evaluate", "kdssm")
+
+
+@pytest.mark.parametrize("module", LOWER)
+def test_lower_layers_do_not_import_frameworks(module):
+    code = (f"import sys, {module}; heavy = [m for m in sys.modules if m.split('.')[0] in {HEAVY!r}]; "
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def _imports(path: pathlib.Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            found.add(("." * node.level) + (node.module or ""))
+    return found
+
+
+def test_models_never_import_training_or_upper_layers():
+    root = pathlib.Path(__file__).resolve().parents[1] / "kdssm"
+    for folder in ("models", "data"):
+        for path in (root / folder).glob("*.py"):
+            for name in _imports(path):
+                assert not any(part in name for part in ("train", "distill", "cli", "tracking", "tune")), \
+                    f"{path.name} imports {name}"

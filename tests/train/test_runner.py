@@ -1,0 +1,87 @@
+import json
+
+import pytest
+import torch
+
+import kdssm
+from kdssm.cli import main
+from kdssm.config import RunConfig
+from kdssm.data import simulate
+from kdssm.train.module import warmup_cosine
+
+CONTRACT_KEYS = {"params", "nmse_db", "nmse_valid_db", "accuracy", "pslr_db", "islr_db", "irw_samples",
+                 "latency_ms_per_column"}
+TINY_ARGS = ["--config", "configs/demo/teacher.yaml", "--model_dim", "4", "--state_dim", "8",
+             "--train_size", "256", "--val_size", "32", "--test_size", "32", "--batch_size", "16", "--quiet"]
+
+
+def test_warmup_then_cosine():
+    assert warmup_cosine(0, 100, 10) == pytest.approx(0.1)
+    assert warmup_cosine(9, 100, 10) == pytest.approx(1.0)
+    assert warmup_cosine(55, 100, 10) == pytest.approx(0.5)
+    assert warmup_cosine(100, 100, 10) == pytest.approx(0.0)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    run = tmp_path_factory.mktemp("train") / "teacher"
+    assert main(["train", *TINY_ARGS, "--num_epochs", "2", "--save_dir", str(run)]) == 0
+    return run
+
+
+def test_train_writes_the_output_contract(trained):
+    summary = json.loads((trained / "summary.json").read_text())
+    assert CONTRACT_KEYS <= set(summary)
+    assert CONTRACT_KEYS <= set(summary["matched_filter"])
+    assert summary["training"]["epochs"] == 2
+    assert RunConfig.from_file(trained / "config.yaml").model.model_dim == 4
+    model = kdssm.load_model(trained / "model.ckpt")
+    x, y = simulate("mini", 32, 3)  # the test split of the run
+    from kdssm import metrics
+    with torch.no_grad():
+        assert metrics.nmse_db(model(x), y) == pytest.approx(summary["nmse_db"], abs=1e-3)
+
+
+def test_training_lowers_the_loss(trained):
+    summary = json.loads((trained / "summary.json").read_text())
+    assert summary["nmse_db"] < -3.0  # an untrained model sits at 0 dB or above
+
+
+def test_finished_run_is_not_overwritten(trained, capsys):
+    before = (trained / "model.ckpt").read_bytes()
+    assert main(["train", *TINY_ARGS, "--num_epochs", "2", "--save_dir", str(trained)]) == 2
+    assert "finished run; pass --overwrite" in capsys.readouterr().err
+    assert (trained / "model.ckpt").read_bytes() == before
+
+
+def test_unfinished_run_with_another_config_is_refused(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", *TINY_ARGS, "--num_epochs", "1", "--save_dir", str(run)]) == 0
+    (run / "summary.json").unlink()  # as if killed before the end
+    assert main(["train", *TINY_ARGS, "--num_epochs", "1", "--model_dim", "6", "--save_dir", str(run)]) == 2
+    assert "model.model_dim: 4 -> 6" in capsys.readouterr().err
+
+
+def test_resume_continues_from_last_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", *TINY_ARGS, "--num_epochs", "1", "--save_dir", str(run)]) == 0
+    # Pretend the run was killed after epoch 1 of 3: raise the epoch budget in its stored config.
+    (run / "summary.json").unlink()
+    cfg = RunConfig.from_file(run / "config.yaml")
+    cfg.with_overrides({"training": {"num_epochs": 3}}).dump(run / "config.yaml")
+    assert main(["train", *TINY_ARGS, "--num_epochs", "3", "--save_dir", str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["training"]["epochs"] == 3
+    metrics = (run / "logs" / "version_0" / "metrics.csv").read_text().splitlines()
+    header = metrics[0].split(",")
+    epochs = {row.split(",")[header.index("epoch")] for row in metrics[1:]}
+    assert epochs == {"0", "1", "2"}
+
+
+def test_bad_data_file_is_a_one_line_error(tmp_path, capsys):
+    import numpy as np
+    bad = tmp_path / "cols.npz"
+    np.savez(bad, x=np.zeros((4, 256, 2)), y=np.zeros((4, 256, 1), dtype=np.complex64))
+    assert main(["train", *TINY_ARGS, "--train_npz", str(bad), "--save_dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "cols.npz: 'x' must be complex" in err

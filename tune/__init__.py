@@ -1,0 +1,1 @@
+"""Search layer: Ray Tune + Optuna sweeps over distilled students (see the search issue)."""
