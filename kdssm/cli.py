@@ -40,12 +40,35 @@ def _flag_type(section: str, name: str):
     return {bool: _parse_bool, int: int, float: float, str: str}[hint]
 
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """--<field> for every config field (dashes accepted too), overriding the YAML value."""
+# Flag names that differ from the field name (`--preset` names a student size in `distill`).
+FLAG_NAMES = {("data", "preset"): "data_preset"}
+
+
+def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """--<field> for every config field (dashes accepted too), overriding the YAML value.
+
+    Booleans work bare (`--progressive_coupling`) or with a value (`--bidirectional false`);
+    lists take integers separated by spaces or commas.
+    """
     for name, (section, f) in field_index().items():
-        flags = [f"--{name}"] + ([f"--{name.replace('_', '-')}"] if "_" in name else [])
-        parser.add_argument(*flags, dest=f"cfg__{section}__{name}", type=_flag_type(section, name),
-                           default=None, metavar=name.upper(), help=f"[{section}] {f.metadata['help']}")
+        flag = FLAG_NAMES.get((section, name), name)
+        if flag in skip:
+            continue
+        flags = [f"--{flag}"] + ([f"--{flag.replace('_', '-')}"] if "_" in flag else [])
+        kind = _flag_type(section, name)
+        extra = {"nargs": "?", "const": True} if kind is _parse_bool else {}
+        if kind is _parse_int_list:
+            extra = {"nargs": "+", "type": _parse_int_list}
+        parser.add_argument(*flags, dest=f"cfg__{section}__{name}", default=None,
+                            metavar=flag.upper(), help=f"[{section}] {f.metadata['help']}",
+                            **({"type": kind} | extra))
+
+
+def _flatten(value):
+    """nargs='+' of comma lists -> one flat list."""
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return [v for part in value for v in part]
+    return value
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, dict]:
@@ -53,7 +76,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict]:
     for key, value in vars(args).items():
         if key.startswith("cfg__") and value is not None:
             _, section, name = key.split("__")
-            out.setdefault(section, {})[name] = value
+            out.setdefault(section, {})[name] = _flatten(value)
     return out
 
 
@@ -82,6 +105,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def student_base_config(args: argparse.Namespace) -> RunConfig:
+    """The student's starting config: --student_config, else the teacher run's config without the gate."""
+    if args.student_config:
+        return RunConfig.from_file(args.student_config)
+    from .distill.runner import resolve_teacher
+    stored = resolve_teacher(args.teacher_checkpoint).parent / "config.yaml"
+    base = RunConfig.from_file(stored) if stored.is_file() else RunConfig()
+    return base.with_overrides({"model": {"use_selectivity": False}})
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    from .distill.runner import distill_run
+    from .models import MODEL_PRESETS
+    from .report import print_scores
+    if not args.teacher_checkpoint:
+        raise UserError("--teacher_checkpoint is required (a model.ckpt or a teacher run folder)")
+    teacher_cfg = RunConfig.from_file(args.teacher_config).model if args.teacher_config else None
+    cfg = student_base_config(args)
+    if args.preset:
+        cfg = cfg.with_overrides({"model": MODEL_PRESETS[args.preset]})
+    overrides = overrides_from_args(args)
+    if args.progressive_layers:
+        overrides.setdefault("distillation", {})["progressive_coupling"] = True
+    if args.disable_distribution_preservation:
+        overrides.setdefault("distillation", {})["preserve_distribution"] = False
+    cfg = cfg.with_overrides(overrides)
+    save_dir = args.save_dir or f"runs/student-{args.preset or 'custom'}"
+    summary = distill_run(cfg, args.teacher_checkpoint, save_dir, teacher_config=teacher_cfg,
+                          overwrite=args.overwrite, progress=not args.quiet)
+    print_scores({"student": summary, "teacher": summary["teacher"], "matched filter": summary["matched_filter"]})
+    print(f"retention {summary['retention']:.4f}, parameters -{100 * summary['param_reduction']:.1f} %; "
+          f"wrote {Path(save_dir) / 'model.ckpt'} and {Path(save_dir) / 'summary.json'}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_runs
+    compare_runs(Path(args.teacher), [Path(s) for s in args.students], Path(args.out) if args.out else None)
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .checkpoint import load_model
     from .data.datasets import load_npz
@@ -93,9 +157,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         split = load_npz(args.npz)
         x, y = split.x, split.y
     else:
-        x, y = simulate(args.preset, args.num_columns, args.seed)
-    print_scores({"model": evaluate_model(model, x, y, args.preset),
-                  "matched filter": evaluate_matched_filter(x, y, args.preset)})
+        x, y = simulate(args.data_preset, args.num_columns, args.seed)
+    print_scores({"model": evaluate_model(model, x, y, args.data_preset),
+                  "matched filter": evaluate_matched_filter(x, y, args.data_preset)})
     return 0
 
 
@@ -119,9 +183,35 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(demo)
     demo.set_defaults(func=cmd_demo)
 
+    dist = sub.add_parser("distill", help="distil a teacher checkpoint into a student (the seed's flags work)")
+    dist.add_argument("--teacher_checkpoint", "--teacher-checkpoint", help="teacher model.ckpt or run folder")
+    dist.add_argument("--teacher_config", "--teacher-config", help="teacher YAML; its model must match the checkpoint")
+    dist.add_argument("--student_config", "--student-config",
+                      help="student YAML (default: the teacher run's config without the gate)")
+    dist.add_argument("--preset", choices=("standard", "compressed", "tiny", "tiny16", "ultra"),
+                      help="student size from the seeds")
+    dist.add_argument("--save_dir", "--save-dir", help="student run folder (resumed if unfinished)")
+    dist.add_argument("--overwrite", action="store_true", help="replace a finished run in save_dir")
+    dist.add_argument("--quiet", action="store_true", help="no progress bar")
+    for field in ("model_dim", "state_dim", "num_layers"):
+        dist.add_argument(f"--student_{field}", f"--student-{field.replace('_', '-')}", type=int,
+                          dest=f"cfg__model__{field}", default=None, help=f"the student's {field}")
+    dist.add_argument("--progressive_layers", "--progressive-layers", action="store_true",
+                      help="alias of --progressive_coupling")
+    dist.add_argument("--disable_distribution_preservation", "--disable-distribution-preservation",
+                      action="store_true", help="preserve_distribution false")
+    add_config_flags(dist)
+    dist.set_defaults(func=cmd_distill)
+
+    cmp = sub.add_parser("compare", help="teacher and students side by side: table, JSON, CSV, scene PNG")
+    cmp.add_argument("--teacher", required=True, help="teacher run folder")
+    cmp.add_argument("--students", nargs="+", required=True, help="student run folders")
+    cmp.add_argument("--out", help="folder for comparison.json/.csv/.png (default: the teacher's parent)")
+    cmp.set_defaults(func=cmd_compare)
+
     ev = sub.add_parser("evaluate", help="score a model.ckpt on test columns against the matched filter")
     ev.add_argument("checkpoint", help="model.ckpt or a run folder holding one")
-    ev.add_argument("--preset", default="mini", choices=("mini", "s1"))
+    ev.add_argument("--data_preset", "--data-preset", default="mini", choices=("mini", "s1"))
     ev.add_argument("--npz", help="score on these columns instead of simulated ones")
     ev.add_argument("--num_columns", "--num-columns", type=int, default=512)
     ev.add_argument("--seed", type=int, default=3)

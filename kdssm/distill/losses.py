@@ -1,7 +1,9 @@
-"""Loss functions: pure, complex-aware, formula in each docstring."""
+"""Loss functions: pure, complex-aware, formula in each docstring. Modules hold parameters only."""
 from __future__ import annotations
 
 import torch
+
+EPS = 1e-12
 
 
 def complex_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -9,7 +11,7 @@ def complex_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (pred - target).abs().pow(2).mean()
 
 
-def normalised_mse(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+def normalised_mse(pred: torch.Tensor, target: torch.Tensor, eps: float = EPS) -> torch.Tensor:
     """sum |pred - target|^2 / sum |target|^2: the complex MSE divided by the batch's target power.
 
     Same gradient direction as complex_mse within a batch; its scale does not depend on how bright
@@ -19,7 +21,7 @@ def normalised_mse(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-12)
 
 
 def masked_normalised_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                          eps: float = 1e-12) -> torch.Tensor:
+                          eps: float = EPS) -> torch.Tensor:
     """sum_mask |pred - target|^2 / sum_mask |target|^2, mask broadcastable to pred (1 keeps a sample)."""
     mask = mask.to(pred.real.dtype)
     err = ((pred - target).abs().pow(2) * mask).sum()
@@ -27,3 +29,91 @@ def masked_normalised_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.
 
 
 GROUND_TRUTH_LOSSES = {"mse": complex_mse, "nmse": normalised_mse}
+
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
+                      eps: float = EPS) -> torch.Tensor:
+    """T^2 * complex_mse(student / T, teacher / T) / mean |teacher|^2.
+
+    The seeds' temperature for regression, divided by the teacher's output power so that it shares
+    units with the (normalised) ground-truth loss. For an MSE the temperature cancels exactly,
+    T^2 |s/T - t/T|^2 = |s - t|^2; the flag is kept so it means what the seeds say, and the
+    temperature acts through `confidence_loss`, which weights samples by the teacher's
+    confidence at temperature T.
+    """
+    scaled = temperature ** 2 * complex_mse(student / temperature, teacher / temperature)
+    return scaled / teacher.abs().pow(2).mean().clamp_min(eps)
+
+
+def confidence_loss(student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor,
+                    temperature: float, eps: float = EPS) -> torch.Tensor:
+    """Distillation weighted by the teacher's per-sample confidence.
+
+    w = exp(-|teacher - target|^2 / (T * mean |target|^2)), detached;
+    loss = sum w |student - teacher|^2 / sum w |teacher|^2.
+    Samples where the teacher is right count fully; where it is wrong, less; a higher T softens
+    the weights towards uniform (T -> inf gives normalised_mse(student, teacher)).
+    """
+    with torch.no_grad():
+        scale = temperature * target.abs().pow(2).mean().clamp_min(eps)
+        w = torch.exp(-(teacher - target).abs().pow(2) / scale)
+    return (w * (student - teacher).abs().pow(2)).sum() / (w * teacher.abs().pow(2)).sum().clamp_min(eps)
+
+
+def _centred_power(z: torch.Tensor) -> torch.Tensor:
+    """Per-column variance of a complex line: mean_L |z - mean_L z|^2, (B, L, C) -> (B, C)."""
+    return (z - z.mean(dim=1, keepdim=True)).abs().pow(2).mean(dim=1)
+
+
+def variance_loss(student: torch.Tensor, teacher: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """mean over columns of (var_s - var_t)^2 / var_t^2, var the per-column complex variance.
+
+    Penalises a student whose output power collapses towards the mean (the seeds' mode collapse).
+    """
+    vs, vt = _centred_power(student), _centred_power(teacher)
+    return ((vs - vt) / vt.clamp_min(eps)).pow(2).mean()
+
+
+def magnitude_moments(z: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """Mean, std, skewness and kurtosis of |z| over (B, L) per channel: (B, L, C) -> (4, C)."""
+    mag = z.abs().flatten(0, 1)  # (B*L, C)
+    mean = mag.mean(dim=0)
+    centred = mag - mean
+    std = centred.pow(2).mean(dim=0).clamp_min(eps).sqrt()
+    skew = (centred / std).pow(3).mean(dim=0)
+    kurt = (centred / std).pow(4).mean(dim=0)
+    return torch.stack([mean, std, skew, kurt])
+
+
+def moment_loss(student: torch.Tensor, teacher: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """Match the magnitude distributions up to kurtosis.
+
+    ((mu_s - mu_t)^2 + (sd_s - sd_t)^2) / sd_t^2 + (skew_s - skew_t)^2 / (1 + skew_t^2)
+    + (kurt_s - kurt_t)^2 / kurt_t^2, averaged over channels. Each term is scale-free.
+    """
+    ms, mt = magnitude_moments(student, eps), magnitude_moments(teacher, eps)
+    scale = mt[1].pow(2).clamp_min(eps)
+    loc = ((ms[0] - mt[0]).pow(2) + (ms[1] - mt[1]).pow(2)) / scale
+    shape = (ms[2] - mt[2]).pow(2) / (1 + mt[2].pow(2)) + (ms[3] - mt[3]).pow(2) / mt[3].pow(2).clamp_min(eps)
+    return (loc + shape).mean()
+
+
+def complex_cosine_similarity(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Re<a, b> / (|a| |b|) over the last dimension: the cosine of the angle between the two complex
+    vectors seen as real vectors of twice the length. (..., C) -> (...)."""
+    dot = (a * b.conj()).real.sum(dim=-1)
+    return dot / (a.abs().pow(2).sum(dim=-1).sqrt() * b.abs().pow(2).sum(dim=-1).sqrt()).clamp_min(eps)
+
+
+def feature_loss(student: torch.Tensor, teacher: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """Multi-scale feature matching between aligned features (B, L, C) complex.
+
+    nmse(student, teacher) + 0.02 (1 - mean cos) + 0.01 |mean_s - mean_t|^2 / mean |teacher|^2,
+    means over (B, L) per channel. The first term is normalised by the teacher's feature power,
+    so a learnable projection on the teacher side cannot shrink the loss by shrinking its output.
+    """
+    mse = normalised_mse(student, teacher, eps)
+    cosine = 1.0 - complex_cosine_similarity(student, teacher).mean()
+    mean_gap = (student.mean(dim=(0, 1)) - teacher.mean(dim=(0, 1))).abs().pow(2).sum()
+    moment = mean_gap / teacher.abs().pow(2).mean(dim=(0, 1)).sum().clamp_min(eps)
+    return mse + 0.02 * cosine + 0.01 * moment

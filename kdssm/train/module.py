@@ -33,6 +33,9 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, total_steps: int):
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
+GRAD_LOG_EVERY = 50
+
+
 class ValidationEnergy:
     """Sums of error and reference energy over a split, so that val NMSE is the whole-split ratio."""
 
@@ -99,5 +102,23 @@ class GroundTruthModule(pl.LightningModule):
         nmse_db = 10.0 * torch.log10((err / ref.clamp_min(1e-30)).clamp_min(1e-30))
         self.log("val_nmse_db", nmse_db.float(), prog_bar=True)
 
+    def on_before_optimizer_step(self, optimizer) -> None:
+        """Every 50 steps: gradient norm of each layer of the trained model, and the total.
+
+        Written to the loggers directly: Lightning's own throttle would drop most of these steps.
+        """
+        if self.global_step % GRAD_LOG_EVERY or not self.loggers:
+            return
+        norms = {}
+        for i, layer in enumerate(getattr(self.model, "layers", [])):
+            grads = [p.grad.norm() for p in layer.parameters() if p.grad is not None]
+            if grads:
+                norms[f"gradients/student/layer_{i}/norm"] = float(torch.stack(grads).norm())
+        grads = [p.grad.norm() for p in self.model.parameters() if p.grad is not None]
+        if grads:
+            norms["gradients/student/total_norm"] = float(torch.stack(grads).norm())
+        for logger in self.loggers:
+            logger.log_metrics(norms, step=self.global_step)
+
     def configure_optimizers(self):
-        return build_optimizer(self.model, self.cfg, self.total_steps)
+        return build_optimizer(self, self.cfg, self.total_steps)

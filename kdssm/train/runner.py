@@ -35,7 +35,7 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
 
 
-def make_trainer(cfg: RunConfig, root: Path, progress: bool, callbacks: list) -> pl.Trainer:
+def make_trainer(cfg: RunConfig, root: Path, progress: bool, callbacks: list, log_every: int = 10) -> pl.Trainer:
     t = cfg.training
     accelerator = "gpu" if t.accelerator == "cuda" else t.accelerator
     return pl.Trainer(
@@ -49,7 +49,7 @@ def make_trainer(cfg: RunConfig, root: Path, progress: bool, callbacks: list) ->
         logger=CSVLogger(str(root), name="logs", version=0),
         enable_progress_bar=progress,
         enable_model_summary=False,
-        log_every_n_steps=10,
+        log_every_n_steps=log_every,
         num_sanity_val_steps=0,
     )
 
@@ -60,46 +60,72 @@ def train_run(cfg: RunConfig, save_dir: str | Path, *, overwrite: bool = False, 
     quiet_lightning()
     root, resuming = rundir.prepare(save_dir, cfg, overwrite)
     train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))
+    seed_and_threads(cfg)
+    model = build_model(cfg.model)
+    module = GroundTruthModule(model, cfg.training, total_steps(cfg, len(train)), preset=cfg.data.preset)
+    training = fit(module, cfg, root, resuming, train.dataset(), val.dataset(), progress)
+    return finish(model, cfg, root, test, kind, training)
+
+
+def seed_and_threads(cfg: RunConfig) -> None:
     if cfg.training.num_threads:
         torch.set_num_threads(cfg.training.num_threads)
     pl.seed_everything(cfg.training.seed, workers=True, verbose=False)
-    model = build_model(cfg.model)
+
+
+def total_steps(cfg: RunConfig, train_columns: int) -> int:
+    return cfg.training.num_epochs * math.ceil(train_columns / cfg.training.batch_size)
+
+
+def fit(module: pl.LightningModule, cfg: RunConfig, root: Path, resuming: bool, train_ds, val_ds,
+        progress: bool) -> dict:
+    """Fit with early stopping and best/last checkpoints (resuming from last), then load the best weights.
+
+    Returns what the summary records of the training itself.
+    """
     t = cfg.training
-    steps_per_epoch = math.ceil(len(train) / t.batch_size)
-    module = GroundTruthModule(model, t, total_steps=t.num_epochs * steps_per_epoch, preset=cfg.data.preset)
     best = ModelCheckpoint(dirpath=str(root / rundir.LIGHTNING_DIR), filename="best", monitor="val_nmse_db",
                            mode="min", save_top_k=1, save_last=True)
     stop = EarlyStopping(monitor="val_nmse_db", mode="min", patience=t.early_stopping_patience)
-    trainer = make_trainer(cfg, root, progress, [best, stop])
-    loaders = (DataLoader(train.dataset(), batch_size=t.batch_size, shuffle=True),
-               DataLoader(val.dataset(), batch_size=max(t.batch_size, 64)))
+    steps_per_epoch = math.ceil(len(train_ds) / t.batch_size)
+    trainer = make_trainer(cfg, root, progress, [best, stop], log_every=max(1, min(10, steps_per_epoch)))
+    loaders = (DataLoader(train_ds, batch_size=t.batch_size, shuffle=True),
+               DataLoader(val_ds, batch_size=max(t.batch_size, 64)))
+    last = rundir.last_checkpoint(root) if resuming else None
     started = time.perf_counter()
     try:
-        trainer.fit(module, *loaders, ckpt_path=str(rundir.last_checkpoint(root)) if resuming and rundir.last_checkpoint(root) else None)
+        trainer.fit(module, *loaders, ckpt_path=str(last) if last else None)
     except FloatingPointError as err:
-        raise TrainingDiverged(f"{err}; stopped, the last good checkpoint in {root / rundir.LIGHTNING_DIR} is untouched") from None
-    train_seconds = time.perf_counter() - started
+        raise TrainingDiverged(f"{err}; stopped, the last good checkpoint in "
+                               f"{root / rundir.LIGHTNING_DIR} is untouched") from None
+    seconds = time.perf_counter() - started
     if best.best_model_path:
         state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
-    return finish(model, cfg, root, test, kind, {
-        "epochs": trainer.current_epoch, "train_seconds": round(train_seconds, 1),
-        "best_val_nmse_db": float(best.best_model_score) if best.best_model_score is not None else None})
+    return {"epochs": trainer.current_epoch, "train_seconds": round(seconds, 1),
+            "best_val_nmse_db": float(best.best_model_score) if best.best_model_score is not None else None}
 
 
-def finish(model: torch.nn.Module, cfg: RunConfig, root: Path, test, kind: str, training: dict) -> dict:
-    """Write model.ckpt, then score on the test split against the matched filter into summary.json."""
+def finish(model: torch.nn.Module, cfg: RunConfig, root: Path, test, kind: str, training: dict,
+           teacher: torch.nn.Module | None = None) -> dict:
+    """Write model.ckpt, then score on the test split against the matched filter into summary.json.
+
+    With a teacher, its figures on the same columns and the student's retention are added.
+    """
     model = model.cpu().eval()
     save_model(model, root / "model.ckpt", kind)
     preset = cfg.data.preset
-    summary = {
-        "kind": kind,
-        **evaluate_model(model, test.x, test.y, preset),
+    summary = {"kind": kind, **evaluate_model(model, test.x, test.y, preset)}
+    if teacher is not None:
+        summary["teacher"] = evaluate_model(teacher, test.x, test.y, preset)
+        summary["retention"] = summary["accuracy"] / max(summary["teacher"]["accuracy"], 1e-12)
+        summary["param_reduction"] = 1.0 - summary["params"] / summary["teacher"]["params"]
+    summary.update({
         "matched_filter": evaluate_matched_filter(test.x, test.y, preset),
         "preset": preset,
         "test_columns": len(test),
         "training": training,
         "model": cfg.model.to_dict(),
-    }
+    })
     rundir.write_json(root / rundir.SUMMARY_FILE, summary)
     return summary

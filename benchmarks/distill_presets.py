@@ -1,0 +1,73 @@
+"""Distil the four seed presets from the demo teacher on `mini`, beside the same students trained on
+ground truth alone for the same epochs: does distillation help, and by how much?
+
+    python benchmarks/distill_presets.py [--teacher runs/demo/teacher] [--epochs 6]
+
+Writes benchmarks/results/distill_presets.json. Goals (issue 3): retention >= 99 / 97 / 95 / 85 %
+for standard / compressed / tiny / ultra.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_result  # noqa: E402
+
+from kdssm.config import RunConfig  # noqa: E402
+from kdssm.distill.runner import distill_run  # noqa: E402
+from kdssm.models import MODEL_PRESETS  # noqa: E402
+from kdssm.train.runner import train_run  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+GOALS = {"standard": 0.99, "compressed": 0.97, "tiny": 0.95, "ultra": 0.85}
+KEEP = ("params", "nmse_db", "nmse_valid_db", "accuracy", "pslr_db", "latency_ms_per_column")
+
+
+def student_config(teacher: Path, preset: str, epochs: int, train_size: int) -> RunConfig:
+    base = RunConfig.from_file(teacher / "config.yaml")
+    return base.with_overrides({
+        "model": {**MODEL_PRESETS[preset], "use_selectivity": False},
+        "data": {"train_size": train_size},
+        "training": {"num_epochs": epochs, "max_minutes": 0.0, "early_stopping_patience": 1000},
+        "distillation": {"curriculum_epochs": max(1, epochs // 4), "stage_epochs": max(1, epochs // 4)},
+    })
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teacher", default=str(ROOT / "runs/demo/teacher"), help="teacher run folder")
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--train-size", type=int, default=2048)
+    parser.add_argument("--presets", nargs="+", default=list(GOALS))
+    args = parser.parse_args()
+    teacher = Path(args.teacher)
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in args.presets:
+            cfg = student_config(teacher, preset, args.epochs, args.train_size)
+            distilled = distill_run(cfg, teacher, Path(tmp) / f"kd-{preset}", progress=False)
+            alone = train_run(cfg, Path(tmp) / f"gt-{preset}", kind="student", progress=False)
+            teacher_acc = distilled["teacher"]["accuracy"]
+            rows[preset] = {
+                "model": {k: cfg.model.to_dict()[k] for k in ("model_dim", "state_dim", "num_layers")},
+                "distilled": {k: distilled[k] for k in KEEP} | {"retention": distilled["retention"],
+                                                              "train_seconds": distilled["training"]["train_seconds"]},
+                "ground_truth_only": {k: alone[k] for k in KEEP} | {"retention": alone["accuracy"] / teacher_acc,
+                                                                  "train_seconds": alone["training"]["train_seconds"]},
+                "goal_retention": GOALS.get(preset),
+            }
+            rows[preset]["distillation_gain_db"] = alone["nmse_db"] - distilled["nmse_db"]
+            rows[preset]["meets_goal"] = distilled["retention"] >= GOALS.get(preset, 0.0)
+            print(f"{preset}: retention distilled {distilled['retention']:.4f} vs ground truth only "
+                  f"{rows[preset]['ground_truth_only']['retention']:.4f} (goal {GOALS.get(preset)})", flush=True)
+        teacher_scores = {k: distilled["teacher"][k] for k in KEEP}
+    path = write_result("distill_presets", {"teacher": teacher_scores, "teacher_dir": str(teacher),
+                                            "epochs": args.epochs, "train_size": args.train_size, "presets": rows})
+    print(f"-> {path}")
+
+
+if __name__ == "__main__":
+    main()

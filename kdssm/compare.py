@@ -1,0 +1,96 @@
+"""`kdssm compare`: teacher and students side by side on the teacher's test split."""
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from .checkpoint import load_model
+from .config import RunConfig
+from .data.datasets import load_split
+from .evaluate import evaluate_model, latency_ms_per_column, predict
+from .train import rundir
+
+COLUMNS = ("name", "model_dim", "state_dim", "num_layers", "selectivity", "params", "param_reduction_pct",
+           "latency_ms_b1", "latency_ms_b32", "peak_mem_mb", "nmse_db", "nmse_valid_db", "accuracy",
+           "retention", "pslr_db", "islr_db", "irw_samples")
+
+_PEAK_SCRIPT = """
+import resource, sys, torch
+from kdssm.checkpoint import load_model
+model = load_model(sys.argv[1])
+x = torch.zeros(32, int(sys.argv[2]), 2, dtype=torch.complex64)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+with torch.no_grad():
+    model(x)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024.0)
+"""
+
+
+def peak_forward_memory_mb(ckpt: Path, length: int) -> float | None:
+    """Peak resident memory added by one batch-32 forward, measured in a fresh process (CPU)."""
+    out = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(ckpt), str(length)],
+                         capture_output=True, text=True)
+    try:
+        return float(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
+
+
+def describe(name: str, run: Path, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+             preset: str) -> dict:
+    cfg = model.config
+    scores = evaluate_model(model, x, y, preset)
+    return {"name": name, "model_dim": cfg.model_dim, "state_dim": cfg.state_dim, "num_layers": cfg.num_layers,
+            "selectivity": cfg.use_selectivity, **scores,
+            "latency_ms_b1": latency_ms_per_column(model, x, batch=1),
+            "latency_ms_b32": scores["latency_ms_per_column"],
+            "peak_mem_mb": peak_forward_memory_mb(run / "model.ckpt", x.shape[1])}
+
+
+def compare_runs(teacher_dir: Path, student_dirs: list[Path], out_dir: Path | None = None) -> list[dict]:
+    """Score every run on the teacher's test split; print a table and write JSON, CSV and PNG."""
+    cfg = RunConfig.from_file(teacher_dir / rundir.CONFIG_FILE)
+    test = load_split(cfg.data, "test")
+    preset = cfg.data.preset
+    models = {"teacher": (teacher_dir, load_model(teacher_dir))}
+    for d in student_dirs:
+        models[d.name] = (d, load_model(d))
+    rows = [describe(name, run, model, test.x, test.y, preset) for name, (run, model) in models.items()]
+    teacher = rows[0]
+    for row in rows:
+        row["param_reduction_pct"] = 100.0 * (1.0 - row["params"] / teacher["params"])
+        row["retention"] = row["accuracy"] / max(teacher["accuracy"], 1e-12)
+        row["speedup_b32"] = teacher["latency_ms_b32"] / row["latency_ms_b32"]
+    out_dir = out_dir or teacher_dir.parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rundir.write_json(out_dir / "comparison.json", {"preset": preset, "test_columns": len(test), "models": rows})
+    with open(out_dir / "comparison.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[*COLUMNS, "speedup_b32"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    from .plots import plot_scene
+    predictions = {name: predict(model, test.x[:64]) for name, (_, model) in models.items()}
+    plot_scene(test.x[:64], test.y[:64], predictions, preset, out_dir / "comparison.png")
+    print(format_comparison(rows))
+    print(f"wrote {out_dir / 'comparison.json'}, comparison.csv and comparison.png")
+    return rows
+
+
+def format_comparison(rows: list[dict]) -> str:
+    head = ["model", "dims", "gate", "params", "-%", "ms b1", "ms b32", "MB", "nmse", "valid", "acc", "ret",
+            "PSLR", "ISLR", "IRW"]
+    body = []
+    for r in rows:
+        mem = f"{r['peak_mem_mb']:.0f}" if r["peak_mem_mb"] is not None else "-"
+        body.append([r["name"], f"{r['model_dim']}/{r['state_dim']}/{r['num_layers']}",
+                     "yes" if r["selectivity"] else "no", f"{r['params']:,}", f"{r['param_reduction_pct']:.1f}",
+                     f"{r['latency_ms_b1']:.3f}", f"{r['latency_ms_b32']:.3f}", mem, f"{r['nmse_db']:.2f}",
+                     f"{r['nmse_valid_db']:.2f}", f"{r['accuracy']:.4f}", f"{r['retention']:.4f}",
+                     f"{r['pslr_db']:.2f}", f"{r['islr_db']:.2f}", f"{r['irw_samples']:.3f}"])
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
+                     for row in [head, *body])

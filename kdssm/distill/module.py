@@ -1,0 +1,122 @@
+"""LightningModule distilling a frozen teacher into a student.
+
+Batches carry the teacher's outputs (and, when cached, its coupled features) computed once per
+split (teacher_cache.py), so the teacher runs per step only for features too large to cache, and
+then with its kernels cached (it is frozen and in eval mode).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import DistillConfig, TrainConfig
+from ..train.module import GroundTruthModule
+from . import losses, schedules
+from .projection import FeatureProjection
+
+
+class DistillationModule(GroundTruthModule):
+    """Student trained on alpha x ground truth + beta x teacher outputs + gamma x features
+    + the distribution-preserving terms, with the curriculum and coupling schedules."""
+
+    def __init__(self, student: nn.Module, teacher: nn.Module, dcfg: DistillConfig, tcfg: TrainConfig,
+                 total_steps: int, preset: str, pairs: list[tuple[int, int]], features_cached: bool):
+        super().__init__(student, tcfg, total_steps, preset)
+        self.dcfg = dcfg
+        # A list hides the teacher from nn.Module: not trained, not checkpointed, never put in
+        # train mode by Lightning.
+        self._teacher = [teacher.eval().requires_grad_(False)]
+        self.pairs = pairs
+        self.features_cached = features_cached
+        self.stages = schedules.coupling_stages(pairs) if dcfg.progressive_coupling else [pairs]
+        kind = dcfg.projection_type if dcfg.enhanced_projections else "linear"
+        t_width, s_width = teacher.config.model_dim, student.config.model_dim
+        self.projections = nn.ModuleDict(
+            {self.pair_name(t, s): FeatureProjection(t_width, s_width, kind) for t, s in pairs})
+        self.epoch_state = self.state_for_epoch(0)
+
+    @staticmethod
+    def pair_name(t: int, s: int) -> str:
+        return f"t{t}_s{s}"
+
+    @property
+    def teacher(self) -> nn.Module:
+        return self._teacher[0]
+
+    def state_for_epoch(self, epoch: int) -> dict:
+        d = self.dcfg
+        weights = schedules.curriculum(epoch, d.curriculum_epochs, d.alpha, d.beta, d.gamma)
+        stage = schedules.stage_at(epoch, d.stage_epochs, len(self.stages))
+        temperature = (schedules.dynamic_temperature(epoch, self.cfg.num_epochs, d.temperature)
+                       if d.dynamic_temperature else d.temperature)
+        teacher_share = weights.beta / d.beta if d.beta > 0 else (0.0 if weights.phase == "student_only" else 1.0)
+        return {"weights": weights, "stage": stage, "couplings": self.stages[stage],
+                "temperature": temperature, "teacher_share": teacher_share}
+
+    def on_fit_start(self) -> None:
+        self.teacher.to(self.device).eval()
+
+    def on_train_epoch_start(self) -> None:
+        if self.teacher.training:
+            raise RuntimeError("the teacher left eval mode during distillation")
+        self.epoch_state = self.state_for_epoch(self.current_epoch)
+
+    def teacher_features(self, x: torch.Tensor, cached: list[torch.Tensor]) -> dict[int, torch.Tensor]:
+        layers = sorted({t for t, _ in self.pairs})
+        if self.features_cached:
+            return dict(zip(layers, cached))
+        with torch.no_grad():
+            _, feats = self.teacher(x, return_features=True)
+        return {i: feats[i] for i in layers}
+
+    def loss_terms(self, batch, state: dict) -> dict[str, torch.Tensor]:
+        """Every loss term of a batch, unweighted; the total with the epoch's weights."""
+        x, y, t_out, *cached = batch  # (B, L, 2), (B, L, 1), (B, L, 1) complex64, features (B, L, Ht)
+        s_out, s_feats = self.model(x, return_features=True)
+        temp = state["temperature"]
+        terms = {"student": self.ground_truth_loss(s_out, y, x),
+                 "distillation": losses.distillation_loss(s_out, t_out, temp)}
+        w, d = state["weights"], self.dcfg
+        feature = s_out.new_zeros((), dtype=torch.float32)
+        if w.gamma > 0 or not self.training:
+            t_feats = self.teacher_features(x, cached)
+            for t, s in state["couplings"]:
+                projected = self.projections[self.pair_name(t, s)](t_feats[t])
+                feature = feature + losses.feature_loss(s_feats[s], projected) / len(state["couplings"])
+        terms["feature"] = feature
+        total = w.alpha * terms["student"] + w.beta * terms["distillation"] + w.gamma * feature
+        if d.preserve_distribution:
+            terms["variance"] = losses.variance_loss(s_out, t_out)
+            terms["moment"] = losses.moment_loss(s_out, t_out)
+            terms["confidence"] = losses.confidence_loss(s_out, t_out, y, temp)
+            share = state["teacher_share"]
+            total = total + share * (d.variance_weight * terms["variance"] + d.moment_weight * terms["moment"]
+                                     + d.confidence_weight * terms["confidence"])
+        terms["total"] = total
+        return terms | {"_y_hat": s_out}
+
+    def log_terms(self, prefix: str, terms: dict, batch_size: int) -> None:
+        for name, value in terms.items():
+            if not name.startswith("_"):
+                self.log(f"{prefix}_{name}_loss", value, batch_size=batch_size, sync_dist=prefix == "val",
+                         prog_bar=name == "total")
+
+    def training_step(self, batch, batch_idx):
+        state = self.epoch_state
+        terms = self.loss_terms(batch, state)
+        if not torch.isfinite(terms["total"]):
+            raise FloatingPointError(f"distillation loss became {terms['total'].item()} at step {self.global_step}")
+        self.log_terms("train", terms, batch[0].shape[0])
+        w = state["weights"]
+        for name, value in (("curriculum/alpha", w.alpha), ("curriculum/beta", w.beta),
+                            ("curriculum/gamma", w.gamma), ("curriculum/phase", float(w.phase_index)),
+                            ("progressive/stage", float(state["stage"])),
+                            ("progressive/num_couplings", float(len(state["couplings"]))),
+                            ("temperature", state["temperature"])):
+            self.log(name, value, on_step=False, on_epoch=True)
+        return terms["total"]
+
+    def validation_step(self, batch, batch_idx):
+        terms = self.loss_terms(batch, self.state_for_epoch(self.current_epoch))
+        self.val_energy.update(terms["_y_hat"], batch[1])
+        self.log_terms("val", terms, batch[0].shape[0])

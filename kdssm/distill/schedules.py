@@ -1,0 +1,73 @@
+"""Schedules of the seed pipeline as pure functions of the epoch: curriculum weights, layer
+selection, progressive coupling stages and dynamic temperature."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PHASES = ("student_only", "gradual_transition", "full_distillation")
+
+
+@dataclass(frozen=True)
+class Weights:
+    alpha: float
+    beta: float
+    gamma: float
+    phase: str
+
+    @property
+    def phase_index(self) -> int:
+        return PHASES.index(self.phase)
+
+
+def curriculum(epoch: int, curriculum_epochs: int, alpha: float, beta: float, gamma: float) -> Weights:
+    """Student-only for `curriculum_epochs`, then a linear ramp to the targets over as many epochs.
+
+    With curriculum_epochs = 0 the targets hold from the start.
+    """
+    if curriculum_epochs <= 0:
+        return Weights(alpha, beta, gamma, "full_distillation")
+    if epoch < curriculum_epochs:
+        return Weights(1.0, 0.0, 0.0, "student_only")
+    progress = min(1.0, (epoch - curriculum_epochs) / curriculum_epochs)
+    phase = "gradual_transition" if progress < 1.0 else "full_distillation"
+    return Weights(1.0 - progress * (1.0 - alpha), progress * beta, progress * gamma, phase)
+
+
+def strategic_layers(num_layers: int) -> list[int]:
+    """Layers at comparable semantic depths (the seeds' rule): early and late for <= 2 layers,
+    early/mid/late for <= 4, else the 25/50/75 % depths."""
+    if num_layers <= 2:
+        return sorted({0, num_layers - 1})
+    if num_layers <= 4:
+        return [0, num_layers // 2, num_layers - 1]
+    return [num_layers // 4, num_layers // 2, 3 * num_layers // 4]
+
+
+def coupling_pairs(teacher_layers: int, student_layers: int, teacher_sel: list[int] | None = None,
+                   student_sel: list[int] | None = None) -> list[tuple[int, int]]:
+    """(teacher layer, student layer) pairs: given selections, else the strategic layers, zipped."""
+    t = list(teacher_sel) if teacher_sel else strategic_layers(teacher_layers)
+    s = list(student_sel) if student_sel else strategic_layers(student_layers)
+    if teacher_sel and student_sel and len(t) != len(s):
+        raise ValueError(f"teacher_layers {t} and student_layers {s} must pair one to one")
+    for name, sel, n in (("teacher_layers", t, teacher_layers), ("student_layers", s, student_layers)):
+        bad = [i for i in sel if not 0 <= i < n]
+        if bad:
+            raise ValueError(f"{name}: layer {bad[0]} does not exist (the model has {n} layers)")
+    return list(zip(t, s))
+
+
+def coupling_stages(pairs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Stage k couples the first k+1 pairs (early layers first); the last stage couples all."""
+    return [pairs[:k + 1] for k in range(len(pairs))]
+
+
+def stage_at(epoch: int, stage_epochs: int, num_stages: int) -> int:
+    """The progressive stage in force at `epoch`: one more every `stage_epochs`, capped."""
+    return min(epoch // stage_epochs, num_stages - 1)
+
+
+def dynamic_temperature(epoch: int, num_epochs: int, temperature: float) -> float:
+    """Anneal linearly from `temperature` at epoch 0 to 1 at the last epoch (softer targets early)."""
+    progress = min(1.0, epoch / max(1, num_epochs - 1))
+    return temperature + (1.0 - temperature) * progress

@@ -1,0 +1,99 @@
+import json
+
+import pytest
+import torch
+
+import kdssm
+from kdssm.cli import main
+from kdssm.config import RunConfig
+from kdssm.distill import teacher_cache
+
+SMALL = ["--train_size", "64", "--val_size", "32", "--test_size", "32", "--batch_size", "16", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def student_run(teacher_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("student") / "tiny"
+    code = main(["distill", "--teacher_checkpoint", str(teacher_run), "--preset", "tiny", "--student_model_dim", "3", "--student_state_dim", "8",
+                 "--num_epochs", "2", "--curriculum_epochs", "1", "--progressive_coupling", "--stage_epochs", "1",
+                 "--enhanced_projections", "--temperature", "3", "--alpha", "0.7", "--beta", "0.2",
+                 "--teacher_layers", "0,2", "--student_layers", "0", "2", "--save_dir", str(out), *SMALL])
+    assert code == 0
+    return out
+
+
+def test_distill_writes_student_teacher_and_retention(student_run):
+    summary = json.loads((student_run / "summary.json").read_text())
+    for key in ("params", "nmse_db", "nmse_valid_db", "accuracy", "pslr_db", "islr_db", "irw_samples",
+                "latency_ms_per_column", "retention"):
+        assert key in summary
+    expected = summary["accuracy"] / max(summary["teacher"]["accuracy"], 1e-12)  # the teacher is untrained
+    assert summary["retention"] == pytest.approx(expected)
+    assert summary["teacher"]["params"] > 0 and summary["teacher"]["nmse_db"] != summary["nmse_db"]
+    assert summary["model"]["model_dim"] == 3 and summary["model"]["state_dim"] == 8
+    assert not summary["model"]["use_selectivity"]
+    cfg = RunConfig.from_file(student_run / "config.yaml")
+    assert cfg.distillation.temperature == 3.0 and cfg.distillation.teacher_layers == [0, 2]
+    assert cfg.distillation.student_layers == [0, 2] and cfg.distillation.progressive_coupling
+    assert kdssm.load_model(student_run).config.num_layers == 3  # from the preset
+
+
+def test_distill_logs_what_the_seeds_log(student_run):
+    header = (student_run / "logs" / "version_0" / "metrics.csv").read_text().splitlines()[0].split(",")
+    for key in ("train_total_loss", "train_student_loss", "train_distillation_loss", "train_feature_loss",
+                "val_total_loss", "val_feature_loss", "curriculum/alpha", "curriculum/beta", "curriculum/gamma",
+                "curriculum/phase", "progressive/stage", "progressive/num_couplings",
+                "gradients/student/layer_0/norm", "gradients/student/total_norm"):
+        assert key in header, key
+
+
+def test_teacher_targets_are_cached_once_per_split(student_run, teacher_run):
+    files = sorted((student_run / "teacher_cache").glob("*.pt"))
+    assert len(files) == 2  # train and val
+    stamps = [f.stat().st_mtime_ns for f in files]
+    teacher = kdssm.load_model(teacher_run)
+    sha = teacher_cache.file_sha256(teacher_run / "model.ckpt")
+    cfg = RunConfig.from_file(student_run / "config.yaml")
+    x = torch.zeros(cfg.data.train_size, 256, 2, dtype=torch.complex64)
+    _, hit = teacher_cache.load_or_compute(student_run / "teacher_cache", teacher, sha,
+                                           teacher_cache.split_identity(cfg.data, "train"), x, [0, 2], True)
+    assert hit and [f.stat().st_mtime_ns for f in files] == stamps
+    other_seed = cfg.data.replace(train_seed=99)
+    assert teacher_cache.split_identity(other_seed, "train") != teacher_cache.split_identity(cfg.data, "train")
+    assert teacher_cache.cache_key("a" * 64, "s", [0], True) != teacher_cache.cache_key("b" * 64, "s", [0], True)
+
+
+def test_compare_writes_table_json_csv_png(student_run, teacher_run, tmp_path, capsys):
+    assert main(["compare", "--teacher", str(teacher_run), "--students", str(student_run),
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "teacher" in out and "tiny" in out
+    data = json.loads((tmp_path / "comparison.json").read_text())
+    names = [m["name"] for m in data["models"]]
+    assert names == ["teacher", "tiny"]
+    tiny = data["models"][1]
+    assert tiny["param_reduction_pct"] > 0 and tiny["latency_ms_b1"] > 0 and tiny["peak_mem_mb"] is not None
+    assert (tmp_path / "comparison.csv").read_text().startswith("name,model_dim")
+    assert (tmp_path / "comparison.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--alpha", "-1"], "distillation.alpha: must be >= 0"),
+    (["--student_model_dim", "0"], "model.model_dim: must be >= 1"),
+    (["--student_state_dim", "7"], "model.state_dim: must be even"),
+    (["--teacher_layers", "9"], "teacher_layers: layer 9 does not exist"),
+    (["--teacher_config", "configs/teacher.yaml"], "checkpoint has model.model_dim = 6, the config says 64"),
+])
+def test_bad_distill_input_is_one_line_and_writes_nothing(teacher_run, tmp_path, capsys, args, message):
+    out = tmp_path / "student"
+    assert main(["distill", "--teacher_checkpoint", str(teacher_run), "--save_dir", str(out), *SMALL, *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_missing_teacher_is_named(tmp_path, capsys):
+    assert main(["distill", "--teacher_checkpoint", str(tmp_path / "nope"), "--save_dir", str(tmp_path / "s")]) == 2
+    assert "nope: checkpoint not found" in capsys.readouterr().err
+    assert main(["distill", "--save_dir", str(tmp_path / "s")]) == 2
+    assert "--teacher_checkpoint is required" in capsys.readouterr().err

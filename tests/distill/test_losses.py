@@ -1,0 +1,80 @@
+import math
+
+import pytest
+import torch
+
+from kdssm.distill import losses
+
+
+def c(values):
+    return torch.tensor(values, dtype=torch.complex64)
+
+
+def test_complex_mse_golden():
+    assert float(losses.complex_mse(c([1 + 1j, 0]), c([0, 2j]))) == pytest.approx((2 + 4) / 2)
+
+
+def test_normalised_mse_golden():
+    assert float(losses.normalised_mse(c([1 + 1j, 0]), c([0, 2j]))) == pytest.approx(6 / 4)
+
+
+def test_distillation_temperature_cancels_for_mse():
+    s, t = c([1 + 2j, -3j]), c([0.5, 1 - 1j])
+    base = float(losses.distillation_loss(s, t, 1.0))
+    assert float(losses.distillation_loss(s, t, 4.0)) == pytest.approx(base, rel=1e-6)
+    assert base == pytest.approx(float(losses.normalised_mse(s, t)))
+
+
+def test_confidence_weights_follow_teacher_error():
+    target = c([1.0, 1.0])
+    teacher = c([1.0, 3.0])  # right on the first sample, wrong on the second
+    student = c([2.0, 2.0])
+    temp = 1.0
+    w1, w2 = 1.0, math.exp(-4.0 / (temp * 1.0))
+    expected = (w1 * 1 + w2 * 1) / (w1 * 1 + w2 * 9)
+    assert float(losses.confidence_loss(student, teacher, target, temp)) == pytest.approx(expected, rel=1e-5)
+    soft = float(losses.confidence_loss(student, teacher, target, 1e6))
+    assert soft == pytest.approx(float(losses.normalised_mse(student, teacher)), rel=1e-4)
+
+
+def test_variance_loss_golden():
+    t = c([[1, -1]]).reshape(1, 2, 1)  # variance 1
+    s = c([[2, -2]]).reshape(1, 2, 1)  # variance 4
+    assert float(losses.variance_loss(s, t)) == pytest.approx(9.0)
+    assert float(losses.variance_loss(t, t)) == 0.0
+
+
+def test_moment_loss_zero_for_equal_distributions_and_positive_otherwise():
+    g = torch.Generator().manual_seed(0)
+    t = torch.randn(4, 64, 3, dtype=torch.complex64, generator=g)
+    assert float(losses.moment_loss(t, t)) == pytest.approx(0.0, abs=1e-6)
+    assert float(losses.moment_loss(2 * t, t)) > 0.5
+
+
+def test_magnitude_moments_golden():
+    z = c([1, -3, 1j, 3j]).reshape(1, 4, 1)  # magnitudes 1, 3, 1, 3
+    mean, std, skew, kurt = losses.magnitude_moments(z)[:, 0].tolist()
+    assert (mean, std, skew, kurt) == pytest.approx((2.0, 1.0, 0.0, 1.0))
+
+
+def test_complex_cosine_similarity():
+    a = c([[1 + 1j, 0]])
+    assert float(losses.complex_cosine_similarity(a, a)) == pytest.approx(1.0)
+    assert float(losses.complex_cosine_similarity(a, 1j * a)) == pytest.approx(0.0, abs=1e-6)
+    assert float(losses.complex_cosine_similarity(a, -a)) == pytest.approx(-1.0)
+
+
+def test_feature_loss_golden_and_scale_free_in_the_teacher():
+    t = c([[1, 1j]]).reshape(1, 1, 2)
+    assert float(losses.feature_loss(t, t)) == pytest.approx(0.0, abs=1e-6)
+    s = torch.zeros_like(t)
+    # nmse 1, cosine term 0.02 * (1 - 0), mean gap |t|^2 / |t|^2 = 1 -> 0.01
+    assert float(losses.feature_loss(s, t)) == pytest.approx(1.0 + 0.02 + 0.01, rel=1e-5)
+
+
+@pytest.mark.parametrize("fn", ["normalised_mse", "variance_loss", "moment_loss", "feature_loss"])
+def test_no_nan_on_zero_input(fn):
+    z = torch.zeros(2, 16, 3, dtype=torch.complex64)
+    assert torch.isfinite(getattr(losses, fn)(z, z))
+    assert torch.isfinite(losses.confidence_loss(z, z, z, 2.0))
+    assert torch.isfinite(losses.distillation_loss(z, z, 2.0))

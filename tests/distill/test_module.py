@@ -1,0 +1,121 @@
+import pytest
+import torch
+
+from kdssm.checkpoint import load_model
+from kdssm.config import DistillConfig, TrainConfig
+from kdssm.data import simulate
+from kdssm.distill.module import DistillationModule
+from kdssm.distill.projection import FeatureProjection
+from kdssm.distill.schedules import coupling_pairs
+from kdssm.distill.teacher_cache import run_teacher
+from kdssm.models import MODEL_PRESETS, SarSSM
+
+WEIGHTS = dict(alpha=0.7, beta=0.5, gamma=0.3, variance_weight=0.2, moment_weight=0.15, confidence_weight=0.1)
+TERM_WEIGHT = {"student": "alpha", "distillation": "beta", "feature": "gamma", "variance": "variance_weight",
+               "moment": "moment_weight", "confidence": "confidence_weight"}
+
+
+def make_module(teacher, **overrides):
+    torch.manual_seed(1)
+    student = SarSSM(model_dim=3, state_dim=8, num_layers=2, use_selectivity=False, dropout=0.0)
+    dcfg = DistillConfig(**{**WEIGHTS, "curriculum_epochs": 0, **overrides})
+    pairs = coupling_pairs(teacher.config.num_layers, 2)
+    return DistillationModule(student, teacher, dcfg, TrainConfig(), 10, "mini", pairs, features_cached=True)
+
+
+@pytest.fixture(scope="module")
+def batch(teacher_run):
+    teacher = load_model(teacher_run)
+    x, y = simulate("mini", 4, 0)
+    pairs = coupling_pairs(teacher.config.num_layers, 2)
+    layers = sorted({t for t, _ in pairs})
+    targets = run_teacher(teacher, x, layers, True)
+    return teacher, (x, y, targets.outputs, *(targets.features[i] for i in layers))
+
+
+def student_grads(module, batch, state):
+    module.zero_grad()
+    module.loss_terms(batch, state)["total"].backward()
+    return torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel())
+                      for p in module.model.parameters()])
+
+
+@pytest.mark.parametrize("term", list(TERM_WEIGHT))
+def test_each_term_acts_and_disabling_removes_exactly_its_share(batch, term):
+    teacher, data = batch
+    full = make_module(teacher)
+    without = make_module(teacher, **{TERM_WEIGHT[term]: 0.0})
+    without.load_state_dict(full.state_dict())
+    state_full, state_without = full.state_for_epoch(0), without.state_for_epoch(0)
+    g_full = student_grads(full, data, state_full)
+    g_without = student_grads(without, data, state_without)
+    full.zero_grad()
+    full.loss_terms(data, state_full)[term].backward()
+    g_term = torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel())
+                        for p in full.model.parameters()])
+    assert g_term.norm() > 0, f"{term} does not reach the student's gradient"
+    share = WEIGHTS[TERM_WEIGHT[term]] * g_term
+    torch.testing.assert_close(g_full - g_without, share, rtol=1e-3, atol=1e-5 * float(g_full.norm()))
+
+
+def test_projection_parameters_are_optimised(batch):
+    teacher, data = batch
+    module = make_module(teacher)
+    opt = module.configure_optimizers()["optimizer"]
+    in_opt = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert all(id(p) in in_opt for p in module.projections.parameters())
+    before = [p.detach().clone() for p in module.projections.parameters()]
+    module.loss_terms(data, module.state_for_epoch(0))["total"].backward()
+    opt.step()
+    assert any(not torch.equal(b, p) for b, p in zip(before, module.projections.parameters()))
+
+
+def test_teacher_stays_frozen_in_eval_mode_and_out_of_checkpoints(batch):
+    teacher, _ = batch
+    module = make_module(teacher)
+    module.train()
+    assert not module.teacher.training
+    assert all(not p.requires_grad for p in module.teacher.parameters())
+    assert not any(k.startswith("_teacher") or k.startswith("teacher") for k in module.state_dict())
+    module.teacher.train()
+    with pytest.raises(RuntimeError, match="left eval mode"):
+        module.on_train_epoch_start()
+
+
+def test_curriculum_turns_teacher_terms_off_at_first(batch):
+    teacher, data = batch
+    module = make_module(teacher, curriculum_epochs=3)
+    state = module.state_for_epoch(0)
+    assert state["weights"].phase == "student_only" and state["teacher_share"] == 0.0
+    terms = module.loss_terms(data, state)
+    torch.testing.assert_close(terms["total"], terms["student"])
+
+
+def test_progressive_stages_grow(batch):
+    teacher, _ = batch
+    module = make_module(teacher, progressive_coupling=True, stage_epochs=2)
+    assert [len(module.state_for_epoch(e)["couplings"]) for e in (0, 1, 2, 4, 40)] == [1, 1, 2, 2, 2]
+
+
+@pytest.mark.parametrize("student", ["standard", "compressed", "tiny", "tiny16", "ultra"])
+@pytest.mark.parametrize("kind", ["linear", "pca_init", "attention"])
+def test_feature_alignment_for_every_preset_pair(student, kind):
+    t_cfg, s_cfg = MODEL_PRESETS["teacher"], MODEL_PRESETS[student]
+    pairs = coupling_pairs(t_cfg["num_layers"], s_cfg["num_layers"])
+    assert len(pairs) >= 1
+    proj = FeatureProjection(t_cfg["model_dim"], s_cfg["model_dim"], kind)
+    feats = torch.randn(2, 32, t_cfg["model_dim"], dtype=torch.complex64)
+    if kind == "pca_init":
+        explained = proj.init_from_features(feats)
+        assert 0.0 < explained <= 1.0 + 1e-6
+    out = proj(feats)
+    assert out.shape == (2, 32, s_cfg["model_dim"]) and out.dtype == torch.complex64
+
+
+def test_pca_init_keeps_the_principal_directions_of_real_features():
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(4, 64, 1, dtype=torch.complex64, generator=g)
+    feats = base * torch.tensor([3.0, 0.0, 0.0, 0.0]) + 0.01 * torch.randn(4, 64, 4, dtype=torch.complex64, generator=g)
+    proj = FeatureProjection(4, 1, "pca_init")
+    explained = proj.init_from_features(feats)
+    assert explained > 0.99  # one complex channel holds the variance: two real components explain it
