@@ -84,3 +84,10 @@ def test_random_yaml_never_escapes_as_a_traceback(tmp_path, doc, raw):
             RunConfig.from_file(path)
         except ConfigError as err:
             assert "\n" not in str(err)
+
+
+@pytest.mark.parametrize("name", ["standard", "compressed", "tiny", "tiny16", "ultra"])
+def test_preset_files_agree_with_the_model_presets(name):
+    from kdssm.models import MODEL_PRESETS
+    model = yaml.safe_load(open(f"configs/presets/{name}.yaml"))["model"]
+    assert model == MODEL_PRESETS[name]

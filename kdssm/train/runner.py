@@ -46,7 +46,7 @@ def make_trainer(cfg: RunConfig, root: Path, progress: bool, callbacks: list, lo
         precision=t.precision,
         gradient_clip_val=t.grad_clip if t.grad_clip > 0 else None,
         callbacks=callbacks,
-        logger=CSVLogger(str(root), name="logs", version=0),
+        logger=CSVLogger(str(root), name="logs"),  # a new version per invocation: a resume never overwrites
         enable_progress_bar=progress,
         enable_model_summary=False,
         log_every_n_steps=log_every,
@@ -58,8 +58,8 @@ def train_run(cfg: RunConfig, save_dir: str | Path, *, overwrite: bool = False, 
               progress: bool = True) -> dict:
     """Train cfg.model on ground truth, write model.ckpt and summary.json into save_dir, return the summary."""
     quiet_lightning()
+    train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))  # checked first
     root, resuming = rundir.prepare(save_dir, cfg, overwrite)
-    train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))
     seed_and_threads(cfg)
     model = build_model(cfg.model)
     module = GroundTruthModule(model, cfg.training, total_steps(cfg, len(train)), preset=cfg.data.preset)

@@ -11,8 +11,9 @@ from kdssm.train.module import warmup_cosine
 
 CONTRACT_KEYS = {"params", "nmse_db", "nmse_valid_db", "accuracy", "pslr_db", "islr_db", "irw_samples",
                  "latency_ms_per_column"}
-TINY_ARGS = ["--config", "configs/demo/teacher.yaml", "--model_dim", "4", "--state_dim", "8",
-             "--train_size", "256", "--val_size", "32", "--test_size", "32", "--batch_size", "16", "--quiet"]
+TINY_ARGS = ["--config", "configs/demo/teacher.yaml", "--model_dim", "8", "--state_dim", "32", "--num_layers", "2",
+             "--train_size", "512", "--val_size", "32", "--test_size", "32", "--batch_size", "16", "--quiet",
+             "--learning_rate", "0.01", "--ssm_learning_rate", "0.01"]
 
 
 def test_warmup_then_cosine():
@@ -34,7 +35,7 @@ def test_train_writes_the_output_contract(trained):
     assert CONTRACT_KEYS <= set(summary)
     assert CONTRACT_KEYS <= set(summary["matched_filter"])
     assert summary["training"]["epochs"] == 2
-    assert RunConfig.from_file(trained / "config.yaml").model.model_dim == 4
+    assert RunConfig.from_file(trained / "config.yaml").model.model_dim == 8
     model = kdssm.load_model(trained / "model.ckpt")
     x, y = simulate("mini", 32, 3)  # the test split of the run
     from kdssm import metrics
@@ -59,7 +60,7 @@ def test_unfinished_run_with_another_config_is_refused(tmp_path, capsys):
     assert main(["train", *TINY_ARGS, "--num_epochs", "1", "--save_dir", str(run)]) == 0
     (run / "summary.json").unlink()  # as if killed before the end
     assert main(["train", *TINY_ARGS, "--num_epochs", "1", "--model_dim", "6", "--save_dir", str(run)]) == 2
-    assert "model.model_dim: 4 -> 6" in capsys.readouterr().err
+    assert "model.model_dim: 8 -> 6" in capsys.readouterr().err
 
 
 def test_resume_continues_from_last_checkpoint(tmp_path):
@@ -72,10 +73,11 @@ def test_resume_continues_from_last_checkpoint(tmp_path):
     assert main(["train", *TINY_ARGS, "--num_epochs", "3", "--save_dir", str(run)]) == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["training"]["epochs"] == 3
-    metrics = (run / "logs" / "version_0" / "metrics.csv").read_text().splitlines()
-    header = metrics[0].split(",")
-    epochs = {row.split(",")[header.index("epoch")] for row in metrics[1:]}
-    assert epochs == {"0", "1", "2"}
+    assert sorted((run / "logs").glob("version_*")) == [run / "logs" / "version_0", run / "logs" / "version_1"]
+    first = (run / "logs" / "version_0" / "metrics.csv").read_text().splitlines()
+    resumed = (run / "logs" / "version_1" / "metrics.csv").read_text().splitlines()
+    epoch_of = lambda lines: {row.split(",")[lines[0].split(",").index("epoch")] for row in lines[1:]} - {""}  # noqa: E731
+    assert epoch_of(first) == {"0"} and epoch_of(resumed) == {"1", "2"}
 
 
 def test_bad_data_file_is_a_one_line_error(tmp_path, capsys):

@@ -1,0 +1,21 @@
+"""A run whose loss becomes NaN stops with a message and keeps its last good checkpoint."""
+import torch
+
+from kdssm.cli import main
+
+ARGS = ["train", "--config", "configs/demo/teacher.yaml", "--model_dim", "4", "--state_dim", "8",
+        "--num_layers", "2", "--train_size", "256", "--val_size", "32", "--test_size", "32", "--batch_size", "16",
+        "--quiet", "--max_minutes", "0", "--num_epochs", "30", "--grad_clip", "0", "--warmup_fraction", "0.5",
+        "--learning_rate", "100", "--ssm_learning_rate", "100"]
+
+
+def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main([*ARGS, "--save_dir", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "training loss became nan" in err and "last good checkpoint" in err and "\n" not in err
+    diverged_at = int(err.split("at step ")[1].split(";")[0])
+    last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert 0 < last["global_step"] < diverged_at  # written by a good epoch before the divergence
+    assert all(torch.isfinite(v).all() for v in last["state_dict"].values())
+    assert not (run / "summary.json").exists() and not (run / "model.ckpt").exists()

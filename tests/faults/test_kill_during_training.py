@@ -1,0 +1,55 @@
+"""SIGKILL `kdssm train` and `kdssm distill` mid-run; the same command resumes and finishes."""
+import csv
+import json
+import subprocess
+
+import pytest
+
+from kdssm import load_model
+
+from .helpers import ROOT, kdssm, run_and_kill_when
+
+ARGS = ["--config", "configs/demo/teacher.yaml", "--model_dim", "4", "--state_dim", "8", "--num_layers", "2",
+        "--train_size", "256", "--val_size", "32", "--test_size", "32", "--batch_size", "16", "--quiet",
+        "--max_minutes", "0"]
+
+
+def epochs_logged(run) -> list[int]:
+    """Validated epochs over every invocation's log (a resume writes a new version, never over one)."""
+    epochs = []
+    for log in sorted((run / "logs").glob("version_*/metrics.csv")):
+        with open(log) as fh:
+            epochs += [int(row["epoch"]) for row in csv.DictReader(fh) if row.get("val_nmse_db")]
+    return sorted(epochs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["train", "distill"])
+def test_killed_run_resumes_with_every_epoch(tmp_path, teacher_run, command):
+    run = tmp_path / "run"
+    if command == "train":
+        cmd = kdssm("train", *ARGS, "--num_epochs", "4", "--save_dir", str(run))
+    else:
+        cmd = kdssm("distill", "--teacher_checkpoint", str(teacher_run), "--student_model_dim", "3",
+                    "--student_state_dim", "8", "--student_num_layers", "2", "--num_epochs", "4",
+                    "--train_size", "256", "--val_size", "32", "--test_size", "32", "--batch_size", "16",
+                    "--curriculum_epochs", "1", "--quiet", "--save_dir", str(run))
+    last = run / "checkpoints" / "last.ckpt"
+    seen = {}
+
+    def after_second_epoch():
+        # kill once the checkpoint of epoch 2 (index 1) is on disk
+        if last.exists():
+            stamp = last.stat().st_mtime_ns
+            seen.setdefault(stamp, None)
+            return len(seen) >= 2
+        return False
+    code = run_and_kill_when(cmd, after_second_epoch)
+    assert code < 0, "the run finished before it could be killed"
+    assert not (run / "summary.json").exists()
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["training"]["epochs"] == 4
+    assert epochs_logged(run) == [0, 1, 2, 3]  # no epoch lost before the last checkpoint, none repeated
+    load_model(run / "model.ckpt")

@@ -1,0 +1,32 @@
+"""CUDA checks: run where a GPU is present, skipped with the reason elsewhere."""
+import pytest
+import torch
+
+from kdssm.checkpoint import save_model
+from kdssm.data import simulate
+from kdssm.models import SarSSM
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
+
+
+def test_cuda_forward_matches_cpu_and_load_model_on_cuda(tmp_path):
+    import kdssm
+    torch.manual_seed(0)
+    model = SarSSM(model_dim=8, state_dim=32, num_layers=2, range_conditioning=True).eval()
+    x, _ = simulate("mini", 4, 0)
+    with torch.no_grad():
+        cpu = model(x)
+        gpu = model.cuda()(x.cuda()).cpu()
+    torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-3)
+    save_model(model.cpu(), tmp_path / "model.ckpt", "teacher")
+    loaded = kdssm.load_model(tmp_path, device="cuda")
+    assert next(loaded.parameters()).is_cuda
+
+
+def test_autocast_keeps_ffts_in_fp32():
+    model = SarSSM(model_dim=8, state_dim=32, num_layers=2).cuda()
+    x, y = simulate("mini", 4, 0)
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = model(x.cuda())
+    assert out.dtype == torch.complex64 and torch.isfinite(torch.view_as_real(out)).all()
+    (out - y.cuda()).abs().pow(2).mean().backward()
