@@ -25,7 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(ROOT / "configs/demo/teacher.yaml"))
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget")
-    parser.add_argument("--epochs", type=int, default=200, help="epoch cap (the budget usually ends first)")
+    parser.add_argument("--epochs", type=int, default=50, help="epochs (the cosine schedule spans them)")
     args = parser.parse_args()
     cfg = RunConfig.from_file(args.config)
     cfg = cfg.with_overrides({"training": {"max_minutes": args.minutes, "num_epochs": args.epochs,

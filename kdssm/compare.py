@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
@@ -12,33 +10,12 @@ from .checkpoint import load_model
 from .config import RunConfig
 from .data.datasets import load_split
 from .evaluate import evaluate_model, latency_ms_per_column, predict
+from .memory import peak_memory_mb
 from .train import rundir
 
 COLUMNS = ("name", "model_dim", "state_dim", "num_layers", "selectivity", "params", "param_reduction_pct",
            "latency_ms_b1", "latency_ms_b32", "peak_mem_mb", "nmse_db", "nmse_valid_db", "accuracy",
            "retention", "pslr_db", "islr_db", "irw_samples")
-
-_PEAK_SCRIPT = """
-import resource, sys, torch
-from kdssm.checkpoint import load_model
-model = load_model(sys.argv[1])
-x = torch.zeros(32, int(sys.argv[2]), 2, dtype=torch.complex64)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-with torch.no_grad():
-    model(x)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024.0)
-"""
-
-
-def peak_forward_memory_mb(ckpt: Path, length: int) -> float | None:
-    """Peak resident memory added by one batch-32 forward, measured in a fresh process (CPU)."""
-    out = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT, str(ckpt), str(length)],
-                         capture_output=True, text=True)
-    try:
-        return float(out.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return None
-
 
 def describe(name: str, run: Path, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
              preset: str) -> dict:
@@ -48,7 +25,7 @@ def describe(name: str, run: Path, model: torch.nn.Module, x: torch.Tensor, y: t
             "selectivity": cfg.use_selectivity, **scores,
             "latency_ms_b1": latency_ms_per_column(model, x, batch=1),
             "latency_ms_b32": scores["latency_ms_per_column"],
-            "peak_mem_mb": peak_forward_memory_mb(run / "model.ckpt", x.shape[1])}
+            "peak_mem_mb": peak_memory_mb(x.shape[1], checkpoint=str(run / "model.ckpt"))}
 
 
 def compare_runs(teacher_dir: Path, student_dirs: list[Path], out_dir: Path | None = None) -> list[dict]:

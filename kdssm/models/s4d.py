@@ -54,7 +54,8 @@ class S4DConv(nn.Module):
             log_dt = log_dt + self.dt_slope * (self.grid_points(a.device)[:, None] - 0.5)  # (G, H)
         dt_a = torch.exp(log_dt).unsqueeze(-1) * a  # (G, H, M) complex64
         c_tilde = discretised_c(torch.view_as_complex(self.c).unsqueeze(0), dt_a.unsqueeze(1), a)  # (G, D, H, M)
-        return self.kernel_fn(c_tilde, dt_a.unsqueeze(1).expand_as(c_tilde), length)  # (G, D, H, L)
+        # dt_a broadcasts over the directions: its exponentials are computed once for both.
+        return self.kernel_fn(c_tilde, dt_a.unsqueeze(1), length)  # (G, D, H, L)
 
     def kernel_spectrum(self, length: int) -> torch.Tensor:
         """FFT of the circular two-sided kernels, (G, H, 2L) complex64; cached when no grad is needed.

@@ -20,20 +20,29 @@ def discretised_c(c: torch.Tensor, dt_a: torch.Tensor, a: torch.Tensor) -> torch
 
 
 def kernel_reference(c_tilde: torch.Tensor, dt_a: torch.Tensor, length: int) -> torch.Tensor:
-    """Naive Vandermonde: c_tilde (..., M), dt_a (..., M) complex64 -> (..., L) complex64."""
+    """Naive Vandermonde: c_tilde (..., M), dt_a (..., M) complex64 (broadcastable) -> (..., L) complex64."""
     steps = torch.arange(length, device=dt_a.device, dtype=dt_a.real.dtype)  # (L,)
     vandermonde = torch.exp(dt_a.unsqueeze(-1) * steps)  # (..., M, L) complex64
     return torch.einsum("...m,...ml->...l", c_tilde, vandermonde)
 
 
+def _cexp(z: torch.Tensor) -> torch.Tensor:
+    """exp of a complex tensor as polar(exp(re), im): cheaper than torch.exp on complex on the CPU."""
+    return torch.polar(torch.exp(z.real), z.imag)
+
+
 def kernel_chunked(c_tilde: torch.Tensor, dt_a: torch.Tensor, length: int) -> torch.Tensor:
-    """Fast path, equal to kernel_reference: (..., M), (..., M) complex64 -> (..., L) complex64."""
+    """Fast path, equal to kernel_reference: (..., M), (..., M) complex64 (broadcastable) -> (..., L).
+
+    Exponentials are taken on dt_a's own shape, so a dt_a shared across a broadcast dimension (the
+    two directions of a bidirectional layer) costs them once.
+    """
     chunk = max(1, math.ceil(math.sqrt(length)))
     blocks = math.ceil(length / chunk)
     real = dt_a.real.dtype
-    inner = torch.exp(dt_a.unsqueeze(-1) * torch.arange(chunk, device=dt_a.device, dtype=real))  # (..., M, c)
+    inner = _cexp(dt_a.unsqueeze(-1) * torch.arange(chunk, device=dt_a.device, dtype=real))  # (..., M, c)
     outer_steps = torch.arange(blocks, device=dt_a.device, dtype=real) * chunk  # (Q,)
-    outer = c_tilde.unsqueeze(-1) * torch.exp(dt_a.unsqueeze(-1) * outer_steps)  # (..., M, Q)
+    outer = c_tilde.unsqueeze(-1) * _cexp(dt_a.unsqueeze(-1) * outer_steps)  # (..., M, Q)
     kernel = outer.transpose(-1, -2) @ inner  # (..., Q, c) complex64
     return kernel.reshape(*kernel.shape[:-2], blocks * chunk)[..., :length]
 
