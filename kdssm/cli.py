@@ -15,6 +15,13 @@ class UserError(ValueError):
     """Any mistake of the user's that deserves one line, not a traceback."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"kdssm: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parse_bool(text: str) -> bool:
     low = text.lower()
     if low in ("1", "true", "yes", "on"):
@@ -60,7 +67,7 @@ def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()
         if kind is _parse_int_list:
             extra = {"nargs": "+", "type": _parse_int_list}
         parser.add_argument(*flags, dest=f"cfg__{section}__{name}", default=None,
-                            metavar=flag.upper(), help=f"[{section}] {f.metadata['help']}",
+                            metavar=flag.upper(), help=f"[{section}] {f.metadata['help']}".replace("%", "%%"),
                             **({"type": kind} | extra))
 
 
@@ -164,7 +171,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kdssm", description="Distil complex sarSSM focusing models.")
+    parser = Parser(prog="kdssm", description="Distil complex sarSSM focusing models.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a model (teacher or student) on ground truth")

@@ -91,3 +91,20 @@ def test_preset_files_agree_with_the_model_presets(name):
     from kdssm.models import MODEL_PRESETS
     model = yaml.safe_load(open(f"configs/presets/{name}.yaml"))["model"]
     assert model == MODEL_PRESETS[name]
+
+
+@pytest.mark.parametrize("command", ["train", "demo", "distill", "compare", "evaluate"])
+def test_every_subcommand_has_working_help(command, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([command, "--help"])
+    assert done.value.code == 0
+    assert "usage: kdssm" in capsys.readouterr().out
+
+
+def test_unknown_flag_and_bad_flag_value_are_one_line(capsys):
+    for argv in (["train", "--bogus", "1"], ["train", "--num_epochs", "x"], ["nope"]):
+        with pytest.raises(SystemExit) as done:
+            main(argv)
+        assert done.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("kdssm: error:") and err.count("\n") == 1
