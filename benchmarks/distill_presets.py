@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_result  # noqa: E402
 
 from kdssm.config import RunConfig  # noqa: E402
+from kdssm.metrics import retention  # noqa: E402
 from kdssm.distill.runner import distill_run  # noqa: E402
 from kdssm.models import MODEL_PRESETS  # noqa: E402
 from kdssm.train.runner import train_run  # noqa: E402
@@ -55,7 +56,7 @@ def main() -> None:
                 "model": {k: cfg.model.to_dict()[k] for k in ("model_dim", "state_dim", "num_layers")},
                 "distilled": {k: distilled[k] for k in KEEP} | {"retention": distilled["retention"],
                                                               "train_seconds": distilled["training"]["train_seconds"]},
-                "ground_truth_only": {k: alone[k] for k in KEEP} | {"retention": alone["accuracy"] / teacher_acc,
+                "ground_truth_only": {k: alone[k] for k in KEEP} | {"retention": retention(alone["accuracy"], teacher_acc),
                                                                   "train_seconds": alone["training"]["train_seconds"]},
                 "goal_retention": GOALS.get(preset),
             }

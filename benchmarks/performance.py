@@ -22,7 +22,7 @@ from kdssm.config import DistillConfig, TrainConfig  # noqa: E402
 from kdssm.data import matched_filter, simulate  # noqa: E402
 from kdssm.memory import peak_memory_mb  # noqa: E402
 from kdssm.distill.module import DistillationModule  # noqa: E402
-from kdssm.distill.schedules import coupling_pairs  # noqa: E402
+from kdssm.distill.schedules import coupling_pairs, teacher_layers  # noqa: E402
 from kdssm.models import MODEL_PRESETS, SarSSM  # noqa: E402
 from kdssm.models.s4d_kernel import kernel_chunked, kernel_reference  # noqa: E402
 
@@ -120,7 +120,7 @@ def distill_step(device, x, y, repeats: int) -> dict:
     t_model = teacher().to(device)
     student = SarSSM(**MODEL_PRESETS["compressed"], range_conditioning=True)
     pairs = coupling_pairs(6, 4)
-    layers = sorted({t for t, _ in pairs})
+    layers = teacher_layers(pairs)
     xb, yb = x[:32].to(device), y[:32].to(device)
     with torch.no_grad():
         t_out, t_feats = t_model.eval()(xb, return_features=True)

@@ -51,7 +51,7 @@ def _flag_type(section: str, name: str):
 FLAG_NAMES = {("data", "preset"): "data_preset"}
 
 
-def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """--<field> for every config field (dashes accepted too), overriding the YAML value.
 
     Booleans work bare (`--progressive_coupling`) or with a value (`--bidirectional false`);
@@ -59,8 +59,6 @@ def add_config_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()
     """
     for name, (section, f) in field_index().items():
         flag = FLAG_NAMES.get((section, name), name)
-        if flag in skip:
-            continue
         flags = [f"--{flag}"] + ([f"--{flag.replace('_', '-')}"] if "_" in flag else [])
         kind = _flag_type(section, name)
         extra = {"nargs": "?", "const": True} if kind is _parse_bool else {}
@@ -117,7 +115,8 @@ def student_base_config(args: argparse.Namespace) -> RunConfig:
     if args.student_config:
         return RunConfig.from_file(args.student_config)
     from .distill.runner import resolve_teacher
-    stored = resolve_teacher(args.teacher_checkpoint).parent / "config.yaml"
+    from .train.rundir import CONFIG_FILE
+    stored = resolve_teacher(args.teacher_checkpoint).parent / CONFIG_FILE
     base = RunConfig.from_file(stored) if stored.is_file() else RunConfig()
     return base.with_overrides({"model": {"use_selectivity": False}})
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from . import metrics
 from .checkpoint import load_model
 from .config import RunConfig
 from .data.datasets import load_split
@@ -40,7 +41,7 @@ def compare_runs(teacher_dir: Path, student_dirs: list[Path], out_dir: Path | No
     teacher = rows[0]
     for row in rows:
         row["param_reduction_pct"] = 100.0 * (1.0 - row["params"] / teacher["params"])
-        row["retention"] = row["accuracy"] / max(teacher["accuracy"], 1e-12)
+        row["retention"] = metrics.retention(row["accuracy"], teacher["accuracy"])
         row["speedup_b32"] = teacher["latency_ms_b32"] / row["latency_ms_b32"]
     out_dir = out_dir or teacher_dir.parent
     out_dir.mkdir(parents=True, exist_ok=True)

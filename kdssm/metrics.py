@@ -39,8 +39,8 @@ def valid_mask(x: torch.Tensor, preset: str) -> torch.Tensor:
     """
     pre = get_preset(preset)
     p = x[..., 1].real.mean(dim=1).double().clamp(0.0, 1.0)  # (B,)
-    r0 = pre.r_near + p * (pre.r_far - pre.r_near)
-    na = torch.round(0.886 * pre.wavelength * r0 / (pre.antenna_length * pre.velocity) * pre.prf)
+    r0 = pre.slant_range(p)
+    na = torch.round(pre.aperture_time(r0) * pre.prf)
     na = na + (na.remainder(2) == 0).double()  # made odd
     half = ((na - 1) / 2).round().long()[:, None]  # (B, 1)
     i = torch.arange(x.shape[1], device=x.device)[None, :]  # (1, L)
@@ -56,6 +56,11 @@ def nmse_valid_db(y_hat: torch.Tensor, y: torch.Tensor, x: torch.Tensor, preset:
 def accuracy(y_hat: torch.Tensor, y: torch.Tensor) -> float:
     """max(0, 1 - nmse)."""
     return max(0.0, 1.0 - nmse(y_hat, y))
+
+
+def retention(student_accuracy: float, teacher_accuracy: float) -> float:
+    """Student accuracy / teacher accuracy (a teacher at accuracy 0 counts as 1e-12)."""
+    return student_accuracy / max(teacher_accuracy, 1e-12)
 
 
 def upsample(line: np.ndarray, factor: int = UPSAMPLE) -> np.ndarray:

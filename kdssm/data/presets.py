@@ -18,17 +18,20 @@ class Preset:
     length: int  # L, azimuth samples per column
 
     def slant_range(self, p):
-        """Slant range R0 (m) from the positional encoding p in [0, 1]."""
-        return self.r_near + np.asarray(p, dtype=np.float64) * (self.r_far - self.r_near)
+        """Slant range R0 (m) from the positional encoding p in [0, 1] (a number, array or tensor)."""
+        return self.r_near + p * (self.r_far - self.r_near)
 
     def fm_rate(self, r0):
         """Azimuth FM rate Ka = 2 V^2 / (wavelength R0), Hz/s."""
         return 2.0 * self.velocity ** 2 / (self.wavelength * np.asarray(r0, dtype=np.float64))
 
+    def aperture_time(self, r0):
+        """Ta = 0.886 wavelength R0 / (La V) seconds; plain arithmetic, so NumPy or torch R0 alike."""
+        return 0.886 * self.wavelength * r0 / (self.antenna_length * self.velocity)
+
     def aperture_samples(self, r0):
-        """Na = round(0.886 wavelength R0 / (La V) * PRF), made odd by adding 1 when even."""
-        ta = 0.886 * self.wavelength * np.asarray(r0, dtype=np.float64) / (self.antenna_length * self.velocity)
-        na = np.rint(ta * self.prf).astype(np.int64)
+        """Na = round(Ta * PRF), made odd by adding 1 when even."""
+        na = np.rint(self.aperture_time(np.asarray(r0, dtype=np.float64)) * self.prf).astype(np.int64)
         return na + (na % 2 == 0)
 
     def theoretical_irw(self, r0) -> float:

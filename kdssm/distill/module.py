@@ -62,7 +62,7 @@ class DistillationModule(GroundTruthModule):
         self.epoch_state = self.state_for_epoch(self.current_epoch)
 
     def teacher_features(self, x: torch.Tensor, cached: list[torch.Tensor]) -> dict[int, torch.Tensor]:
-        layers = sorted({t for t, _ in self.pairs})
+        layers = schedules.teacher_layers(self.pairs)
         if self.features_cached:
             return dict(zip(layers, cached))
         with torch.no_grad():

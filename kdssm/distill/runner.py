@@ -68,7 +68,7 @@ def distill_run(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, 
     root, resuming = rundir.prepare(save_dir, cfg, overwrite)
     sha = teacher_cache.file_sha256(ckpt)
     check_teacher_identity(root, ckpt, sha)
-    layers = sorted({t for t, _ in pairs})
+    layers = schedules.teacher_layers(pairs)
     length = train.x.shape[1]
     with_features = teacher_cache.feature_bytes(len(train) + len(val), length, teacher.config.model_dim,
                                                 len(layers)) <= CACHE_BUDGET_BYTES
@@ -97,6 +97,6 @@ def init_projections(module: DistillationModule, teacher: torch.nn.Module, x: to
     if not pending:
         return
     if not features:
-        features = teacher_cache.run_teacher(teacher, x, sorted({t for t, _ in pending}), True).features
+        features = teacher_cache.run_teacher(teacher, x, schedules.teacher_layers(pending), True).features
     for t, s in pending:
         module.projections[module.pair_name(t, s)].init_from_features(features[t])

@@ -57,6 +57,11 @@ def coupling_pairs(teacher_layers: int, student_layers: int, teacher_sel: list[i
     return list(zip(t, s))
 
 
+def teacher_layers(pairs: list[tuple[int, int]]) -> list[int]:
+    """The distinct teacher layers the pairs couple, in order: the features to compute or cache."""
+    return sorted({t for t, _ in pairs})
+
+
 def coupling_stages(pairs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
     """Stage k couples the first k+1 pairs (early layers first); the last stage couples all."""
     return [pairs[:k + 1] for k in range(len(pairs))]

@@ -13,6 +13,7 @@ from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
+from .. import metrics
 from ..checkpoint import save_model
 from ..config import RunConfig
 from ..data.datasets import load_split
@@ -118,7 +119,7 @@ def finish(model: torch.nn.Module, cfg: RunConfig, root: Path, test, kind: str, 
     summary = {"kind": kind, **evaluate_model(model, test.x, test.y, preset)}
     if teacher is not None:
         summary["teacher"] = evaluate_model(teacher, test.x, test.y, preset)
-        summary["retention"] = summary["accuracy"] / max(summary["teacher"]["accuracy"], 1e-12)
+        summary["retention"] = metrics.retention(summary["accuracy"], summary["teacher"]["accuracy"])
         summary["param_reduction"] = 1.0 - summary["params"] / summary["teacher"]["params"]
     summary.update({
         "matched_filter": evaluate_matched_filter(test.x, test.y, preset),
