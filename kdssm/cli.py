@@ -91,11 +91,49 @@ def load_config(path: str | None, args: argparse.Namespace, default: Path | None
     return cfg.with_overrides(overrides_from_args(args))
 
 
+def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("distributed (Ray Train; without these flags the run stays in this process)")
+    group.add_argument("--num_workers", "--num-workers", type=int, default=None,
+                       help="data-parallel Ray Train workers, each on its own shard of the columns")
+    group.add_argument("--use_gpu", "--use-gpu", action="store_true", help="one GPU per worker (nccl)")
+    group.add_argument("--address", help="Ray cluster: auto, host:port or ray://host:port "
+                                         "(default: a local Ray started in this process)")
+    group.add_argument("--storage_path", "--storage-path",
+                       help="where Ray keeps the run's epoch checkpoints: a folder, or a URI such as s3://bucket/path "
+                            "(default: <save_dir>/ray); shared storage for multi-node clusters")
+    group.add_argument("--max_failures", "--max-failures", type=int, default=2,
+                       help="worker-group restarts from the latest checkpoint before giving up (default 2)")
+    group.add_argument("--cpus_per_worker", "--cpus-per-worker", type=int, default=1,
+                       help="CPUs (and torch threads) per worker (default 1)")
+
+
+def cluster_options(args: argparse.Namespace):
+    """ClusterOptions when any distributed flag is given (checked, Ray joined), else None (local run)."""
+    if args.num_workers is None and not (args.use_gpu or args.address or args.storage_path):
+        return None
+    from .train.cluster import ClusterOptions, check_storage, connect
+    opts = ClusterOptions(num_workers=1 if args.num_workers is None else args.num_workers, use_gpu=args.use_gpu, address=args.address,
+                          storage_path=args.storage_path, max_failures=args.max_failures,
+                          cpus_per_worker=args.cpus_per_worker)
+    check_storage(opts.storage_path)
+    connect(opts)
+    return opts
+
+
+def execute(plan, opts, progress: bool) -> dict:
+    if opts is None:
+        from .train.runner import execute as execute_here
+        return execute_here(plan, progress)
+    from .train.distributed import execute as execute_on_ray
+    return execute_on_ray(plan, opts, progress)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from .train.runner import train_run
+    from .train.runner import plan_training
     cfg = load_config(args.config, args)
     save_dir = args.save_dir or f"runs/{'teacher' if cfg.model.use_selectivity else 'student'}"
-    summary = train_run(cfg, save_dir, overwrite=args.overwrite, progress=not args.quiet)
+    opts = cluster_options(args)
+    summary = execute(plan_training(cfg, save_dir, args.overwrite), opts, not args.quiet)
     from .report import print_scores
     print_scores({"model": summary, "matched filter": summary["matched_filter"]})
     print(f"wrote {Path(save_dir) / 'model.ckpt'} and {Path(save_dir) / 'summary.json'}")
@@ -122,7 +160,7 @@ def student_base_config(args: argparse.Namespace) -> RunConfig:
 
 
 def cmd_distill(args: argparse.Namespace) -> int:
-    from .distill.runner import distill_run
+    from .distill.runner import plan_distillation
     from .models import MODEL_PRESETS
     from .report import print_scores
     if not args.teacher_checkpoint:
@@ -138,8 +176,10 @@ def cmd_distill(args: argparse.Namespace) -> int:
         overrides.setdefault("distillation", {})["preserve_distribution"] = False
     cfg = cfg.with_overrides(overrides)
     save_dir = args.save_dir or f"runs/student-{args.preset or 'custom'}"
-    summary = distill_run(cfg, args.teacher_checkpoint, save_dir, teacher_config=teacher_cfg,
-                          overwrite=args.overwrite, progress=not args.quiet)
+    opts = cluster_options(args)
+    plan = plan_distillation(cfg, args.teacher_checkpoint, save_dir, teacher_config=teacher_cfg,
+                             overwrite=args.overwrite)
+    summary = execute(plan, opts, not args.quiet)
     print_scores({"student": summary, "teacher": summary["teacher"], "matched filter": summary["matched_filter"]})
     print(f"retention {summary['retention']:.4f}, parameters -{100 * summary['param_reduction']:.1f} %; "
           f"wrote {Path(save_dir) / 'model.ckpt'} and {Path(save_dir) / 'summary.json'}")
@@ -178,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--save_dir", "--save-dir", help="run folder (resumed if unfinished)")
     train.add_argument("--overwrite", action="store_true", help="replace a finished run in save_dir")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cluster_flags(train)
     add_config_flags(train)
     train.set_defaults(func=cmd_train)
 
@@ -206,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="alias of --progressive_coupling")
     dist.add_argument("--disable_distribution_preservation", "--disable-distribution-preservation",
                       action="store_true", help="preserve_distribution false")
+    add_cluster_flags(dist)
     add_config_flags(dist)
     dist.set_defaults(func=cmd_distill)
 
@@ -234,6 +276,9 @@ def main(argv: list[str] | None = None) -> int:
         from .train.rundir import RunDirError
         from .train.runner import TrainingDiverged
         user_errors += (RunDirError, TrainingDiverged)
+        if args.command in ("train", "distill", "sweep", "demo"):
+            from .train.cluster import DistributedError
+            user_errors += (DistributedError,)
         return args.func(args)
     except user_errors as err:
         print(f"kdssm: error: {err}", file=sys.stderr)

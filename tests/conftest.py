@@ -20,3 +20,26 @@ def teacher_run(tmp_path_factory):
     cfg.dump(root / "config.yaml")
     save_model(SarSSM(**cfg.model.to_dict()), root / "model.ckpt", "teacher")
     return root
+
+
+@pytest.fixture
+def ray_local():
+    """One local Ray shared by the tests that need it (started on first use, stopped at the session's end).
+
+    4 logical CPUs on a 2-core machine: room for a 2-worker run beside a Tune trial; the work is tiny.
+    """
+    import ray
+    if not ray.is_initialized():
+        import logging
+        ray.init(num_cpus=4, include_dashboard=False, logging_level=logging.WARNING,
+                 logging_config=ray.LoggingConfig(log_level="ERROR"))
+    yield ray
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_ray_at_end():
+    yield
+    import sys
+    if "ray" in sys.modules:
+        import ray
+        ray.shutdown()

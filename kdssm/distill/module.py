@@ -104,8 +104,7 @@ class DistillationModule(GroundTruthModule):
     def training_step(self, batch, batch_idx):
         state = self.epoch_state
         terms = self.loss_terms(batch, state)
-        if not torch.isfinite(terms["total"]):
-            raise FloatingPointError(f"distillation loss became {terms['total'].item()} at step {self.global_step}")
+        self.stop_if_diverged(terms["total"], "distillation")
         self.log_terms("train", terms, batch[0].shape[0])
         w = state["weights"]
         for name, value in (("curriculum/alpha", w.alpha), ("curriculum/beta", w.beta),

@@ -12,12 +12,14 @@ from ..config import ConfigError, ModelConfig, RunConfig
 from ..data.datasets import load_split
 from ..models import build_model
 from ..train import rundir
-from ..train.runner import fit, finish, quiet_lightning, seed_and_threads, total_steps
+from ..train.plan import FitPlan, RunPlan
+from ..train.runner import execute
 from . import schedules, teacher_cache
 from .module import DistillationModule
 
 TEACHER_FILE = "teacher.json"
 CACHE_BUDGET_BYTES = 4 << 30  # teacher features above this are recomputed per batch instead
+PCA_COLUMNS = 256  # training columns whose teacher features initialise the projections
 
 
 def resolve_teacher(path: str | Path) -> Path:
@@ -36,10 +38,10 @@ def teacher_data_preset(ckpt: Path) -> str | None:
         return None
 
 
-def check_teacher_identity(root: Path, ckpt: Path, sha: str) -> None:
+def check_teacher_identity(root: Path, ckpt: Path, sha: str, resuming: bool) -> None:
     """A resumed distillation must keep its teacher; a new one records it."""
     record = root / TEACHER_FILE
-    if record.is_file():
+    if resuming and record.is_file():
         old = json.loads(record.read_text())
         if old.get("sha256") != sha:
             raise rundir.RunDirError(f"{root}: was distilled from another teacher ({old.get('path')}); "
@@ -47,11 +49,9 @@ def check_teacher_identity(root: Path, ckpt: Path, sha: str) -> None:
     rundir.write_json(record, {"path": str(ckpt), "sha256": sha})
 
 
-def distill_run(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, *,
-                teacher_config: ModelConfig | None = None, overwrite: bool = False,
-                progress: bool = True) -> dict:
-    """Distil the teacher at teacher_path into cfg.model; writes model.ckpt and summary.json."""
-    quiet_lightning()
+def plan_distillation(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, *,
+                      teacher_config: ModelConfig | None = None, overwrite: bool = False) -> RunPlan:
+    """Check teacher, config and data, prepare the run folder and the teacher's cached targets."""
     ckpt = resolve_teacher(teacher_path)
     teacher = load_model(ckpt, expect=teacher_config)
     trained_on = teacher_data_preset(ckpt)
@@ -67,36 +67,51 @@ def distill_run(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, 
     train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))
     root, resuming = rundir.prepare(save_dir, cfg, overwrite)
     sha = teacher_cache.file_sha256(ckpt)
-    check_teacher_identity(root, ckpt, sha)
+    check_teacher_identity(root, ckpt, sha, resuming)
+    fit_plan = teacher_targets(cfg, teacher, sha, pairs, train, val, root / "teacher_cache")
+    return RunPlan(fit_plan, root, resuming, test, "student")
+
+
+def teacher_targets(cfg: RunConfig, teacher: torch.nn.Module, sha: str, pairs: list[tuple[int, int]],
+                    train, val, cache_dir: Path) -> FitPlan:
+    """The teacher's outputs (and coupled features, within CACHE_BUDGET_BYTES) beside each split's columns."""
     layers = schedules.teacher_layers(pairs)
-    length = train.x.shape[1]
-    with_features = teacher_cache.feature_bytes(len(train) + len(val), length, teacher.config.model_dim,
-                                                len(layers)) <= CACHE_BUDGET_BYTES
-    datasets = []
+    with_features = teacher_cache.feature_bytes(len(train) + len(val), train.x.shape[1],
+                                                teacher.config.model_dim, len(layers)) <= CACHE_BUDGET_BYTES
+    datasets, pca_features = [], {}
     for which, split in (("train", train), ("val", val)):
-        targets, _ = teacher_cache.load_or_compute(root / "teacher_cache", teacher, sha,
+        targets, _ = teacher_cache.load_or_compute(cache_dir, teacher, sha,
                                                    teacher_cache.split_identity(cfg.data, which),
                                                    split.x, layers, with_features)
         datasets.append(TensorDataset(split.x, split.y, targets.outputs,
                                       *(targets.features[i] for i in layers)))
         if which == "train":
-            pca_features = {i: targets.features[i][:256] for i in targets.features}
-    seed_and_threads(cfg)
-    student = build_model(cfg.model)
-    module = DistillationModule(student, teacher, d, cfg.training, total_steps(cfg, len(train)),
-                                cfg.data.preset, pairs, with_features)
-    init_projections(module, teacher, train.x[:256], pca_features)
-    training = fit(module, cfg, root, resuming, *datasets, progress)
-    return finish(student, cfg, root, test, "student", training, teacher=teacher)
+            pca_features = {i: targets.features[i][:PCA_COLUMNS] for i in targets.features}
+    if not pca_features:  # features too large to cache: run the teacher on a few columns for the PCA
+        pca_features = teacher_cache.run_teacher(teacher, train.x[:PCA_COLUMNS], layers, True).features
+    return FitPlan(cfg, datasets[0], datasets[1], distillation_module, teacher=teacher, pairs=pairs,
+                   with_features=with_features, pca_features=pca_features)
 
 
-def init_projections(module: DistillationModule, teacher: torch.nn.Module, x: torch.Tensor,
-                     features: dict[int, torch.Tensor]) -> None:
+def distillation_module(plan: FitPlan) -> DistillationModule:
+    cfg = plan.cfg
+    module = DistillationModule(build_model(cfg.model), plan.teacher, cfg.distillation, cfg.training,
+                                plan.total_steps, cfg.data.preset, plan.pairs, plan.with_features)
+    init_projections(module, plan.pca_features)
+    return module
+
+
+def distill_run(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, *,
+                teacher_config: ModelConfig | None = None, overwrite: bool = False,
+                progress: bool = True) -> dict:
+    """Distil the teacher at teacher_path into cfg.model; writes model.ckpt and summary.json."""
+    run = plan_distillation(cfg, teacher_path, save_dir, teacher_config=teacher_config, overwrite=overwrite)
+    return execute(run, progress)
+
+
+def init_projections(module: DistillationModule, features: dict[int, torch.Tensor]) -> None:
     """PCA-initialise projections from real teacher features of training columns, before fitting."""
-    pending = [(t, s) for t, s in module.pairs if not module.projections[module.pair_name(t, s)].initialised]
-    if not pending:
-        return
-    if not features:
-        features = teacher_cache.run_teacher(teacher, x, schedules.teacher_layers(pending), True).features
-    for t, s in pending:
-        module.projections[module.pair_name(t, s)].init_from_features(features[t])
+    for t, s in module.pairs:
+        projection = module.projections[module.pair_name(t, s)]
+        if not projection.initialised:
+            projection.init_from_features(features[t])

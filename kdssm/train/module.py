@@ -81,10 +81,20 @@ class GroundTruthModule(pl.LightningModule):
     def training_step(self, batch, batch_idx):
         x, y = batch  # (B, L, 2), (B, L, 1) complex64
         loss = self.ground_truth_loss(self.model(x), y, x)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"training loss became {loss.item()} at step {self.global_step}")
+        self.stop_if_diverged(loss, "training")
         self.log("train_loss", loss, prog_bar=True, batch_size=x.shape[0])
         return loss
+
+    def stop_if_diverged(self, loss: torch.Tensor, what: str) -> None:
+        """Raise FloatingPointError on every rank when the loss of any rank is NaN or Inf.
+
+        Decided together: a rank that stopped alone would leave the others waiting in all-reduce.
+        """
+        bad = not bool(torch.isfinite(loss))
+        if self.trainer.world_size > 1:
+            bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
+        if bad:
+            raise FloatingPointError(f"{what} loss became {loss.item()} at step {self.global_step}")
 
     def on_validation_epoch_start(self) -> None:
         self.val_energy.reset()
@@ -99,8 +109,9 @@ class GroundTruthModule(pl.LightningModule):
         err, ref = self.val_energy.err, self.val_energy.ref
         if self.trainer.world_size > 1:  # whole-split ratio across ranks, not a mean of ratios
             err, ref = self.all_gather(err).sum(), self.all_gather(ref).sum()
-        nmse_db = 10.0 * torch.log10((err / ref.clamp_min(1e-30)).clamp_min(1e-30))
-        self.log("val_nmse_db", nmse_db.float(), prog_bar=True)
+        nmse = (err / ref.clamp_min(1e-30)).clamp_min(1e-30)
+        self.log("val_nmse_db", (10.0 * torch.log10(nmse)).float(), prog_bar=True)
+        self.log("val_accuracy", (1.0 - nmse).clamp_min(0.0).float())  # metrics.accuracy on the val split
 
     def on_before_optimizer_step(self, optimizer) -> None:
         """Every 50 steps: gradient norm of each layer of the trained model, and the total.

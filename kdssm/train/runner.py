@@ -21,6 +21,7 @@ from ..evaluate import evaluate_matched_filter, evaluate_model
 from ..models import build_model
 from . import rundir
 from .module import GroundTruthModule
+from .plan import FitPlan, RunPlan
 
 
 class TrainingDiverged(RuntimeError):
@@ -34,6 +35,9 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
     warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
+    # Epoch-level metrics are already reduced across ranks by hand (all_gather of energies).
+    warnings.filterwarnings("ignore", message=".*when logging on epoch level in distributed setting.*")
+    warnings.filterwarnings("ignore", message=".*all_gather is deprecated.*")
 
 
 def make_trainer(cfg: RunConfig, root: Path, progress: bool, callbacks: list, log_every: int = 10) -> pl.Trainer:
@@ -55,27 +59,37 @@ def make_trainer(cfg: RunConfig, root: Path, progress: bool, callbacks: list, lo
     )
 
 
+def plan_training(cfg: RunConfig, save_dir: str | Path, overwrite: bool = False, kind: str = "teacher") -> RunPlan:
+    """Check the data, then prepare (or resume) the run folder; nothing is trained yet."""
+    train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))  # checked first
+    root, resuming = rundir.prepare(save_dir, cfg, overwrite)
+    return RunPlan(FitPlan(cfg, train.dataset(), val.dataset(), ground_truth_module), root, resuming, test, kind)
+
+
+def ground_truth_module(plan: FitPlan) -> GroundTruthModule:
+    return GroundTruthModule(build_model(plan.cfg.model), plan.cfg.training, plan.total_steps,
+                             preset=plan.cfg.data.preset)
+
+
+def execute(run: RunPlan, progress: bool = True) -> dict:
+    """Fit in this process (resuming from the last checkpoint), then write model.ckpt and summary.json."""
+    quiet_lightning()
+    seed_and_threads(run.fit.cfg)
+    module = run.fit.module()
+    training = fit(module, run.fit.cfg, run.root, run.resuming, run.fit.train_ds, run.fit.val_ds, progress)
+    return finish(module.model, run.fit.cfg, run.root, run.test, run.kind, training, teacher=run.fit.teacher)
+
+
 def train_run(cfg: RunConfig, save_dir: str | Path, *, overwrite: bool = False, kind: str = "teacher",
               progress: bool = True) -> dict:
     """Train cfg.model on ground truth, write model.ckpt and summary.json into save_dir, return the summary."""
-    quiet_lightning()
-    train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))  # checked first
-    root, resuming = rundir.prepare(save_dir, cfg, overwrite)
-    seed_and_threads(cfg)
-    model = build_model(cfg.model)
-    module = GroundTruthModule(model, cfg.training, total_steps(cfg, len(train)), preset=cfg.data.preset)
-    training = fit(module, cfg, root, resuming, train.dataset(), val.dataset(), progress)
-    return finish(model, cfg, root, test, kind, training)
+    return execute(plan_training(cfg, save_dir, overwrite, kind), progress)
 
 
 def seed_and_threads(cfg: RunConfig) -> None:
     if cfg.training.num_threads:
         torch.set_num_threads(cfg.training.num_threads)
     pl.seed_everything(cfg.training.seed, workers=True, verbose=False)
-
-
-def total_steps(cfg: RunConfig, train_columns: int) -> int:
-    return cfg.training.num_epochs * math.ceil(train_columns / cfg.training.batch_size)
 
 
 def fit(module: pl.LightningModule, cfg: RunConfig, root: Path, resuming: bool, train_ds, val_ds,

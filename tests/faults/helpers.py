@@ -15,10 +15,15 @@ def kdssm(*args: str) -> list[str]:
     return [sys.executable, "-m", "kdssm.cli", *args]
 
 
-def run_and_kill_when(cmd: list[str], ready, timeout: float = 240.0) -> int:
-    """Start cmd, SIGKILL it as soon as ready() is true; returns its exit code (negative: the signal)."""
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+def run_and_kill_when(cmd: list[str], ready, timeout: float = 240.0, sessions: list | None = None) -> int:
+    """Start cmd, SIGKILL it as soon as ready() is true; returns its exit code (negative: the signal).
+
+    The command runs in a session of its own, whose id is appended to `sessions` when given.
+    """
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
+    if sessions is not None:
+        sessions.append(proc.pid)
     deadline = time.monotonic() + timeout
     try:
         while proc.poll() is None and time.monotonic() < deadline:
@@ -36,3 +41,25 @@ def run_and_kill_when(cmd: list[str], ready, timeout: float = 240.0) -> int:
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file's bytes under folder (to assert nothing was lost or changed)."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def train_worker_pids() -> set[int]:
+    """Processes of Ray Train workers (Ray titles them ray::RayTrainWorker...)."""
+    import psutil
+    found = set()
+    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+        text = " ".join(proc.info["cmdline"] or []) + " " + (proc.info["name"] or "")
+        if "RayTrainWorker" in text:
+            found.add(proc.info["pid"])
+    return found
+
+
+def kill_session(sid: int) -> None:
+    """SIGKILL every process left in a session (a killed driver's local Ray), so no test leaves any behind."""
+    import psutil
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if os.getsid(proc.info["pid"]) == sid:
+                os.kill(proc.info["pid"], signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue

@@ -1,0 +1,126 @@
+"""Where distributed work runs: the Ray address, the workers asked for, and the storage for checkpoints.
+
+Every check here happens before anything starts, and each failure is one line naming the flag.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import ray
+
+
+class DistributedError(ValueError):
+    """A cluster, address or storage path that cannot be used as asked; one line naming the flag."""
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    num_workers: int = 1  # Ray Train workers (data-parallel ranks)
+    use_gpu: bool = False  # one GPU per worker, nccl; otherwise gloo on CPU
+    address: str | None = None  # None: a local Ray in this process; "auto"; "host:port"; "ray://host:port"
+    storage_path: str | None = None  # checkpoints of the Ray run; None: <save_dir>/ray; a folder or a URI (s3://)
+    max_failures: int = 2  # worker-group restarts from the latest checkpoint before giving up
+    cpus_per_worker: int = 1  # also the worker's torch threads
+    placement: str = "PACK"  # Ray placement strategy of the workers (SPREAD puts them on different nodes)
+
+    def __post_init__(self):
+        if self.num_workers < 1:
+            raise DistributedError(f"--num_workers must be at least 1, got {self.num_workers}")
+        if self.cpus_per_worker < 1:
+            raise DistributedError(f"--cpus_per_worker must be at least 1, got {self.cpus_per_worker}")
+        if self.max_failures < -1:
+            raise DistributedError(f"--max_failures must be -1 (unlimited) or more, got {self.max_failures}")
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    parsed = urlparse(address if "://" in address else f"tcp://{address}")
+    if not parsed.hostname or parsed.port is None:
+        raise DistributedError(f"--address {address}: expected auto, host:port or ray://host:port")
+    return parsed.hostname, parsed.port
+
+
+def check_address(address: str | None) -> None:
+    if address is None or address == "auto":
+        return
+    host, port = _host_port(address)
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as err:
+        raise DistributedError(f"--address {address}: cannot reach {host}:{port} ({err.strerror or err})") from None
+
+
+def connect(opts: ClusterOptions) -> None:
+    """Join (or start) Ray as asked, then check the cluster can hold the workers.
+
+    A Ray already initialised in this process (a library caller, a test, a sweep) is used as it is.
+    """
+    check_address(opts.address)
+    if not ray.is_initialized():
+        # Ray's own INFO/WARNING chatter stays in its session logs; errors and our prints reach the terminal.
+        quiet = {"logging_level": logging.WARNING, "log_to_driver": True,
+                 "logging_config": ray.LoggingConfig(log_level="ERROR")}
+        if opts.address is None:
+            ray.init(include_dashboard=False, **quiet)
+        else:
+            try:
+                ray.init(address=opts.address, **quiet)
+            except ConnectionError:
+                raise DistributedError(f"--address {opts.address}: no running Ray cluster found "
+                                       "(start one with `ray start --head` or `ray up cluster.yaml`)") from None
+    check_resources(opts, ray.cluster_resources())
+
+
+def check_resources(opts: ClusterOptions, available: dict) -> None:
+    cpus, gpus = available.get("CPU", 0), available.get("GPU", 0)
+    need_cpus = opts.num_workers * opts.cpus_per_worker
+    if need_cpus > cpus:
+        raise DistributedError(f"--num_workers {opts.num_workers}: needs {need_cpus:g} CPUs "
+                               f"({opts.cpus_per_worker} per worker), the Ray cluster has {cpus:g}")
+    if opts.use_gpu and opts.num_workers > gpus:
+        raise DistributedError(f"--use_gpu with --num_workers {opts.num_workers}: needs {opts.num_workers} GPUs, "
+                               f"the Ray cluster has {gpus:g}")
+
+
+def check_storage(storage_path: str | None) -> None:
+    """An explicit --storage_path must be a writable folder or a URI pyarrow understands."""
+    if not storage_path:
+        return
+    if "://" in storage_path:
+        import pyarrow.fs
+        try:
+            pyarrow.fs.FileSystem.from_uri(storage_path)
+        except Exception as err:  # pyarrow raises several types, all meaning "cannot use this URI"
+            raise DistributedError(f"--storage_path {storage_path}: {str(err).splitlines()[0]}") from None
+        return
+    path = Path(storage_path).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise DistributedError(f"--storage_path {storage_path}: not a writable folder ({err.strerror})") from None
+
+
+def resolve_storage(storage_path: str | None, root: Path) -> str:
+    """Ray wants an absolute path or a URI."""
+    if storage_path and "://" in storage_path:
+        return storage_path.rstrip("/")
+    return str((Path(storage_path).expanduser() if storage_path else root / "ray").resolve())
+
+
+def clear_run(storage: str, name: str) -> None:
+    """Remove a Ray run of this name from storage (a stale one would be resumed)."""
+    if "://" not in storage:
+        shutil.rmtree(Path(storage) / name, ignore_errors=True)
+        return
+    import pyarrow.fs
+    fs, base = pyarrow.fs.FileSystem.from_uri(storage)
+    if fs.get_file_info(f"{base}/{name}").type != pyarrow.fs.FileType.NotFound:
+        fs.delete_dir(f"{base}/{name}")

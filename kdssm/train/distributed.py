@@ -1,0 +1,156 @@
+"""Data-parallel `kdssm train` and `kdssm distill` on Ray Train (V2): a TorchTrainer around the Lightning modules.
+
+The driver plans the run exactly as a local run does (data checked, run folder prepared, teacher
+targets cached), puts the FitPlan into Ray's object store once and starts `num_workers` workers.
+Every worker builds the same seeded module and trains on its own shard (Lightning's
+DistributedSampler under RayDDPStrategy; gloo on CPU, nccl on GPU); validation energies are summed
+across ranks before the ratio. A checkpoint goes to storage_path every epoch. A failed worker
+restarts the group from the latest checkpoint (FailureConfig.max_failures); a killed driver resumes
+when the same command runs again, because the Ray run name follows from the run folder.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import pytorch_lightning as pl
+import ray
+import ray.train
+import torch
+from pytorch_lightning.callbacks import EarlyStopping
+from pytorch_lightning.loggers import CSVLogger
+from ray.train import CheckpointConfig, FailureConfig, ScalingConfig
+from ray.train.torch import TorchConfig, TorchTrainer
+from torch.utils.data import DataLoader
+
+from ..models import build_model
+from .cluster import ClusterOptions, DistributedError, clear_run, resolve_storage
+from .history import EpochHistory
+from .plan import RunPlan
+from .runner import TrainingDiverged, finish, quiet_lightning
+
+LIGHTNING_CHECKPOINT = "checkpoint.ckpt"  # the file RayTrainReportCallback writes in each Ray checkpoint
+HISTORY_FILE = "history.jsonl"
+
+
+def run_name(root: Path) -> str:
+    """The Ray Train run name of a run folder: the same folder always gets the same name (driver resume)."""
+    digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
+    return f"{root.name}-{digest}"
+
+
+def _worker(job: dict) -> dict:
+    """One Ray Train worker: build the seeded module, fit on this rank's shard, resume from Ray's checkpoint."""
+    from ray.train.lightning import (RayDDPStrategy, RayLightningEnvironment, RayTrainReportCallback,
+                                     prepare_trainer)
+    from ray.train.v2._internal.execution import context as train_context
+    logging.getLogger(train_context.__file__).setLevel(logging.WARNING)  # one INFO line per report otherwise
+    quiet_lightning()
+    plan = ray.get(job["plan"])
+    cfg, t = plan.cfg, plan.cfg.training
+    torch.set_num_threads(job["threads"])
+    pl.seed_everything(t.seed, workers=True, verbose=False)
+    module = plan.module()
+    rank = ray.train.get_context().get_world_rank()
+    nodes = [None] * ray.train.get_context().get_world_size()
+    torch.distributed.all_gather_object(nodes, ray.get_runtime_context().get_node_id())
+    log_here = rank == 0 and nodes[0] == job["driver_node"]  # CSV curves only where the driver can read them
+    steps_per_epoch = plan.total_steps // t.num_epochs
+    trainer = prepare_trainer(pl.Trainer(
+        max_epochs=t.num_epochs,
+        max_time={"minutes": t.max_minutes} if t.max_minutes > 0 else None,
+        accelerator="gpu" if job["use_gpu"] else "cpu",
+        devices="auto",
+        strategy=RayDDPStrategy(find_unused_parameters=True),  # stages not yet coupled leave projections idle
+        plugins=[RayLightningEnvironment()],
+        precision=t.precision,
+        gradient_clip_val=t.grad_clip if t.grad_clip > 0 else None,
+        callbacks=[EarlyStopping(monitor="val_nmse_db", mode="min", patience=t.early_stopping_patience),
+                   RayTrainReportCallback()],
+        logger=CSVLogger(job["log_dir"], name="logs") if log_here else False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=max(1, min(10, steps_per_epoch)),
+        num_sanity_val_steps=0,
+    ))
+    loaders = (DataLoader(plan.train_ds, batch_size=t.batch_size, shuffle=True),
+               DataLoader(plan.val_ds, batch_size=max(t.batch_size, 64)))
+    checkpoint = ray.train.get_checkpoint()
+    try:
+        with checkpoint.as_directory() if checkpoint else nullcontext(None) as folder:
+            resume = os.path.join(folder, LIGHTNING_CHECKPOINT) if folder else None
+            trainer.fit(module, *loaders, ckpt_path=resume)
+    except FloatingPointError as err:  # raised on every rank together (GroundTruthModule.stop_if_diverged)
+        return {"diverged": str(err)}
+    return {"epochs": trainer.current_epoch, "nodes": nodes}
+
+
+def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks: list | None = None) -> dict:
+    """Fit run.fit on Ray Train workers, then score the best epoch's weights into model.ckpt and summary.json."""
+    storage = resolve_storage(opts.storage_path, run.root)
+    name = run_name(run.root)
+    if not run.resuming:
+        clear_run(storage, name)  # a fresh or overwritten run folder never inherits an old Ray run
+    history = run.root / HISTORY_FILE
+    if not run.resuming:
+        history.unlink(missing_ok=True)
+    run.fit.world_size = opts.num_workers
+    resources = {"CPU": opts.cpus_per_worker, **({"GPU": 1} if opts.use_gpu else {})}
+    trainer = TorchTrainer(
+        _worker,
+        train_loop_config={"plan": ray.put(run.fit), "threads": opts.cpus_per_worker, "use_gpu": opts.use_gpu,
+                           "log_dir": str(run.root.resolve()),
+                           "driver_node": ray.get_runtime_context().get_node_id()},
+        scaling_config=ScalingConfig(num_workers=opts.num_workers, use_gpu=opts.use_gpu,
+                                     resources_per_worker=resources, placement_strategy=opts.placement),
+        torch_config=TorchConfig(backend="nccl" if opts.use_gpu else "gloo"),
+        run_config=ray.train.RunConfig(
+            name=name, storage_path=storage,
+            logging_config=ray.LoggingConfig(log_level="WARNING"),  # Ray Train's INFO lines stay in its logs
+            failure_config=FailureConfig(max_failures=opts.max_failures),
+            checkpoint_config=CheckpointConfig(num_to_keep=2, checkpoint_score_attribute="val_nmse_db",
+                                               checkpoint_score_order="min"),
+            callbacks=[EpochHistory(str(history), run.fit.cfg.training.num_epochs, echo=progress),
+                       *(callbacks or [])]),
+    )
+    started = time.perf_counter()
+    try:
+        result = trainer.fit()
+    except ray.train.TrainingFailedError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DistributedError(f"distributed training failed after {opts.max_failures} restarts: {first}") from None
+    seconds = time.perf_counter() - started
+    outcome = result.return_value or {}
+    if "diverged" in outcome:
+        raise TrainingDiverged(f"{outcome['diverged']}; stopped, the last good checkpoint in "
+                               f"{storage}/{name} is untouched")
+    best = result.get_best_checkpoint(metric="val_nmse_db", mode="min") or result.checkpoint
+    model = build_model(run.fit.cfg.model)
+    model.load_state_dict(best_weights(best))
+    training = {"epochs": outcome.get("epochs", (result.metrics or {}).get("epoch", -1) + 1),
+                "train_seconds": round(seconds, 1),
+                "best_val_nmse_db": best_metric(result, best),
+                "workers": opts.num_workers,
+                "nodes": len(set(outcome.get("nodes", []))) or None,
+                "ray_run": f"{storage}/{name}"}
+    return finish(model, run.fit.cfg, run.root, run.test, run.kind, training, teacher=run.fit.teacher)
+
+
+def best_weights(checkpoint: ray.train.Checkpoint) -> dict[str, torch.Tensor]:
+    """The trained model's weights (the LightningModule's `model.` entries) from a Ray checkpoint."""
+    with checkpoint.as_directory() as folder:
+        state = torch.load(Path(folder) / LIGHTNING_CHECKPOINT, map_location="cpu", weights_only=True)
+    prefix = "model."
+    return {k[len(prefix):]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
+
+
+def best_metric(result, checkpoint) -> float | None:
+    for kept, metrics in result.best_checkpoints or []:
+        if kept.path == checkpoint.path:
+            return float(metrics["val_nmse_db"])
+    return None

@@ -1,0 +1,44 @@
+"""Per-epoch metrics of a Ray Train run, appended to history.jsonl in the run folder as they arrive.
+
+A Ray Train UserCallback runs in the Train controller, which Ray places on the driver's node, so
+the file is written where the user reads it, even when the workers run on other nodes. Epochs run
+again after a restart appear again, with the attempt that ran them, so a resume is visible.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ray.train.v2.api.callback import UserCallback
+
+KEPT = ("epoch", "step", "train_loss", "val_loss", "val_nmse_db", "val_accuracy", "train_total_loss",
+        "val_total_loss")
+
+
+class EpochHistory(UserCallback):
+    def __init__(self, path: str, total_epochs: int, echo: bool = True):
+        self.path = path
+        self.total_epochs = total_epochs
+        self.echo = echo
+        self.started = time.time()
+
+    def after_report(self, run_context, metrics: list[dict], checkpoint) -> None:
+        reported = metrics[0]  # rank 0; validation metrics are already reduced across ranks
+        row = {k: float(reported[k]) for k in KEPT if k in reported}
+        row["epoch"] = int(row.get("epoch", -1))
+        row["time"] = time.time()
+        row["checkpoint"] = checkpoint.path if checkpoint else None
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        if self.echo:
+            print(f"[kdssm] epoch {row['epoch'] + 1}/{self.total_epochs}: "
+                  f"val nmse {row.get('val_nmse_db', float('nan')):.2f} dB, "
+                  f"val accuracy {row.get('val_accuracy', float('nan')):.4f} "
+                  f"({time.time() - self.started:.0f} s)", flush=True)
+
+
+def read_history(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,49 @@
+"""What one fit needs, split into the part every training process gets and the part only the driver keeps.
+
+`FitPlan` is pickled once into Ray's object store for data-parallel workers, so it holds only
+picklable things: the config, the datasets, the teacher (if any) and a module-level function that
+builds the LightningModule. `RunPlan` adds the run folder and the test split, used by the driver
+to resume and to score the result.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch.utils.data import Dataset
+
+from ..config import RunConfig
+
+
+@dataclass
+class FitPlan:
+    cfg: RunConfig
+    train_ds: Dataset  # tensors: x (N, L, 2) complex64, y (N, L, 1) complex64[, teacher outputs, features]
+    val_ds: Dataset
+    build: Callable[["FitPlan"], object]  # -> LightningModule; a module-level function (picklable)
+    teacher: torch.nn.Module | None = None
+    pairs: list[tuple[int, int]] = field(default_factory=list)  # (teacher layer, student layer) coupled
+    with_features: bool = False  # teacher features cached in the datasets
+    pca_features: dict[int, torch.Tensor] = field(default_factory=dict)  # for projection initialisation
+    world_size: int = 1  # data-parallel ranks, each taking ceil(N / world_size) columns per epoch
+
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps of the whole run, which the warm-up and cosine schedule spans."""
+        t = self.cfg.training
+        return t.num_epochs * math.ceil(math.ceil(len(self.train_ds) / self.world_size) / t.batch_size)
+
+    def module(self):
+        return self.build(self)
+
+
+@dataclass
+class RunPlan:
+    fit: FitPlan
+    root: Path
+    resuming: bool
+    test: object  # datasets.Split of the test columns
+    kind: str  # "teacher" or "student"
