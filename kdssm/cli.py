@@ -58,6 +58,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     lists take integers separated by spaces or commas.
     """
     for name, (section, f) in field_index().items():
+        if typing.get_type_hints(SECTIONS[section])[name] is dict:
+            continue  # a mapping (search.space) is set in YAML only
         flag = FLAG_NAMES.get((section, name), name)
         flags = [f"--{flag}"] + ([f"--{flag.replace('_', '-')}"] if "_" in flag else [])
         kind = _flag_type(section, name)
@@ -91,10 +93,13 @@ def load_config(path: str | None, args: argparse.Namespace, default: Path | None
     return cfg.with_overrides(overrides_from_args(args))
 
 
-def add_cluster_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("distributed (Ray Train; without these flags the run stays in this process)")
-    group.add_argument("--num_workers", "--num-workers", type=int, default=None,
-                       help="data-parallel Ray Train workers, each on its own shard of the columns")
+def add_cluster_flags(parser: argparse.ArgumentParser, sweep: bool = False) -> None:
+    if sweep:
+        group = parser.add_argument_group("cluster (each trial is a Ray Train run of search.workers_per_trial workers)")
+    else:
+        group = parser.add_argument_group("distributed (Ray Train; without these flags the run stays in this process)")
+        group.add_argument("--num_workers", "--num-workers", type=int, default=None,
+                           help="data-parallel Ray Train workers, each on its own shard of the columns")
     group.add_argument("--use_gpu", "--use-gpu", action="store_true", help="one GPU per worker (nccl)")
     group.add_argument("--address", help="Ray cluster: auto, host:port or ray://host:port "
                                          "(default: a local Ray started in this process)")
@@ -144,7 +149,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
     config = Path(args.config) if args.config else REPO_CONFIGS / "demo" / "teacher.yaml"
     cfg = load_config(str(config), args)
-    run_demo(cfg, Path(args.save_dir), overwrite=args.overwrite, progress=not args.quiet)
+    sweep_cfg = RunConfig.from_file(args.sweep_config or REPO_CONFIGS / "demo" / "sweep.yaml")
+    run_demo(cfg, sweep_cfg, Path(args.save_dir), overwrite=args.overwrite, progress=not args.quiet)
     return 0
 
 
@@ -186,6 +192,46 @@ def cmd_distill(args: argparse.Namespace) -> int:
     return 0
 
 
+def sweep_cluster(args: argparse.Namespace):
+    from .train.cluster import ClusterOptions, check_storage
+    opts = ClusterOptions(use_gpu=args.use_gpu, address=args.address, storage_path=args.storage_path,
+                          max_failures=args.max_failures, cpus_per_worker=args.cpus_per_worker)
+    check_storage(opts.storage_path)
+    return opts
+
+
+SMOKE_TEST = {"search": {"num_samples": 2, "grace_epochs": 1}, "training": {"num_epochs": 1, "max_minutes": 0},
+              "data": {"train_size": 64, "val_size": 32, "test_size": 32}}
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tune.pareto import table
+    from tune.sweep import run_sweep
+    if not args.teacher_checkpoint:
+        raise UserError("--teacher_checkpoint is required (a model.ckpt or a teacher run folder)")
+    cfg = load_config(args.config, args, default=REPO_CONFIGS / "sweep.yaml")
+    if args.smoke_test:
+        cfg = cfg.with_overrides(SMOKE_TEST)
+    save_dir = Path(args.save_dir or "runs/sweep")
+    front = run_sweep(cfg, args.teacher_checkpoint, save_dir, sweep_cluster(args), overwrite=args.overwrite,
+                      progress=not args.quiet)
+    print("\n" + table(front))
+    print(f"wrote {save_dir / 'pareto.json'} and {save_dir / 'pareto.png'}")
+    return 0
+
+
+def cmd_pareto(args: argparse.Namespace) -> int:
+    from tune.pareto import read, table
+    try:
+        front = read(Path(args.save_dir))
+    except FileNotFoundError:
+        raise UserError(f"{args.save_dir}: no pareto.json (a finished `kdssm sweep` writes it)") from None
+    except ValueError:
+        raise UserError(f"{args.save_dir}/pareto.json: not valid JSON") from None
+    print(table(front))
+    return 0
+
+
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare_runs
     compare_runs(Path(args.teacher), [Path(s) for s in args.students], Path(args.out) if args.out else None)
@@ -222,8 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(train)
     train.set_defaults(func=cmd_train)
 
-    demo = sub.add_parser("demo", help="simulate mini data, train the demo teacher, compare with the matched filter")
-    demo.add_argument("--config", help="teacher YAML (default: configs/demo/teacher.yaml)")
+    demo = sub.add_parser("demo", help="simulate mini data, train the demo teacher, sweep 8 students, "
+                                       "print the Pareto front, record everything in MLflow")
+    demo.add_argument("--config", help="teacher YAML (default: configs/demo/teacher.yaml); flags override it")
+    demo.add_argument("--sweep_config", "--sweep-config", help="sweep YAML (default: configs/demo/sweep.yaml)")
     demo.add_argument("--save_dir", "--save-dir", default="runs/demo", help="demo folder (default runs/demo)")
     demo.add_argument("--overwrite", action="store_true", help="replace a finished demo")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -250,6 +298,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_cluster_flags(dist)
     add_config_flags(dist)
     dist.set_defaults(func=cmd_distill)
+
+    sw = sub.add_parser("sweep", help="search students of a teacher with Ray Tune + Optuna; Pareto front and MLflow")
+    sw.add_argument("--teacher_checkpoint", "--teacher-checkpoint", help="teacher model.ckpt or run folder")
+    sw.add_argument("--config", help="sweep YAML: the student base config plus search and tracking sections "
+                                     "(default: configs/sweep.yaml)")
+    sw.add_argument("--save_dir", "--save-dir", help="sweep folder (resumed if interrupted; default runs/sweep)")
+    sw.add_argument("--overwrite", action="store_true", help="replace a sweep in save_dir")
+    sw.add_argument("--quiet", action="store_true", help="no Tune status tables")
+    sw.add_argument("--smoke-test", "--smoke_test", action="store_true",
+                    help="2 trials of 1 epoch on 64 columns: checks a setup end to end in a minute or two")
+    add_cluster_flags(sw, sweep=True)
+    add_config_flags(sw)
+    sw.set_defaults(func=cmd_sweep)
+
+    par = sub.add_parser("pareto", help="print the Pareto front of a finished sweep")
+    par.add_argument("--save_dir", "--save-dir", required=True, help="sweep folder")
+    par.set_defaults(func=cmd_pareto)
 
     cmp = sub.add_parser("compare", help="teacher and students side by side: table, JSON, CSV, scene PNG")
     cmp.add_argument("--teacher", required=True, help="teacher run folder")
@@ -279,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("train", "distill", "sweep", "demo"):
             from .train.cluster import DistributedError
             user_errors += (DistributedError,)
+        if args.command in ("sweep", "demo"):
+            from .tracking import TrackingError
+            user_errors += (TrackingError,)
         return args.func(args)
     except user_errors as err:
         print(f"kdssm: error: {err}", file=sys.stderr)

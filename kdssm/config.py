@@ -5,6 +5,7 @@ validation, CLI flags and error messages all come from one place.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import typing
 from dataclasses import dataclass, fields
@@ -25,8 +26,8 @@ def spec(default, help: str, *, low=None, high=None, choices=None, even: bool = 
     """A dataclass field with its documentation and bounds (low/high inclusive unless low_open)."""
     meta = {"help": help, "low": low, "high": high, "choices": choices, "even": even,
             "low_open": low_open}
-    if isinstance(default, list):
-        return dataclasses.field(default_factory=lambda: list(default), metadata=meta)
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -44,6 +45,10 @@ def _coerce(section: str, f: dataclasses.Field, value: Any, hints: dict) -> Any:
             return None
         tp = next(a for a in typing.get_args(tp) if a is not type(None))
         origin = typing.get_origin(tp)
+    if tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return copy.deepcopy(value)
     if origin is list:
         (item_tp,) = typing.get_args(tp)
         if not isinstance(value, (list, tuple)):
@@ -76,6 +81,8 @@ def _coerce_scalar(key: str, tp, value: Any) -> Any:
 
 
 def _check_bounds(key: str, meta: dict, value: Any) -> None:
+    if isinstance(value, dict):
+        return
     items = value if isinstance(value, list) else [value]
     for v in items:
         if v is None:
@@ -242,11 +249,112 @@ class DistillConfig(Section):
     dynamic_temperature: bool = spec(False, "anneal the temperature over training")
 
 
+# Searchable fields and the section each belongs to (names are unique across sections).
+SPACE_PARAMS = {"model_dim": "model", "state_dim": "model", "num_layers": "model", "bidirectional": "model",
+                "temperature": "distillation", "alpha": "distillation", "beta": "distillation",
+                "gamma": "distillation", "curriculum_epochs": "distillation", "stage_epochs": "distillation",
+                "learning_rate": "training"}
+
+DEFAULT_SPACE = {
+    "model_dim": {"choices": [4, 8, 16, 32]},
+    "state_dim": {"choices": [16, 32, 64, 128]},
+    "num_layers": {"low": 1, "high": 4},
+    "temperature": {"low": 1.0, "high": 6.0},
+    "beta": {"low": 0.0, "high": 0.5},
+    "learning_rate": {"low": 1e-3, "high": 1e-2, "log": True},
+}
+
+
+@dataclass(frozen=True)
+class SearchConfig(Section):
+    """The student search: which students, how many, how they are judged and stopped."""
+
+    SECTION = "search"
+    num_samples: int = spec(8, "students (trials) to train", low=1)
+    sampler: str = spec("nsga2", "Optuna sampler: nsga2, tpe (multi-objective TPE) or random",
+                        choices=("nsga2", "tpe", "random"))
+    accuracy_objective: str = spec("accuracy", "quality objective on the validation split: accuracy (max) "
+                                   "or nmse_valid_db (min)", choices=("accuracy", "nmse_valid_db"))
+    latency_objective: bool = spec(False, "add latency (ms per column, batch 32, CPU) as a third objective")
+    workers_per_trial: int = spec(1, "Ray Train workers per student (data-parallel)", low=1)
+    max_concurrent_trials: int = spec(0, "students trained at once; 0: as many as the cluster holds", low=0)
+    early_stopping: str = spec("pareto_halving", "pareto_halving: stop students that are dominated at a rung "
+                               "(multi-objective successive halving); none", choices=("pareto_halving", "none"))
+    grace_epochs: int = spec(2, "first rung: epochs every student gets before it can be stopped", low=1)
+    reduction_factor: int = spec(2, "keep the best 1/reduction_factor at each rung", low=2)
+    share_teacher: bool = spec(True, "teacher outputs and features computed once per sweep and shared "
+                               "(false: each trial runs the teacher itself; for benchmarks)")
+    search_seed: int = spec(0, "seed of the sampler")
+    space: dict = spec(DEFAULT_SPACE, "searched fields: {field: {choices: [...]} or {low, high[, log]}}")
+
+    def check(self) -> None:
+        if not self.space:
+            raise ConfigError("search.space: empty; name at least one of " + ", ".join(SPACE_PARAMS))
+        for name, rule in self.space.items():
+            check_space_rule(name, rule)
+
+
+def check_space_rule(name: str, rule: Any) -> None:
+    """One search-space entry: a known field, and choices or a non-empty range the field accepts."""
+    key = f"search.space.{name}"
+    if name not in SPACE_PARAMS:
+        raise ConfigError(f"{key}: unknown parameter (searchable: {', '.join(SPACE_PARAMS)})")
+    cls = SECTIONS[SPACE_PARAMS[name]]
+    target = {f.name: f for f in fields(cls)}[name]
+    tp = typing.get_type_hints(cls)[name]
+    if not isinstance(rule, dict):
+        raise ConfigError(f"{key}: expected {{choices: [...]}} or {{low: ..., high: ...}}, got {rule!r}")
+    unknown = set(rule) - {"choices", "low", "high", "log"}
+    if unknown:
+        raise ConfigError(f"{key}.{sorted(unknown)[0]}: unknown key (known: choices, high, log, low)")
+    if "choices" in rule:
+        if set(rule) != {"choices"}:
+            raise ConfigError(f"{key}: give either choices or low/high, not both")
+        if not isinstance(rule["choices"], list) or not rule["choices"]:
+            raise ConfigError(f"{key}.choices: expected a non-empty list")
+        for value in rule["choices"]:
+            _check_bounds(key, target.metadata, _coerce_scalar(key, tp, value))
+        return
+    if tp is bool:
+        raise ConfigError(f"{key}: a true/false field takes choices, e.g. {{choices: [true, false]}}")
+    if "low" not in rule or "high" not in rule:
+        raise ConfigError(f"{key}: a range needs both low and high")
+    low, high = (_coerce_scalar(key, tp, rule[k]) for k in ("low", "high"))
+    if low >= high:
+        raise ConfigError(f"{key}: empty or inverted range (low {low!r} >= high {high!r})")
+    for value in (low, high):
+        _check_bounds(key, target.metadata, value)
+    if not isinstance(rule.get("log", False), bool):
+        raise ConfigError(f"{key}.log: expected true or false, got {rule['log']!r}")
+    if rule.get("log") and low <= 0:
+        raise ConfigError(f"{key}: a log range needs low > 0, got {low!r}")
+
+
+@dataclass(frozen=True)
+class TrackingConfig(Section):
+    """Where MLflow records the sweep, and what goes into the Model Registry."""
+
+    SECTION = "tracking"
+    tracking_uri: str = spec("", "MLflow tracking URI (http://host:port for a server); "
+                             "empty: sqlite:///<save_dir>/mlflow.db")
+    experiment: str = spec("", "MLflow experiment name; empty: kdssm-<save_dir folder name>")
+    register_front: bool = spec(True, "register every Pareto-front student in the Model Registry")
+    registered_model: str = spec("", "Model Registry name; empty: <experiment>-students")
+
+    def check(self) -> None:
+        from urllib.parse import urlparse
+        if urlparse(self.tracking_uri).password is not None or "@" in urlparse(self.tracking_uri).netloc:
+            raise ConfigError("tracking.tracking_uri: holds credentials; set MLFLOW_TRACKING_USERNAME and "
+                              "MLFLOW_TRACKING_PASSWORD instead (the URI is written into configs and MLflow)")
+
+
 SECTIONS: dict[str, type[Section]] = {
     "model": ModelConfig,
     "data": DataConfig,
     "training": TrainConfig,
     "distillation": DistillConfig,
+    "search": SearchConfig,
+    "tracking": TrackingConfig,
 }
 
 
@@ -258,6 +366,8 @@ class RunConfig:
     data: DataConfig = dataclasses.field(default_factory=DataConfig)
     training: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     distillation: DistillConfig = dataclasses.field(default_factory=DistillConfig)
+    search: SearchConfig = dataclasses.field(default_factory=SearchConfig)
+    tracking: TrackingConfig = dataclasses.field(default_factory=TrackingConfig)
 
     @classmethod
     def from_dict(cls, data: Optional[dict]) -> "RunConfig":

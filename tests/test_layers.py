@@ -37,3 +37,17 @@ def test_models_never_import_training_or_upper_layers():
             for name in _imports(path):
                 assert not any(part in name for part in ("train", "distill", "cli", "tracking", "tune")), \
                     f"{path.name} imports {name}"
+
+
+ALLOWED_FRAMEWORK_FILES = {"kdssm/train/distributed.py", "kdssm/train/cluster.py", "kdssm/train/history.py",
+                           "kdssm/tracking.py"}
+
+
+def test_ray_optuna_mlflow_only_in_distributed_tracking_and_search():
+    root = pathlib.Path(__file__).resolve().parents[1]
+    for path in sorted((root / "kdssm").rglob("*.py")):
+        rel = str(path.relative_to(root))
+        used = {name.split(".")[0] for name in _imports(path)} & {"ray", "optuna", "mlflow"}
+        assert not used or rel in ALLOWED_FRAMEWORK_FILES, f"{rel} imports {sorted(used)}"
+    for path in sorted((root / "tune").glob("*.py")):  # the search layer may use all three, never the CLI
+        assert not any("cli" in name for name in _imports(path)), path.name

@@ -117,5 +117,5 @@ class DistillationModule(GroundTruthModule):
 
     def validation_step(self, batch, batch_idx):
         terms = self.loss_terms(batch, self.state_for_epoch(self.current_epoch))
-        self.val_energy.update(terms["_y_hat"], batch[1])
+        self.val_energy.update(terms["_y_hat"], batch[1], batch[0], self.preset)
         self.log_terms("val", terms, batch[0].shape[0])

@@ -73,22 +73,47 @@ def plan_distillation(cfg: RunConfig, teacher_path: str | Path, save_dir: str | 
 
 
 def teacher_targets(cfg: RunConfig, teacher: torch.nn.Module, sha: str, pairs: list[tuple[int, int]],
-                    train, val, cache_dir: Path) -> FitPlan:
+                    train, val, cache_dir: Path | None) -> FitPlan:
     """The teacher's outputs (and coupled features, within CACHE_BUDGET_BYTES) beside each split's columns."""
-    layers = schedules.teacher_layers(pairs)
+    targets = compute_targets(cfg, teacher, sha, schedules.teacher_layers(pairs), train, val, cache_dir)
+    return plan_from_targets(cfg, teacher, pairs, targets)
+
+
+def compute_targets(cfg: RunConfig, teacher: torch.nn.Module, sha: str, layers: list[int], train, val,
+                    cache_dir: Path | None) -> dict:
+    """{"train"/"val": (split, TeacherTargets), "with_features": bool}: the teacher run once per split.
+
+    Cached on disk under cache_dir (None: computed here, nothing stored).
+    """
     with_features = teacher_cache.feature_bytes(len(train) + len(val), train.x.shape[1],
                                                 teacher.config.model_dim, len(layers)) <= CACHE_BUDGET_BYTES
-    datasets, pca_features = [], {}
+    out: dict = {"with_features": with_features}
     for which, split in (("train", train), ("val", val)):
-        targets, _ = teacher_cache.load_or_compute(cache_dir, teacher, sha,
-                                                   teacher_cache.split_identity(cfg.data, which),
-                                                   split.x, layers, with_features)
-        datasets.append(TensorDataset(split.x, split.y, targets.outputs,
-                                      *(targets.features[i] for i in layers)))
-        if which == "train":
-            pca_features = {i: targets.features[i][:PCA_COLUMNS] for i in targets.features}
-    if not pca_features:  # features too large to cache: run the teacher on a few columns for the PCA
-        pca_features = teacher_cache.run_teacher(teacher, train.x[:PCA_COLUMNS], layers, True).features
+        if cache_dir is None:
+            targets = teacher_cache.run_teacher(teacher, split.x, layers, with_features)
+        else:
+            targets, _ = teacher_cache.load_or_compute(cache_dir, teacher, sha,
+                                                       teacher_cache.split_identity(cfg.data, which),
+                                                       split.x, layers, with_features)
+        out[which] = (split, targets)
+    return out
+
+
+def plan_from_targets(cfg: RunConfig, teacher: torch.nn.Module, pairs: list[tuple[int, int]],
+                      targets: dict) -> FitPlan:
+    """Datasets of (x, y, teacher output, teacher features of the coupled layers) for one student."""
+    layers = schedules.teacher_layers(pairs)
+    with_features = targets["with_features"]
+    datasets = []
+    for which in ("train", "val"):
+        split, t = targets[which]
+        datasets.append(TensorDataset(split.x, split.y, t.outputs,
+                                      *((t.features[i] for i in layers) if with_features else ())))
+    train_split, train_targets = targets["train"]
+    if with_features:
+        pca_features = {i: train_targets.features[i][:PCA_COLUMNS] for i in layers}
+    else:  # features too large to cache: run the teacher on a few columns for the PCA
+        pca_features = teacher_cache.run_teacher(teacher, train_split.x[:PCA_COLUMNS], layers, True).features
     return FitPlan(cfg, datasets[0], datasets[1], distillation_module, teacher=teacher, pairs=pairs,
                    with_features=with_features, pca_features=pca_features)
 

@@ -28,6 +28,7 @@ class ClusterOptions:
     max_failures: int = 2  # worker-group restarts from the latest checkpoint before giving up
     cpus_per_worker: int = 1  # also the worker's torch threads
     placement: str = "PACK"  # Ray placement strategy of the workers (SPREAD puts them on different nodes)
+    profile: bool = False  # time Lightning's step phases on rank 0 into summary.json (benchmarks/distributed.py)
 
     def __post_init__(self):
         if self.num_workers < 1:
@@ -55,15 +56,17 @@ def check_address(address: str | None) -> None:
         raise DistributedError(f"--address {address}: cannot reach {host}:{port} ({err.strerror or err})") from None
 
 
-def connect(opts: ClusterOptions) -> None:
+def connect(opts: ClusterOptions, worker_output: bool = True) -> None:
     """Join (or start) Ray as asked, then check the cluster can hold the workers.
 
     A Ray already initialised in this process (a library caller, a test, a sweep) is used as it is.
+    worker_output false keeps the workers' output in Ray's session logs only (a sweep, whose
+    progress lines come from its driver, and whose stopped trials' workers are killed mid-step).
     """
     check_address(opts.address)
     if not ray.is_initialized():
         # Ray's own INFO/WARNING chatter stays in its session logs; errors and our prints reach the terminal.
-        quiet = {"logging_level": logging.WARNING, "log_to_driver": True,
+        quiet = {"logging_level": logging.WARNING, "log_to_driver": worker_output,
                  "logging_config": ray.LoggingConfig(log_level="ERROR")}
         if opts.address is None:
             ray.init(include_dashboard=False, **quiet)

@@ -23,6 +23,7 @@ import ray.train
 import torch
 from pytorch_lightning.callbacks import EarlyStopping
 from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.profilers import SimpleProfiler
 from ray.train import CheckpointConfig, FailureConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
 from torch.utils.data import DataLoader
@@ -58,6 +59,7 @@ def _worker(job: dict) -> dict:
     rank = ray.train.get_context().get_world_rank()
     nodes = [None] * ray.train.get_context().get_world_size()
     torch.distributed.all_gather_object(nodes, ray.get_runtime_context().get_node_id())
+    profiler = SimpleProfiler() if job["profile"] else None
     log_here = rank == 0 and nodes[0] == job["driver_node"]  # CSV curves only where the driver can read them
     steps_per_epoch = plan.total_steps // t.num_epochs
     trainer = prepare_trainer(pl.Trainer(
@@ -65,18 +67,20 @@ def _worker(job: dict) -> dict:
         max_time={"minutes": t.max_minutes} if t.max_minutes > 0 else None,
         accelerator="gpu" if job["use_gpu"] else "cpu",
         devices="auto",
-        strategy=RayDDPStrategy(find_unused_parameters=True),  # stages not yet coupled leave projections idle
+        # distillation: terms weighted 0 by the curriculum (or stages not yet coupled) leave projections idle
+        strategy=RayDDPStrategy(find_unused_parameters=plan.teacher is not None),
         plugins=[RayLightningEnvironment()],
         precision=t.precision,
         gradient_clip_val=t.grad_clip if t.grad_clip > 0 else None,
         callbacks=[EarlyStopping(monitor="val_nmse_db", mode="min", patience=t.early_stopping_patience),
-                   RayTrainReportCallback()],
+                   *job["callbacks"], RayTrainReportCallback()],
         logger=CSVLogger(job["log_dir"], name="logs") if log_here else False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         log_every_n_steps=max(1, min(10, steps_per_epoch)),
         num_sanity_val_steps=0,
+        profiler=profiler,
     ))
     loaders = (DataLoader(plan.train_ds, batch_size=t.batch_size, shuffle=True),
                DataLoader(plan.val_ds, batch_size=max(t.batch_size, 64)))
@@ -87,11 +91,20 @@ def _worker(job: dict) -> dict:
             trainer.fit(module, *loaders, ckpt_path=resume)
     except FloatingPointError as err:  # raised on every rank together (GroundTruthModule.stop_if_diverged)
         return {"diverged": str(err)}
-    return {"epochs": trainer.current_epoch, "nodes": nodes}
+    out = {"epochs": trainer.current_epoch, "nodes": nodes}
+    if profiler is not None:  # seconds per call of each phase (forward, backward with its all-reduce, data, ...)
+        out["profile"] = {name: {"mean_s": sum(times) / len(times), "calls": len(times)}
+                          for name, times in profiler.recorded_durations.items() if times}
+    return out
 
 
-def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks: list | None = None) -> dict:
-    """Fit run.fit on Ray Train workers, then score the best epoch's weights into model.ckpt and summary.json."""
+def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks: list | None = None,
+            worker_callbacks: list | None = None) -> dict:
+    """Fit run.fit on Ray Train workers, then score the best epoch's weights into model.ckpt and summary.json.
+
+    callbacks: Ray Train UserCallbacks (in the controller, on this node); worker_callbacks: Lightning
+    callbacks for every worker's Trainer (picklable).
+    """
     storage = resolve_storage(opts.storage_path, run.root)
     name = run_name(run.root)
     if not run.resuming:
@@ -104,6 +117,7 @@ def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks
     trainer = TorchTrainer(
         _worker,
         train_loop_config={"plan": ray.put(run.fit), "threads": opts.cpus_per_worker, "use_gpu": opts.use_gpu,
+                           "profile": opts.profile, "callbacks": list(worker_callbacks or []),
                            "log_dir": str(run.root.resolve()),
                            "driver_node": ray.get_runtime_context().get_node_id()},
         scaling_config=ScalingConfig(num_workers=opts.num_workers, use_gpu=opts.use_gpu,
@@ -138,6 +152,8 @@ def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks
                 "workers": opts.num_workers,
                 "nodes": len(set(outcome.get("nodes", []))) or None,
                 "ray_run": f"{storage}/{name}"}
+    if "profile" in outcome:
+        training["profile"] = outcome["profile"]
     return finish(model, run.fit.cfg, run.root, run.test, run.kind, training, teacher=run.fit.teacher)
 
 

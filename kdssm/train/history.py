@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ray.train.v2.api.callback import UserCallback
 
-KEPT = ("epoch", "step", "train_loss", "val_loss", "val_nmse_db", "val_accuracy", "train_total_loss",
-        "val_total_loss")
+KEPT = ("epoch", "step", "train_loss", "val_loss", "val_nmse_db", "val_nmse_valid_db", "val_accuracy",
+        "train_total_loss", "val_total_loss")
 
 
 class EpochHistory(UserCallback):

@@ -37,18 +37,26 @@ GRAD_LOG_EVERY = 50
 
 
 class ValidationEnergy:
-    """Sums of error and reference energy over a split, so that val NMSE is the whole-split ratio."""
+    """Sums of error and reference energy over a split (whole columns, then the valid region only),
+    so that val NMSE is the whole-split ratio."""
 
     def __init__(self):
         self.reset()
 
     def reset(self) -> None:
-        self.err = torch.zeros((), dtype=torch.float64)
-        self.ref = torch.zeros((), dtype=torch.float64)
+        self.sums = torch.zeros(4, dtype=torch.float64)  # err, ref, err valid, ref valid
 
-    def update(self, y_hat: torch.Tensor, y: torch.Tensor) -> None:
-        self.err = self.err.to(y.device) + (y_hat - y).abs().pow(2).sum().double()
-        self.ref = self.ref.to(y.device) + y.abs().pow(2).sum().double()
+    def update(self, y_hat: torch.Tensor, y: torch.Tensor, x: torch.Tensor, preset: str) -> None:
+        err, ref = (y_hat - y).abs().pow(2), y.abs().pow(2)  # (B, L, 1) float
+        mask = valid_mask(x, preset)[..., None]  # (B, L, 1) bool
+        batch = torch.stack([err.sum(), ref.sum(), err[mask].sum(), ref[mask].sum()]).double()
+        self.sums = self.sums.to(y.device) + batch
+
+    def nmse(self, gather=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(whole-column NMSE, valid-region NMSE) of the split; `gather` sums the energies across ranks."""
+        sums = gather(self.sums).reshape(-1, 4).sum(0) if gather else self.sums
+        ratio = (sums[0::2] / sums[1::2].clamp_min(1e-30)).clamp_min(1e-30)
+        return ratio[0], ratio[1]
 
 
 class GroundTruthModule(pl.LightningModule):
@@ -102,15 +110,14 @@ class GroundTruthModule(pl.LightningModule):
     def validation_step(self, batch, batch_idx):
         x, y = batch
         y_hat = self.model(x)
-        self.val_energy.update(y_hat, y)
+        self.val_energy.update(y_hat, y, x, self.preset)
         self.log("val_loss", self.ground_truth_loss(y_hat, y, x), batch_size=x.shape[0], sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
-        err, ref = self.val_energy.err, self.val_energy.ref
-        if self.trainer.world_size > 1:  # whole-split ratio across ranks, not a mean of ratios
-            err, ref = self.all_gather(err).sum(), self.all_gather(ref).sum()
-        nmse = (err / ref.clamp_min(1e-30)).clamp_min(1e-30)
+        # whole-split ratios across ranks, not a mean of per-rank ratios
+        nmse, nmse_valid = self.val_energy.nmse(self.all_gather if self.trainer.world_size > 1 else None)
         self.log("val_nmse_db", (10.0 * torch.log10(nmse)).float(), prog_bar=True)
+        self.log("val_nmse_valid_db", (10.0 * torch.log10(nmse_valid)).float())
         self.log("val_accuracy", (1.0 - nmse).clamp_min(0.0).float())  # metrics.accuracy on the val split
 
     def on_before_optimizer_step(self, optimizer) -> None:

@@ -25,11 +25,11 @@ def write_json(path: Path, data: dict) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
 
 
-def _first_difference(old: dict, new: dict, prefix: str = "") -> str | None:
+def first_difference(old: dict, new: dict, prefix: str = "") -> str | None:
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            found = _first_difference(a, b, f"{prefix}{key}.")
+            found = first_difference(a, b, f"{prefix}{key}.")
             if found:
                 return found
         elif a != b:
@@ -63,7 +63,7 @@ def prepare(save_dir: str | Path, cfg: RunConfig, overwrite: bool = False) -> tu
         raise RunDirError(f"{root}: save_dir is not writable ({err.strerror})") from None
     if stored.exists():
         old = yaml.safe_load(stored.read_text()) or {}
-        diff = _first_difference(old, cfg.to_dict())
+        diff = first_difference(old, cfg.to_dict())
         if diff:
             raise RunDirError(f"{root}: holds an unfinished run with another config ({diff}); "
                               "use another --save_dir or --overwrite")

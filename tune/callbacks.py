@@ -1,0 +1,90 @@
+"""Tune callbacks of the sweep driver: MLflow kept current (a child run per trial, live epoch metrics),
+and one progress line per finished or stopped trial."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ray import tune
+
+from kdssm.tracking import SweepTracker
+from kdssm.train import rundir
+
+EPOCH_METRICS = ("val_nmse_db", "val_nmse_valid_db", "val_accuracy", "train_total_loss", "val_total_loss",
+                 "train_loss", "val_loss", "quality")
+
+
+class MlflowTrials(tune.Callback):
+    """Holds only names and paths (Tune pickles callbacks with the experiment); the client is made on use."""
+
+    def __init__(self, uri: str, experiment: str, sweep_dir: str, trials_dir: str):
+        self.uri, self.experiment, self.sweep_dir, self.trials_dir = uri, experiment, sweep_dir, trials_dir
+        self._tracker: SweepTracker | None = None
+        self._runs: dict[str, str] = {}
+
+    def __getstate__(self):
+        return {**self.__dict__, "_tracker": None, "_runs": {}}
+
+    @property
+    def tracker(self) -> SweepTracker:
+        if self._tracker is None:
+            self._tracker = SweepTracker(self.uri, self.experiment, Path(self.sweep_dir))
+        return self._tracker
+
+    def run_of(self, trial) -> str:
+        if trial.trial_id not in self._runs:
+            params = {k: v for k, v in trial.config.items() if not k.startswith("_")}
+            self._runs[trial.trial_id] = self.tracker.trial(trial.trial_id, params)
+        return self._runs[trial.trial_id]
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        self.run_of(trial)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        if result.get("final") or "epochs_done" not in result:
+            return
+        metrics = {k: result[k] for k in EPOCH_METRICS if isinstance(result.get(k), (int, float))}
+        self.tracker.log_metrics(self.run_of(trial), metrics, step=int(result["epochs_done"]))
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        folder = Path(self.trials_dir) / trial.trial_id
+        path = folder / rundir.SUMMARY_FILE
+        summary = json.loads(path.read_text()) if path.is_file() else None
+        stopped = bool(summary and summary.get("stopped_early"))
+        self.tracker.finish_trial(self.run_of(trial), folder, summary, stopped=stopped)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self.tracker.finish_trial(self.run_of(trial), Path(self.trials_dir) / trial.trial_id, None, stopped=False)
+
+
+class ProgressLines(tune.Callback):
+    def __init__(self, total: int, trials_dir: str):
+        self.total, self.trials_dir, self.ended = total, trials_dir, 0
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        self.ended += 1
+        path = Path(self.trials_dir) / trial.trial_id / rundir.SUMMARY_FILE
+        if not path.is_file():
+            print(f"[sweep] {self.ended}/{self.total} {trial.trial_id}: ended without a result", flush=True)
+            return
+        s = json.loads(path.read_text())
+        how = (f"stopped early after {s['training']['epochs']} epochs (dominated at its rung)"
+               if s.get("stopped_early") else f"{s['training']['epochs']} epochs")
+        print(f"[sweep] {self.ended}/{self.total} {trial.trial_id}: {s['params']:,} params, test accuracy "
+              f"{s['accuracy']:.4f}, retention {s.get('retention', float('nan')):.4f}; {how}", flush=True)
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        self.ended += 1
+        print(f"[sweep] {self.ended}/{self.total} {trial.trial_id}: failed; see {trial.path}", flush=True)
+
+
+def trial_metrics(summary: dict) -> dict:
+    """What pareto.json and the registry keep of a student's summary.json."""
+    keep = ("params", "accuracy", "nmse_db", "nmse_valid_db", "pslr_db", "islr_db", "irw_samples",
+            "latency_ms_per_column", "retention", "param_reduction")
+    out = {k: summary[k] for k in keep if k in summary}
+    teacher_latency = summary.get("teacher", {}).get("latency_ms_per_column")
+    if teacher_latency and summary.get("latency_ms_per_column"):
+        out["speedup"] = teacher_latency / summary["latency_ms_per_column"]  # measured side by side in one process
+    return out
+

@@ -1,0 +1,123 @@
+"""Early stopping for a multi-objective search: successive halving on Pareto ranks (MO-ASHA).
+
+Ray's ASHA ranks trials by one metric. Ranked by accuracy alone, small students, which learn more
+slowly and end lower, would be stopped first although they are exactly what a compression search
+looks for. Here, as in MO-ASHA (Schmucker et al., 2021), a trial reaching a rung (grace_epochs x
+reduction_factor^k epochs) is compared with every trial that reached the same rung on all
+objectives at once: trials are ordered by non-dominated front, then by crowding distance within a
+front (NSGA-II), and the best 1/reduction_factor continue, together with every trial on the first
+front: only dominated trials are ever stopped. A small student therefore stays unless another
+student at least as small is also more accurate at that rung, so the rule has no bias against size; parameters are known from the start, so it needs no extra measurement. Like ASHA it
+is asynchronous: a trial is never paused to wait for others, and the first trials at a rung pass.
+
+The decision is taken in the trial's own training loop (StopAtRung) against one shared board (a Ray
+actor), not by a Tune scheduler: Tune stops a trial by killing it, which under Ray Train V2
+leaves the run's placement group behind unless Ray's dashboard is running, and loses the student.
+"""
+from __future__ import annotations
+
+import math
+
+import pytorch_lightning as pl
+import ray
+
+from .pareto import front_ranks
+
+
+def crowding(points: list[tuple[float, ...]]) -> list[float]:
+    """NSGA-II crowding distance of each point within its set (boundary points: infinity)."""
+    n = len(points)
+    dist = [0.0] * n
+    if n <= 2:
+        return [math.inf] * n
+    for m in range(len(points[0])):
+        order = sorted(range(n), key=lambda i: points[i][m])
+        span = points[order[-1]][m] - points[order[0]][m] or 1.0
+        dist[order[0]] = dist[order[-1]] = math.inf
+        for k in range(1, n - 1):
+            dist[order[k]] += (points[order[k + 1]][m] - points[order[k - 1]][m]) / span
+    return dist
+
+
+def keep_best(points: dict[str, tuple[float, ...]], fraction: float) -> set[str]:
+    """The ids of the best ceil(fraction * n) points by (front, -crowding), and every non-dominated one."""
+    ids = list(points)
+    vectors = [points[i] for i in ids]
+    ranks = front_ranks(vectors)
+    crowd = [0.0] * len(ids)
+    for level in set(ranks):
+        members = [k for k, r in enumerate(ranks) if r == level]
+        for k, d in zip(members, crowding([vectors[k] for k in members])):
+            crowd[k] = d
+    order = sorted(range(len(ids)), key=lambda k: (ranks[k], -crowd[k]))
+    return {ids[k] for k in order[:math.ceil(fraction * len(ids))]} | {ids[k] for k in order if ranks[k] == 0}
+
+
+class ParetoHalving:
+    """The rung records and decisions; a Ray actor (RungBoard) shares one instance across all trials.
+
+    Points are minimisation vectors (quality negated when it is maximised, parameters, latency).
+    """
+
+    def __init__(self, max_epochs: int, grace_epochs: int = 2, reduction_factor: int = 2):
+        self.reduction_factor = reduction_factor
+        self.rungs = []
+        rung = grace_epochs
+        while rung < max_epochs:
+            self.rungs.append(rung)
+            rung *= reduction_factor
+        self.recorded: dict[int, dict[str, tuple[float, ...]]] = {r: {} for r in self.rungs}
+        self.verdicts: dict[tuple[int, str], bool] = {}
+        self.stopped: list[str] = []
+
+    def decide(self, trial_id: str, epochs_done: int, point: tuple[float, ...]) -> bool:
+        """True: go on. Judged once per rung, when the trial first reaches it (a resumed trial gets the same)."""
+        for rung in reversed(self.rungs):
+            if epochs_done >= rung:
+                if (rung, trial_id) not in self.verdicts:
+                    self.verdicts[(rung, trial_id)] = self._judge(rung, trial_id, tuple(point))
+                return self.verdicts[(rung, trial_id)]
+        return True
+
+    def _judge(self, rung: int, trial_id: str, point: tuple[float, ...]) -> bool:
+        seen = self.recorded[rung]
+        seen[trial_id] = point
+        if len(seen) < self.reduction_factor or trial_id in keep_best(seen, 1.0 / self.reduction_factor):
+            return True
+        self.stopped.append(trial_id)
+        return False
+
+    def was_stopped(self, trial_id: str) -> bool:
+        return trial_id in self.stopped
+
+
+RungBoard = ray.remote(num_cpus=0)(ParetoHalving)
+
+
+class StopAtRung(pl.Callback):
+    """In every Ray Train worker: at a rung, ask the board; a stopped trial ends its training loop cleanly.
+
+    Stopping from inside keeps the run's own shutdown (its workers and placement group are released,
+    its best epoch is scored and kept) instead of Tune killing the trial mid-step. Rank 0 asks and
+    broadcasts, so every rank stops at the same epoch.
+    """
+
+    def __init__(self, board, trial_id: str, metric: str, mode: str, constants: tuple[float, ...]):
+        self.board, self.trial_id, self.metric, self.mode, self.constants = board, trial_id, metric, mode, constants
+        self.best: float | None = None
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        go_on = True
+        if trainer.global_rank == 0 and self.metric in trainer.callback_metrics:
+            value = float(trainer.callback_metrics[self.metric])
+            if self.best is None or (value > self.best if self.mode == "max" else value < self.best):
+                self.best = value
+            quality = -self.best if self.mode == "max" else self.best
+            go_on = ray.get(self.board.decide.remote(self.trial_id, trainer.current_epoch + 1,
+                                                     (quality, *self.constants)))
+        if trainer.world_size > 1:
+            go_on = trainer.strategy.broadcast(go_on, src=0)
+        if not go_on:
+            trainer.should_stop = True
