@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 from kdssm.cli import main
 from kdssm.config import ConfigError, ModelConfig, RunConfig
 
-CONFIGS = ["configs/teacher.yaml", "configs/student.yaml", "configs/demo/teacher.yaml"]
+CONFIGS = ["configs/teacher.yaml", "configs/student.yaml", "configs/demo/teacher.yaml", "configs/sweep.yaml",
+           "configs/demo/student.yaml", "configs/demo/sweep.yaml"]
 
 
 @pytest.mark.parametrize("path", CONFIGS)
@@ -14,6 +15,15 @@ def test_shipped_configs_load_and_round_trip(path, tmp_path):
     cfg = RunConfig.from_file(path)
     cfg.dump(tmp_path / "c.yaml")
     assert RunConfig.from_file(tmp_path / "c.yaml") == cfg
+
+
+def test_demo_sweep_students_are_students_of_the_demo_teacher():
+    teacher, sweep = RunConfig.from_file(CONFIGS[2]), RunConfig.from_file(CONFIGS[5])
+    assert sweep.data.preset == teacher.data.preset and not sweep.model.use_selectivity
+    assert sweep.search.num_samples >= 8  # the demo's promise
+    student = RunConfig.from_file(CONFIGS[4])
+    assert {k: v for k, v in sweep.to_dict().items() if k not in ("search", "training")} == \
+        {k: v for k, v in student.to_dict().items() if k not in ("search", "training")}
 
 
 def test_seed_sizes_in_the_seed_configs():
@@ -93,7 +103,7 @@ def test_preset_files_agree_with_the_model_presets(name):
     assert model == MODEL_PRESETS[name]
 
 
-@pytest.mark.parametrize("command", ["train", "demo", "distill", "compare", "evaluate"])
+@pytest.mark.parametrize("command", ["train", "demo", "distill", "sweep", "pareto", "compare", "evaluate"])
 def test_every_subcommand_has_working_help(command, capsys):
     with pytest.raises(SystemExit) as done:
         main([command, "--help"])

@@ -125,7 +125,7 @@ def build_tuner(cfg: RunConfig, ctx: SweepContext, save_dir: Path, uri: str, par
 def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cluster: ClusterOptions | None = None,
               *, overwrite: bool = False, progress: bool = True) -> dict:
     """Search students of the teacher; writes pareto.json/.png and the MLflow records; returns pareto.json."""
-    save_dir = Path(save_dir)
+    save_dir = Path(save_dir).resolve()  # Tune and the trials want absolute paths
     uri = tracking.resolve_uri(cfg.tracking.tracking_uri, save_dir)
     ckpt = resolve_teacher(teacher_path)
     teacher = load_model(ckpt)

@@ -52,7 +52,7 @@ def _worker(job: dict) -> dict:
     logging.getLogger(train_context.__file__).setLevel(logging.WARNING)  # one INFO line per report otherwise
     quiet_lightning()
     plan = ray.get(job["plan"])
-    cfg, t = plan.cfg, plan.cfg.training
+    t = plan.cfg.training
     torch.set_num_threads(job["threads"])
     pl.seed_everything(t.seed, workers=True, verbose=False)
     module = plan.module()

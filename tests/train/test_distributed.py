@@ -2,7 +2,6 @@
 import json
 
 import pytest
-import torch
 
 from kdssm import load_model
 from kdssm.config import RunConfig
