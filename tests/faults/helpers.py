@@ -15,12 +15,13 @@ def kdssm(*args: str) -> list[str]:
     return [sys.executable, "-m", "kdssm.cli", *args]
 
 
-def run_and_kill_when(cmd: list[str], ready, timeout: float = 240.0, sessions: list | None = None) -> int:
+def run_and_kill_when(cmd: list[str], ready, timeout: float = 240.0, sessions: list | None = None,
+                      cwd: Path = ROOT) -> int:
     """Start cmd, SIGKILL it as soon as ready() is true; returns its exit code (negative: the signal).
 
     The command runs in a session of its own, whose id is appended to `sessions` when given.
     """
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     if sessions is not None:
         sessions.append(proc.pid)

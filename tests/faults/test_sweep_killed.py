@@ -5,7 +5,7 @@ import subprocess
 import pytest
 import yaml
 
-from .helpers import ROOT, kdssm, kill_session, run_and_kill_when
+from .helpers import kdssm, kill_session, run_and_kill_when
 
 SAMPLES = 4
 
@@ -23,16 +23,16 @@ def test_killed_sweep_resumes(tmp_path, teacher_run):
         "tracking": {"register_front": False}}))
     save_dir = tmp_path / "sweep"
     cmd = kdssm("sweep", "--teacher_checkpoint", str(teacher_run), "--config", str(config),
-                "--save_dir", str(save_dir), "--quiet")
+                "--save_dir", "sweep", "--quiet")  # relative to the working folder, as users type it
     finished = lambda: sorted(save_dir.glob("trials/*/summary.json"))  # noqa: E731
     sessions = []
-    code = run_and_kill_when(cmd, lambda: len(finished()) >= 1, timeout=300, sessions=sessions)
+    code = run_and_kill_when(cmd, lambda: len(finished()) >= 1, timeout=300, sessions=sessions, cwd=tmp_path)
     kill_session(sessions[0])
     assert code < 0, "the sweep finished before it could be killed"
     assert not (save_dir / "pareto.json").exists()
     before = {p.parent.name: (p.read_bytes(), (p.parent / "model.ckpt").read_bytes()) for p in finished()}
     assert 1 <= len(before) < SAMPLES
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, start_new_session=True, timeout=600)
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, start_new_session=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "resuming the interrupted sweep" in done.stdout
     after = {p.parent.name for p in finished()}
