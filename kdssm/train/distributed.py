@@ -44,25 +44,11 @@ def run_name(root: Path) -> str:
     return f"{root.name}-{digest}"
 
 
-def _worker(job: dict) -> dict:
-    """One Ray Train worker: build the seeded module, fit on this rank's shard, resume from Ray's checkpoint."""
+def _worker_trainer(job: dict, plan, log_here: bool, profiler) -> pl.Trainer:
     from ray.train.lightning import (RayDDPStrategy, RayLightningEnvironment, RayTrainReportCallback,
                                      prepare_trainer)
-    from ray.train.v2._internal.execution import context as train_context
-    logging.getLogger(train_context.__file__).setLevel(logging.WARNING)  # one INFO line per report otherwise
-    quiet_lightning()
-    plan = ray.get(job["plan"])
     t = plan.cfg.training
-    torch.set_num_threads(job["threads"])
-    pl.seed_everything(t.seed, workers=True, verbose=False)
-    module = plan.module()
-    rank = ray.train.get_context().get_world_rank()
-    nodes = [None] * ray.train.get_context().get_world_size()
-    torch.distributed.all_gather_object(nodes, ray.get_runtime_context().get_node_id())
-    profiler = SimpleProfiler() if job["profile"] else None
-    log_here = rank == 0 and nodes[0] == job["driver_node"]  # CSV curves only where the driver can read them
-    steps_per_epoch = plan.total_steps // t.num_epochs
-    trainer = prepare_trainer(pl.Trainer(
+    return prepare_trainer(pl.Trainer(
         max_epochs=t.num_epochs,
         max_time={"minutes": t.max_minutes} if t.max_minutes > 0 else None,
         accelerator="gpu" if job["use_gpu"] else "cpu",
@@ -78,10 +64,28 @@ def _worker(job: dict) -> dict:
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        log_every_n_steps=max(1, min(10, steps_per_epoch)),
+        log_every_n_steps=max(1, min(10, plan.total_steps // t.num_epochs)),
         num_sanity_val_steps=0,
         profiler=profiler,
     ))
+
+
+def _worker(job: dict) -> dict:
+    """One Ray Train worker: build the seeded module, fit on this rank's shard, resume from Ray's checkpoint."""
+    from ray.train.v2._internal.execution import context as train_context
+    logging.getLogger(train_context.__file__).setLevel(logging.WARNING)  # one INFO line per report otherwise
+    quiet_lightning()
+    plan = ray.get(job["plan"])
+    t = plan.cfg.training
+    torch.set_num_threads(job["threads"])
+    pl.seed_everything(t.seed, workers=True, verbose=False)
+    module = plan.module()
+    rank = ray.train.get_context().get_world_rank()
+    nodes = [None] * ray.train.get_context().get_world_size()
+    torch.distributed.all_gather_object(nodes, ray.get_runtime_context().get_node_id())
+    profiler = SimpleProfiler() if job["profile"] else None
+    log_here = rank == 0 and nodes[0] == job["driver_node"]  # CSV curves only where the driver can read them
+    trainer = _worker_trainer(job, plan, log_here, profiler)
     loaders = (DataLoader(plan.train_ds, batch_size=t.batch_size, shuffle=True),
                DataLoader(plan.val_ds, batch_size=max(t.batch_size, 64)))
     checkpoint = ray.train.get_checkpoint()
