@@ -21,10 +21,10 @@ from ray.tune.search.optuna import OptunaSearch
 
 from kdssm import tracking
 from kdssm.checkpoint import load_model
-from kdssm.config import ConfigError, RunConfig
+from kdssm.config import RunConfig
 from kdssm.data.datasets import load_split
 from kdssm.distill import teacher_cache
-from kdssm.distill.runner import compute_targets, resolve_teacher, teacher_data_preset
+from kdssm.distill.runner import check_teacher_preset, compute_targets, resolve_teacher
 from kdssm.train import rundir
 from kdssm.train.cluster import ClusterOptions, DistributedError, check_resources, connect
 
@@ -129,9 +129,7 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
     uri = tracking.resolve_uri(cfg.tracking.tracking_uri, save_dir)
     ckpt = resolve_teacher(teacher_path)
     teacher = load_model(ckpt)
-    trained_on = teacher_data_preset(ckpt)
-    if trained_on is not None and trained_on != cfg.data.preset:
-        raise ConfigError(f"data.preset: the teacher was trained on {trained_on!r}, the sweep says {cfg.data.preset!r}")
+    check_teacher_preset(ckpt, cfg)
     train, val = (load_split(cfg.data, which) for which in ("train", "val"))
     if not uri.startswith("sqlite:"):
         tracking.check_reachable(uri)

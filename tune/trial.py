@@ -15,10 +15,9 @@ from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from kdssm.checkpoint import load_model
-from kdssm.config import ConfigError, RunConfig
+from kdssm.config import RunConfig
 from kdssm.data.datasets import load_split
-from kdssm.distill import schedules
-from kdssm.distill.runner import check_teacher_identity, compute_targets, plan_from_targets
+from kdssm.distill.runner import check_teacher_identity, compute_targets, coupled_layers, plan_from_targets
 from kdssm.evaluate import latency_ms_per_column
 from kdssm.models import build_model, count_params
 from kdssm.train import distributed, rundir
@@ -105,12 +104,7 @@ def run_trial(config: dict, ctx: SweepContext) -> None:
         tune.report(final_report(json.loads(summary_path.read_text()), constants, cfg, root))
         return
     teacher = load_model(ctx.teacher_checkpoint)
-    d = cfg.distillation
-    try:
-        pairs = schedules.coupling_pairs(teacher.config.num_layers, cfg.model.num_layers,
-                                         d.teacher_layers, d.student_layers)
-    except ValueError as err:
-        raise ConfigError(f"distillation: {err}") from None
+    pairs = coupled_layers(cfg, teacher)
     targets = ctx.targets
     if targets is None:  # share_teacher false: this trial pays for the teacher itself
         train, val = (load_split(cfg.data, which) for which in ("train", "val"))

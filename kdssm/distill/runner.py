@@ -38,6 +38,24 @@ def teacher_data_preset(ckpt: Path) -> str | None:
         return None
 
 
+def check_teacher_preset(ckpt: Path, cfg: RunConfig) -> None:
+    """Students learn on the columns their teacher was trained on (its run folder's data.preset)."""
+    trained_on = teacher_data_preset(ckpt)
+    if trained_on is not None and trained_on != cfg.data.preset:
+        raise ConfigError(f"data.preset: the teacher was trained on {trained_on!r}, the student config "
+                          f"says {cfg.data.preset!r}")
+
+
+def coupled_layers(cfg: RunConfig, teacher: torch.nn.Module) -> list[tuple[int, int]]:
+    """(teacher layer, student layer) pairs of the feature loss, or a one-line ConfigError."""
+    d = cfg.distillation
+    try:
+        return schedules.coupling_pairs(teacher.config.num_layers, cfg.model.num_layers,
+                                        d.teacher_layers, d.student_layers)
+    except ValueError as err:
+        raise ConfigError(f"distillation: {err}") from None
+
+
 def check_teacher_identity(root: Path, ckpt: Path, sha: str, resuming: bool) -> None:
     """A resumed distillation must keep its teacher; a new one records it."""
     record = root / TEACHER_FILE
@@ -54,16 +72,8 @@ def plan_distillation(cfg: RunConfig, teacher_path: str | Path, save_dir: str | 
     """Check teacher, config and data, prepare the run folder and the teacher's cached targets."""
     ckpt = resolve_teacher(teacher_path)
     teacher = load_model(ckpt, expect=teacher_config)
-    trained_on = teacher_data_preset(ckpt)
-    if trained_on is not None and trained_on != cfg.data.preset:
-        raise ConfigError(f"data.preset: the teacher was trained on {trained_on!r}, the student config "
-                          f"says {cfg.data.preset!r}")
-    d = cfg.distillation
-    try:
-        pairs = schedules.coupling_pairs(teacher.config.num_layers, cfg.model.num_layers,
-                                         d.teacher_layers, d.student_layers)
-    except ValueError as err:
-        raise ConfigError(f"distillation: {err}") from None
+    check_teacher_preset(ckpt, cfg)
+    pairs = coupled_layers(cfg, teacher)
     train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))
     root, resuming = rundir.prepare(save_dir, cfg, overwrite)
     sha = teacher_cache.file_sha256(ckpt)
