@@ -112,15 +112,22 @@ def add_cluster_flags(parser: argparse.ArgumentParser, sweep: bool = False) -> N
                        help="CPUs (and torch threads) per worker (default 1)")
 
 
+def cluster_from_flags(args: argparse.Namespace, num_workers: int = 1):
+    """ClusterOptions of the cluster flags, the storage path checked."""
+    from .train.cluster import ClusterOptions, check_storage
+    opts = ClusterOptions(num_workers=num_workers, use_gpu=args.use_gpu, address=args.address,
+                          storage_path=args.storage_path, max_failures=args.max_failures,
+                          cpus_per_worker=args.cpus_per_worker)
+    check_storage(opts.storage_path)
+    return opts
+
+
 def cluster_options(args: argparse.Namespace):
     """ClusterOptions when any distributed flag is given (checked, Ray joined), else None (local run)."""
     if args.num_workers is None and not (args.use_gpu or args.address or args.storage_path):
         return None
-    from .train.cluster import ClusterOptions, check_storage, connect
-    opts = ClusterOptions(num_workers=1 if args.num_workers is None else args.num_workers, use_gpu=args.use_gpu, address=args.address,
-                          storage_path=args.storage_path, max_failures=args.max_failures,
-                          cpus_per_worker=args.cpus_per_worker)
-    check_storage(opts.storage_path)
+    from .train.cluster import connect
+    opts = cluster_from_flags(args, 1 if args.num_workers is None else args.num_workers)
     connect(opts)
     return opts
 
@@ -192,14 +199,6 @@ def cmd_distill(args: argparse.Namespace) -> int:
     return 0
 
 
-def sweep_cluster(args: argparse.Namespace):
-    from .train.cluster import ClusterOptions, check_storage
-    opts = ClusterOptions(use_gpu=args.use_gpu, address=args.address, storage_path=args.storage_path,
-                          max_failures=args.max_failures, cpus_per_worker=args.cpus_per_worker)
-    check_storage(opts.storage_path)
-    return opts
-
-
 SMOKE_TEST = {"search": {"num_samples": 2, "grace_epochs": 1}, "training": {"num_epochs": 1, "max_minutes": 0},
               "data": {"train_size": 64, "val_size": 32, "test_size": 32}}
 
@@ -213,7 +212,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.smoke_test:
         cfg = cfg.with_overrides(SMOKE_TEST)
     save_dir = Path(args.save_dir or "runs/sweep")
-    front = run_sweep(cfg, args.teacher_checkpoint, save_dir, sweep_cluster(args), overwrite=args.overwrite,
+    front = run_sweep(cfg, args.teacher_checkpoint, save_dir, cluster_from_flags(args), overwrite=args.overwrite,
                       progress=not args.quiet)
     print("\n" + table(front))
     print(f"wrote {save_dir / 'pareto.json'} and {save_dir / 'pareto.png'}")

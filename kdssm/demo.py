@@ -82,7 +82,7 @@ def explain_mlflow(sweep_dir: Path) -> None:
         return
     info = json.loads(registry.read_text())
     uri = info["tracking_uri"]
-    print(f"[demo] MLflow: {uri} (experiment kdssm-{sweep_dir.resolve().name}: a parent run for the sweep, "
+    print(f"[demo] MLflow: {uri} (experiment {info['experiment']}: a parent run for the sweep, "
           "a run for the teacher, one per student)")
     print(f"[demo] registered {len(info['versions'])} front students as {info['registered_model']!r}, aliases "
           + ", ".join(f"{a} -> v{v}" for a, v in info["aliases"].items()))

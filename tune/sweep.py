@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -57,9 +58,7 @@ def prepare_folder(save_dir: Path, cfg: RunConfig, teacher_sha: str, overwrite: 
             target = save_dir / name
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     try:
-        save_dir.mkdir(parents=True, exist_ok=True)
-        (save_dir / ".write-test").write_text("")
-        (save_dir / ".write-test").unlink()
+        rundir.writable_folder(save_dir)
     except OSError as err:
         raise rundir.RunDirError(f"{save_dir}: save_dir is not writable ({err.strerror})") from None
     stored, record = save_dir / SWEEP_CONFIG, save_dir / TEACHER_RECORD
@@ -131,17 +130,14 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
     teacher = load_model(ckpt)
     check_teacher_preset(ckpt, cfg)
     train, val = (load_split(cfg.data, which) for which in ("train", "val"))
-    if not uri.startswith("sqlite:"):
+    if not uri.startswith("sqlite:"):  # a server answers before anything starts
         tracking.check_reachable(uri)
-    base = ClusterOptions() if cluster is None else cluster
-    cluster = ClusterOptions(num_workers=cfg.search.workers_per_trial, use_gpu=base.use_gpu, address=base.address,
-                             storage_path=base.storage_path, max_failures=base.max_failures,
-                             cpus_per_worker=base.cpus_per_worker)
+    cluster = replace(cluster or ClusterOptions(), num_workers=cfg.search.workers_per_trial)
     connect(cluster, worker_output=False)
     parallel = concurrency(cfg, cluster)
     sha = teacher_cache.file_sha256(ckpt)
     prepare_folder(save_dir, cfg, sha, overwrite)
-    if uri.startswith("sqlite:"):
+    if uri.startswith("sqlite:"):  # its folder may be save_dir, which exists only now
         tracking.check_reachable(uri)
     (save_dir / "search_space.json").write_text(json.dumps(cfg.search.space, indent=2) + "\n")
     targets = None
@@ -215,5 +211,6 @@ def record(cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, front: dict, fi
     aliases = {"best-accuracy": versions[best["trial_id"]], "smallest": versions[smallest["trial_id"]]}
     for alias, version in aliases.items():
         tracker.alias(model_name, alias, version)
-    rundir.write_json(save_dir / "registry.json", {"tracking_uri": uri, "registered_model": model_name,
+    rundir.write_json(save_dir / "registry.json", {"tracking_uri": uri, "experiment": name,
+                                                   "registered_model": model_name,
                                                    "versions": versions, "aliases": aliases})

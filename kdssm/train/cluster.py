@@ -5,7 +5,6 @@ Every check here happens before anything starts, and each failure is one line na
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import socket
 from dataclasses import dataclass
@@ -13,6 +12,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import ray
+
+from .rundir import writable_folder
 
 
 class DistributedError(ValueError):
@@ -101,12 +102,8 @@ def check_storage(storage_path: str | None) -> None:
         except Exception as err:  # pyarrow raises several types, all meaning "cannot use this URI"
             raise DistributedError(f"--storage_path {storage_path}: {str(err).splitlines()[0]}") from None
         return
-    path = Path(storage_path).expanduser()
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
+        writable_folder(Path(storage_path).expanduser())
     except OSError as err:
         raise DistributedError(f"--storage_path {storage_path}: not a writable folder ({err.strerror})") from None
 

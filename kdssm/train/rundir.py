@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -37,6 +38,14 @@ def first_difference(old: dict, new: dict, prefix: str = "") -> str | None:
     return None
 
 
+def writable_folder(path: Path) -> None:
+    """Create path if needed and prove a file can be written in it; raises OSError otherwise."""
+    path.mkdir(parents=True, exist_ok=True)
+    probe = path / f".write-test-{os.getpid()}"  # per process: several may probe one shared folder
+    probe.write_text("")
+    probe.unlink()
+
+
 def prepare(save_dir: str | Path, cfg: RunConfig, overwrite: bool = False) -> tuple[Path, bool]:
     """Make `save_dir` ready for `cfg`; returns (path, resuming).
 
@@ -55,10 +64,7 @@ def prepare(save_dir: str | Path, cfg: RunConfig, overwrite: bool = False) -> tu
     elif (root / SUMMARY_FILE).exists():
         raise RunDirError(f"{root}: holds a finished run; pass --overwrite to replace it")
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        probe = root / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        writable_folder(root)
     except OSError as err:
         raise RunDirError(f"{root}: save_dir is not writable ({err.strerror})") from None
     if stored.exists():
