@@ -38,6 +38,10 @@ def _parse_int_list(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {text!r}") from None
 
 
+def _is_mapping(hint) -> bool:
+    return hint is dict or (typing.get_origin(hint) is typing.Union and dict in typing.get_args(hint))
+
+
 def _flag_type(section: str, name: str):
     hint = typing.get_type_hints(SECTIONS[section])[name]
     if typing.get_origin(hint) is typing.Union:
@@ -58,8 +62,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     lists take integers separated by spaces or commas.
     """
     for name, (section, f) in field_index().items():
-        if typing.get_type_hints(SECTIONS[section])[name] is dict:
-            continue  # a mapping (search.space) is set in YAML only
+        if _is_mapping(typing.get_type_hints(SECTIONS[section])[name]):
+            continue  # a mapping (search.space, model.geometry) is set in YAML only
         flag = FLAG_NAMES.get((section, name), name)
         flags = [f"--{flag}"] + ([f"--{flag.replace('_', '-')}"] if "_" in flag else [])
         kind = _flag_type(section, name)

@@ -134,6 +134,11 @@ class Section:
         return self.from_dict({**self.to_dict(), **changes})
 
 
+GEOMETRY_FIELDS = ("wavelength_m", "velocity_m_s", "prf_hz", "antenna_length_m", "slant_range_near_m",
+                   "slant_range_far_m")
+GATE_LAYERS = ("all", "last", "not_first")
+
+
 @dataclass(frozen=True)
 class ModelConfig(Section):
     """A sarSSM: input projection, residual S4D layers, optional gates, output projection."""
@@ -147,18 +152,29 @@ class ModelConfig(Section):
                           low=2, even=True)
     num_layers: int = spec(6, "number of residual S4D layers", low=1)
     dropout: float = spec(0.1, "complex dropout on each residual update", low=0.0, high=0.95)
-    use_selectivity: bool = spec(True, "selectivity gate: sigmoid(MLP(|u|, arg u)) per step and layer")
+    use_selectivity: bool = spec(True, "selectivity gates: 2 sigmoid(MLP(|W u|, position in the column, p)) "
+                                 "per step, scaling a layer's update")
+    gate_layers: str = spec("not_first", "which layers carry a gate: all, last, or not_first (the first "
+                            "layer focuses; gates act on what it focused)", choices=GATE_LAYERS)
+    gate_width: int = spec(8, "complex projections whose magnitudes feed a gate (0: no gates)", low=0)
     gate_hidden: int = spec(32, "hidden width of the selectivity gate MLP", low=1)
     bidirectional: bool = spec(True, "two-sided kernel (focusing needs past and future samples)")
-    range_conditioning: bool = spec(False, "condition each layer's step size dt on the slant range")
-    range_grid: int = spec(8, "slant-range grid points on which range-conditioned kernels are built",
-                           low=2)
-    activation: str = spec("identity", "split activation after each S4D layer",
+    range_conditioning: bool = spec(True, "condition each layer's kernels on the slant range")
+    range_grid: int = spec(8, "grid points of range-conditioned kernels when the geometry is unknown", low=2)
+    range_points_per_aperture: int = spec(3, "grid points per aperture length when the geometry is known "
+                                          "(kernels interpolate only within one aperture length)", low=2)
+    geometry: Optional[dict] = spec(None, "acquisition geometry the model focuses (the data card's six fields); "
+                                    "empty: taken from the data section when a run starts")
+    init: str = spec("auto", "matched_filter: kernels, mixing and projections set so the untrained model is the "
+                     "matched filter (needs the geometry); random: S4D-Lin; auto: matched_filter where possible",
+                     choices=("auto", "matched_filter", "random"))
+    activation: str = spec("identity", "activation after each S4D layer (identity and modrelu keep the model "
+                           "phase-equivariant, the split ones do not)",
                            choices=("identity", "gelu", "tanh", "silu", "modrelu"))
     norm: str = spec("none", "complex norm before each S4D layer", choices=("none", "layer"))
     scale_equivariant: bool = spec(True, "divide each column by its rms and multiply back after")
-    dt_min: float = spec(1e-3, "smallest initial S4D step size", low=0.0, low_open=True)
-    dt_max: float = spec(1e-1, "largest initial S4D step size", low=0.0, low_open=True)
+    dt_min: float = spec(1e-3, "smallest initial S4D step size (random init)", low=0.0, low_open=True)
+    dt_max: float = spec(1e-1, "largest initial S4D step size (random init)", low=0.0, low_open=True)
     kernel: str = spec("fast", "S4D kernel path", choices=("fast", "reference"))
     complex_valued: bool = spec(True, "kept for the seed files; the model is always complex",
                                 choices=(True,))
@@ -170,6 +186,51 @@ class ModelConfig(Section):
             raise ConfigError(f"model.dt_min: must be <= model.dt_max ({self.dt_max}), got {self.dt_min}")
         if self.input_dim != 2 or self.output_dim != 1:
             raise ConfigError("model.input_dim/output_dim: the data contract fixes them to 2 and 1")
+        if self.geometry is not None:
+            check_geometry("model.geometry", self.geometry)
+
+    @property
+    def gated(self) -> bool:
+        return self.use_selectivity and self.gate_width > 0
+
+    def matched_filter_blocker(self) -> str:
+        """Why this model cannot start as the matched filter ('' when it can)."""
+        if self.geometry is None:
+            return ("needs the acquisition geometry (a data preset, or data.wavelength_m ... "
+                    "data.slant_range_far_m for .npz columns)")
+        if not self.range_conditioning:
+            return "needs model.range_conditioning (the reference function changes with range)"
+        if not self.bidirectional:
+            return "needs model.bidirectional (the reference function is two-sided)"
+        if self.norm != "none":
+            return "needs model.norm none (a norm would remove the stream that carries the raw line)"
+        if self.activation not in ("identity", "modrelu"):
+            return f"needs model.activation identity or modrelu, not {self.activation}"
+        return ""
+
+    def resolved_init(self) -> str:
+        """matched_filter or random: auto becomes matched_filter where the model can start as one."""
+        if self.init != "auto":
+            return self.init
+        return "random" if self.matched_filter_blocker() else "matched_filter"
+
+
+def check_geometry(key: str, geometry: Any) -> None:
+    """A geometry mapping: the data card's six fields, positive finite numbers, near < far."""
+    if not isinstance(geometry, dict):
+        raise ConfigError(f"{key}: expected a mapping of {', '.join(GEOMETRY_FIELDS)}")
+    for name in geometry:
+        if name not in GEOMETRY_FIELDS:
+            raise ConfigError(f"{key}.{name}: unknown key (known: {', '.join(GEOMETRY_FIELDS)})")
+    for name in GEOMETRY_FIELDS:
+        if name not in geometry:
+            raise ConfigError(f"{key}.{name}: missing (a geometry states all six fields)")
+        value = _coerce_scalar(f"{key}.{name}", float, geometry[name])
+        if value <= 0:
+            raise ConfigError(f"{key}.{name}: must be > 0, got {value!r}")
+    if geometry["slant_range_near_m"] >= geometry["slant_range_far_m"]:
+        raise ConfigError(f"{key}.slant_range_near_m: must be < slant_range_far_m "
+                          f"({geometry['slant_range_far_m']}), got {geometry['slant_range_near_m']}")
 
 
 @dataclass(frozen=True)
@@ -187,11 +248,27 @@ class DataConfig(Section):
     train_npz: Optional[str] = spec(None, "use these columns (x, y arrays) instead of simulating")
     val_npz: Optional[str] = spec(None, "validation columns from a .npz file")
     test_npz: Optional[str] = spec(None, "test columns from a .npz file")
+    wavelength_m: Optional[float] = spec(None, "geometry of the columns: radar wavelength (m); the six geometry "
+                                         "fields replace the preset's (state all six, or none)",
+                                         low=0.0, low_open=True)
+    velocity_m_s: Optional[float] = spec(None, "geometry: platform velocity (m/s)", low=0.0, low_open=True)
+    prf_hz: Optional[float] = spec(None, "geometry: pulse repetition frequency (Hz)", low=0.0, low_open=True)
+    antenna_length_m: Optional[float] = spec(None, "geometry: azimuth antenna length (m)", low=0.0, low_open=True)
+    slant_range_near_m: Optional[float] = spec(None, "geometry: slant range at p = 0 (m)", low=0.0, low_open=True)
+    slant_range_far_m: Optional[float] = spec(None, "geometry: slant range at p = 1 (m)", low=0.0, low_open=True)
 
     def check(self) -> None:
         seeds = (self.train_seed, self.val_seed, self.test_seed)
         if len(set(seeds)) != 3:
             raise ConfigError(f"data.*_seed: train, validation and test seeds must differ, got {seeds}")
+        given = {name: getattr(self, name) for name in GEOMETRY_FIELDS if getattr(self, name) is not None}
+        if given:
+            check_geometry("data", given)
+
+    def stated_geometry(self) -> Optional[dict]:
+        """The six geometry fields when stated, else None."""
+        values = {name: getattr(self, name) for name in GEOMETRY_FIELDS}
+        return values if all(v is not None for v in values.values()) else None
 
 
 @dataclass(frozen=True)
@@ -199,7 +276,8 @@ class TrainConfig(Section):
     """Optimisation of a model on ground truth (and, later, on a teacher)."""
 
     SECTION = "training"
-    num_epochs: int = spec(20, "maximum number of epochs", low=1)
+    num_epochs: int = spec(20, "maximum number of epochs (0: evaluate the initialised model, no training)",
+                           low=0)
     batch_size: int = spec(32, "columns per step", low=1)
     learning_rate: float = spec(3e-3, "AdamW learning rate of non-SSM parameters", low=0.0,
                                 low_open=True)
@@ -251,6 +329,7 @@ class DistillConfig(Section):
 
 # Searchable fields and the section each belongs to (names are unique across sections).
 SPACE_PARAMS = {"model_dim": "model", "state_dim": "model", "num_layers": "model", "bidirectional": "model",
+                "gate_width": "model", "gate_hidden": "model", "gate_layers": "model",
                 "temperature": "distillation", "alpha": "distillation", "beta": "distillation",
                 "gamma": "distillation", "curriculum_epochs": "distillation", "stage_epochs": "distillation",
                 "learning_rate": "training"}

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import torch
 
-from .data.presets import get_preset
+from .geometry import get_preset
 
 UPSAMPLE = 16
 
@@ -31,18 +31,14 @@ def nmse_db(y_hat: torch.Tensor, y: torch.Tensor) -> float:
     return _db(nmse(y_hat, y))
 
 
-def valid_mask(x: torch.Tensor, preset: str) -> torch.Tensor:
+def valid_mask(x: torch.Tensor, preset) -> torch.Tensor:
     """(B, L) bool: samples at least (Na-1)/2 from either end of their column.
 
-    Computed in torch on x's device (no host sync in a training step), with the same rounding
-    as the preset's aperture_samples.
+    Computed in torch on x's device (no host sync in a training step), with the geometry's own
+    rounding of Na. `preset`: a preset name or a geometry.Preset (columns with their own geometry).
     """
-    pre = get_preset(preset)
     p = x[..., 1].real.mean(dim=1).double().clamp(0.0, 1.0)  # (B,)
-    r0 = pre.slant_range(p)
-    na = torch.round(pre.aperture_time(r0) * pre.prf)
-    na = na + (na.remainder(2) == 0).double()  # made odd
-    half = ((na - 1) / 2).round().long()[:, None]  # (B, 1)
+    half = get_preset(preset).half_aperture(p)[:, None]  # (B, 1) int64
     i = torch.arange(x.shape[1], device=x.device)[None, :]  # (1, L)
     return (i >= half) & (i <= x.shape[1] - 1 - half)
 

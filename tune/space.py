@@ -31,4 +31,7 @@ def apply(base: RunConfig, sample: dict) -> RunConfig:
     for name, value in sample.items():
         if name in SPACE_PARAMS:
             overrides.setdefault(SPACE_PARAMS[name], {})[name] = value.item() if hasattr(value, "item") else value
+    model = overrides.get("model", {})
+    if "gate_width" in model:  # a sampled width of 0 means no gate; any other width means gates
+        model["use_selectivity"] = model["gate_width"] > 0
     return base.with_overrides(overrides)

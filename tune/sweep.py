@@ -23,9 +23,9 @@ from ray.tune.search.optuna import OptunaSearch
 from kdssm import tracking
 from kdssm.checkpoint import load_model
 from kdssm.config import RunConfig
-from kdssm.data.datasets import load_split
+from kdssm.data.datasets import load_split, with_column_geometry
 from kdssm.distill import teacher_cache
-from kdssm.distill.runner import check_teacher_preset, compute_targets, resolve_teacher
+from kdssm.distill.runner import check_teacher_geometry, check_teacher_preset, compute_targets, resolve_teacher
 from kdssm.train import rundir
 from kdssm.train.cluster import ClusterOptions, DistributedError, check_resources, connect
 
@@ -130,6 +130,8 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
     teacher = load_model(ckpt)
     check_teacher_preset(ckpt, cfg)
     train, val = (load_split(cfg.data, which) for which in ("train", "val"))
+    cfg = with_column_geometry(cfg)
+    check_teacher_geometry(teacher, cfg)
     if not uri.startswith("sqlite:"):  # a server answers before anything starts
         tracking.check_reachable(uri)
     cluster = replace(cluster or ClusterOptions(), num_workers=cfg.search.workers_per_trial)

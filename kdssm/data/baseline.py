@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from .physics import focus
-from .presets import get_preset
+from ..geometry import get_preset
 
 
 def column_geometry(x: torch.Tensor, preset: str) -> tuple[np.ndarray, np.ndarray]:
@@ -21,5 +21,5 @@ def matched_filter(x: torch.Tensor, preset: str) -> torch.Tensor:
     pre = get_preset(preset)
     ka, na = column_geometry(x, preset)
     line = x[..., 0].detach().cpu().numpy().astype(np.complex128)  # (B, L)
-    y_hat = focus(line, ka, na, pre.prf)  # (B, L) zero outside the column: edge apertures are cut
+    y_hat = focus(line, ka, na, pre.prf_hz)  # (B, L) zero outside the column: edge apertures are cut
     return torch.from_numpy(y_hat.astype(np.complex64))[..., None].to(x.device)

@@ -1,6 +1,7 @@
 """Column splits: simulated from a seed per split, or loaded from users' .npz files."""
 from __future__ import annotations
 
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,7 +10,8 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from .presets import get_preset
+from ..config import ConfigError
+from ..geometry import Geometry, Preset, columns_of, get_preset
 from .simulate import simulate
 
 
@@ -71,11 +73,47 @@ def load_npz(path: str | Path, length: int | None = None) -> Split:
     return Split(torch.from_numpy(x.astype(np.complex64)), torch.from_numpy(y.astype(np.complex64)))
 
 
+def data_columns(data_cfg) -> Preset:
+    """What the columns of a DataConfig are: the preset's L, and its geometry unless the data section
+    states one (then that geometry, under the name '<preset>+geometry')."""
+    pre = get_preset(data_cfg.preset)
+    stated = data_cfg.stated_geometry()
+    if stated is None:
+        return pre
+    return columns_of(Geometry.from_dict(stated), pre.length, name=f"{pre.name}+geometry")
+
+
+def geometry_known(data_cfg) -> bool:
+    """Simulated columns have the preset's (or the stated) geometry; .npz columns only a stated one."""
+    uses_files = any(getattr(data_cfg, f"{which}_npz") for which in ("train", "val", "test"))
+    return data_cfg.stated_geometry() is not None or not uses_files
+
+
+def with_column_geometry(cfg):
+    """The RunConfig whose model records the columns' geometry (model.geometry empty: the data's).
+
+    Columns of unknown geometry (.npz without the data section's geometry fields) leave it empty:
+    the model then starts from the random init, which is said in one line on stderr. An explicit
+    `model.init: matched_filter` that cannot be honoured is a ConfigError.
+    """
+    model = cfg.model
+    if model.geometry is None and geometry_known(cfg.data):
+        model = model.replace(geometry=data_columns(cfg.data).geometry().to_dict())
+    blocker = model.matched_filter_blocker()
+    if model.init == "matched_filter" and blocker:
+        raise ConfigError(f"model.init: matched_filter {blocker}")
+    if model.init == "auto" and model.geometry is None:
+        print("kdssm: warning: the .npz columns state no geometry (data.wavelength_m ... data.slant_range_far_m): "
+              "the model starts from the random init, and valid-region scores and the matched filter assume "
+              f"the {cfg.data.preset!r} preset's geometry", file=sys.stderr)
+    return cfg.with_overrides({"model": {"geometry": model.geometry}})
+
+
 def load_split(data_cfg, which: str) -> Split:
     """The train, val or test split of a DataConfig: its .npz file if given, else simulated."""
     npz = getattr(data_cfg, f"{which}_npz")
-    length = get_preset(data_cfg.preset).length
+    columns = data_columns(data_cfg)
     if npz:
-        return load_npz(npz, length)
-    x, y = simulate(data_cfg.preset, getattr(data_cfg, f"{which}_size"), getattr(data_cfg, f"{which}_seed"))
+        return load_npz(npz, columns.length)
+    x, y = simulate(columns, getattr(data_cfg, f"{which}_size"), getattr(data_cfg, f"{which}_seed"))
     return Split(x, y)

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from .physics import convolve_same, aperture_taps, focus, phase_history
-from .presets import Preset, get_preset
+from ..geometry import Preset, get_preset
 
 TEXTURE_SIGMA = 4.0  # samples; correlation length of the clutter texture (the card leaves it open)
 TEXTURE_LOG_STD = 0.5
@@ -53,7 +53,7 @@ def simulate_numpy(preset: Preset, n: int, seed: int,
                    targets_per_column: float = TARGETS_PER_COLUMN) -> dict[str, np.ndarray]:
     """Simulate n columns; returns raw (noisy) line, ground truth and the per-column geometry."""
     rng = np.random.default_rng(seed)
-    length, prf = preset.length, preset.prf
+    length, prf = preset.length, preset.prf_hz
     p = rng.uniform(0.0, 1.0, n)
     r0 = preset.slant_range(p)
     ka, na = preset.fm_rate(r0), preset.aperture_samples(r0)  # (n,) float64, int64
@@ -88,15 +88,16 @@ def to_tensors(line: np.ndarray, p: np.ndarray, truth: np.ndarray) -> tuple[torc
     return x, y
 
 
-def simulate(preset: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """n data-card columns of `preset` from `seed`: x complex64 (n, L, 2), y complex64 (n, L, 1)."""
+def simulate(preset, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """n data-card columns of `preset` (a name or a geometry.Preset) from `seed`: x complex64 (n, L, 2),
+    y complex64 (n, L, 1)."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     sim = simulate_numpy(get_preset(preset), n, seed)
     return to_tensors(sim["raw"], sim["p"], sim["truth"])
 
 
-def point_target(preset: str, p: float = 0.5, offset: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def point_target(preset, p: float = 0.5, offset: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """One isolated unit target (no clutter, no noise) at the column centre (L-1)/2 + offset.
 
     Returns x (1, L, 2) and y (1, L, 1) complex64 like `simulate`.
@@ -108,6 +109,6 @@ def point_target(preset: str, p: float = 0.5, offset: float = 0.0) -> tuple[torc
     origin = int(na[0])
     raw = np.zeros((1, pre.length + 2 * origin), dtype=np.complex128)
     pos = np.array([(pre.length - 1) / 2.0 + offset])
-    _add_point_targets(raw, origin, np.array([0]), pos, np.array([1.0 + 0j]), ka, na, pre.prf)
-    truth = focus(raw, ka, na, pre.prf)[:, origin:origin + pre.length]
+    _add_point_targets(raw, origin, np.array([0]), pos, np.array([1.0 + 0j]), ka, na, pre.prf_hz)
+    truth = focus(raw, ka, na, pre.prf_hz)[:, origin:origin + pre.length]
     return to_tensors(raw[:, origin:origin + pre.length], p_arr, truth)

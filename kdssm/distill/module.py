@@ -20,7 +20,7 @@ class DistillationModule(GroundTruthModule):
     + the distribution-preserving terms, with the curriculum and coupling schedules."""
 
     def __init__(self, student: nn.Module, teacher: nn.Module, dcfg: DistillConfig, tcfg: TrainConfig,
-                 total_steps: int, preset: str, pairs: list[tuple[int, int]], features_cached: bool):
+                 total_steps: int, preset, pairs: list[tuple[int, int]], features_cached: bool):
         super().__init__(student, tcfg, total_steps, preset)
         self.dcfg = dcfg
         # A list hides the teacher from nn.Module: not trained, not checkpointed, never put in

@@ -9,7 +9,7 @@ from torch.utils.data import TensorDataset
 
 from ..checkpoint import load_model
 from ..config import ConfigError, ModelConfig, RunConfig
-from ..data.datasets import load_split
+from ..data.datasets import data_columns, load_split, with_column_geometry
 from ..models import build_model
 from ..train import rundir
 from ..train.plan import FitPlan, RunPlan
@@ -46,6 +46,15 @@ def check_teacher_preset(ckpt: Path, cfg: RunConfig) -> None:
                           f"says {cfg.data.preset!r}")
 
 
+def check_teacher_geometry(teacher: torch.nn.Module, cfg: RunConfig) -> None:
+    """A student focuses the geometry its teacher was built for."""
+    want, got = teacher.config.geometry, cfg.model.geometry
+    if want is not None and got is not None and want != got:
+        field = next(k for k in want if want[k] != got.get(k))
+        raise ConfigError(f"model.geometry.{field}: the teacher focuses {want[field]!r}, the student's columns "
+                          f"say {got[field]!r}")
+
+
 def coupled_layers(cfg: RunConfig, teacher: torch.nn.Module) -> list[tuple[int, int]]:
     """(teacher layer, student layer) pairs of the feature loss, or a one-line ConfigError."""
     d = cfg.distillation
@@ -75,6 +84,8 @@ def plan_distillation(cfg: RunConfig, teacher_path: str | Path, save_dir: str | 
     check_teacher_preset(ckpt, cfg)
     pairs = coupled_layers(cfg, teacher)
     train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))
+    cfg = with_column_geometry(cfg)
+    check_teacher_geometry(teacher, cfg)
     root, resuming = rundir.prepare(save_dir, cfg, overwrite)
     sha = teacher_cache.file_sha256(ckpt)
     check_teacher_identity(root, ckpt, sha, resuming)
@@ -131,7 +142,7 @@ def plan_from_targets(cfg: RunConfig, teacher: torch.nn.Module, pairs: list[tupl
 def distillation_module(plan: FitPlan) -> DistillationModule:
     cfg = plan.cfg
     module = DistillationModule(build_model(cfg.model), plan.teacher, cfg.distillation, cfg.training,
-                                plan.total_steps, cfg.data.preset, plan.pairs, plan.with_features)
+                                plan.total_steps, data_columns(cfg.data), plan.pairs, plan.with_features)
     init_projections(module, plan.pca_features)
     return module
 

@@ -29,7 +29,9 @@ def split_identity(data_cfg, which: str) -> str:
     npz = getattr(data_cfg, f"{which}_npz")
     if npz:
         return f"npz:{file_sha256(npz)}"
-    return f"sim:{data_cfg.preset}:{getattr(data_cfg, f'{which}_seed')}:{getattr(data_cfg, f'{which}_size')}"
+    identity = f"sim:{data_cfg.preset}:{getattr(data_cfg, f'{which}_seed')}:{getattr(data_cfg, f'{which}_size')}"
+    stated = data_cfg.stated_geometry()
+    return identity + (f":{sorted(stated.items())}" if stated else "")
 
 
 def cache_key(teacher_sha: str, split_id: str, layers: list[int], with_features: bool) -> str:

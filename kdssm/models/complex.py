@@ -69,7 +69,10 @@ class ComplexDropout(nn.Module):
 
 
 class ComplexLayerNorm(nn.Module):
-    """Subtract the complex mean over features, divide by the rms magnitude, complex gain and bias."""
+    """Subtract the complex mean over features, divide by the rms magnitude, complex gain.
+
+    No bias: a constant added to the stream would not turn with the input's phase.
+    """
 
     def __init__(self, features: int, eps: float = 1e-5):
         super().__init__()
@@ -77,9 +80,8 @@ class ComplexLayerNorm(nn.Module):
         gain = torch.zeros(features, 2)
         gain[:, 0] = 1.0
         self.gain = nn.Parameter(gain)  # real view of a complex (H,)
-        self.bias = nn.Parameter(torch.zeros(features, 2))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # (..., H) complex64
         z = z - z.mean(dim=-1, keepdim=True)
         rms = z.abs().pow(2).mean(dim=-1, keepdim=True).add(self.eps).sqrt()  # (..., 1) float32
-        return z / rms * torch.view_as_complex(self.gain) + torch.view_as_complex(self.bias)
+        return z / rms * torch.view_as_complex(self.gain)

@@ -8,7 +8,9 @@ import math
 import torch
 from torch import nn
 
+from ..geometry import Geometry
 from .complex import ComplexActivation, ComplexDropout, ComplexLinear
+from .range_grid import build_grid
 from .s4d_kernel import KERNELS, circular_kernel, discretised_c
 
 # Parameters of the SSM dynamics: their own learning rate and no weight decay.
@@ -16,22 +18,29 @@ SSM_PARAMETER_NAMES = ("log_dt", "a_log_re", "a_im", "dt_slope")
 
 
 class S4DConv(nn.Module):
-    """y = K * u + D u per channel, with K built from complex diagonal modes.
+    """y = K_p * u + D u per channel, K_p built from complex diagonal modes for the column's range p.
 
-    With range conditioning each column's step size is dt exp(slope (p - 1/2)), p its positional
-    encoding: the chirp rate a kernel represents scales with dt^2, as Ka scales with 1/R0. Kernels
-    are built on `range_grid` values of p and interpolated linearly per column in the frequency
-    domain (the convolution is linear in K, so this equals interpolating the kernels).
+    K_g[l] = w_g[l] dt_g sum_n C_n exp(dt_g A_n l) (s4d_kernel.py), causal and (bidirectional)
+    anti-causal with its own C. With range conditioning the step size of grid point g is
+    dt_g = exp(log_dt + slope rho_g) and each column reads its two grid kernels (range_grid.py);
+    with a geometry, rho = log(R0 / R_mid) and w_g is the aperture window (|l| <= (Na_g - 1) / 2),
+    without one rho = p - 1/2 and there is no window. Interpolating the spectra equals interpolating
+    the kernels: the convolution is linear in K.
     """
 
     def __init__(self, channels: int, state_dim: int, *, bidirectional: bool = True,
-                 range_conditioning: bool = False, range_grid: int = 8, dt_min: float = 1e-3,
-                 dt_max: float = 1e-1, kernel: str = "fast"):
+                 range_conditioning: bool = False, range_grid: int = 8, geometry: Geometry | None = None,
+                 points_per_aperture: int = 3, dt_min: float = 1e-3, dt_max: float = 1e-1,
+                 kernel: str = "fast"):
         super().__init__()
         modes = state_dim // 2
         self.kernel_fn = KERNELS[kernel]
         self.bidirectional = bidirectional
-        self.grid = range_grid if range_conditioning else 1
+        self.grid = build_grid(geometry, range_conditioning, range_grid, points_per_aperture)
+        self.register_buffer("rho", torch.tensor(self.grid.rho, dtype=torch.float32), persistent=False)  # (G,)
+        half = self.grid.half_aperture
+        self.max_half = None if half is None else int(half.max())
+        self.register_buffer("half_aperture", None if half is None else torch.tensor(half), persistent=False)
         log_dt = torch.rand(channels) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
         self.log_dt = nn.Parameter(log_dt)  # (H,)
         self.dt_slope = nn.Parameter(torch.zeros(channels)) if range_conditioning else None  # (H,)
@@ -43,71 +52,82 @@ class S4DConv(nn.Module):
         self.d = nn.Parameter(torch.randn(channels, 2) * math.sqrt(0.5))  # real view of complex (H,)
         self._cache: dict = {}
 
-    def grid_points(self, device) -> torch.Tensor:
-        return torch.linspace(0.0, 1.0, self.grid, device=device)  # (G,)
-
-    def kernels(self, length: int) -> torch.Tensor:
-        """Time-domain kernels (G, directions, H, L) complex64 for the grid of slant ranges."""
-        a = torch.complex(-torch.exp(self.a_log_re), self.a_im)  # (H, M) complex64
+    def step_sizes(self, index: torch.Tensor | None = None) -> torch.Tensor:
+        """dt of the grid points `index` (all when None): (G, H) float32."""
+        rho = self.rho if index is None else self.rho[index]  # (G,)
         log_dt = self.log_dt.unsqueeze(0)  # (1, H)
         if self.dt_slope is not None:
-            log_dt = log_dt + self.dt_slope * (self.grid_points(a.device)[:, None] - 0.5)  # (G, H)
-        dt_a = torch.exp(log_dt).unsqueeze(-1) * a  # (G, H, M) complex64
-        c_tilde = discretised_c(torch.view_as_complex(self.c).unsqueeze(0), dt_a.unsqueeze(1), a)  # (G, D, H, M)
-        # dt_a broadcasts over the directions: its exponentials are computed once for both.
-        return self.kernel_fn(c_tilde, dt_a.unsqueeze(1), length)  # (G, D, H, L)
+            log_dt = log_dt + self.dt_slope * rho[:, None]  # (G, H)
+        return torch.exp(log_dt)
 
-    def kernel_spectrum(self, length: int) -> torch.Tensor:
-        """FFT of the circular two-sided kernels, (G, H, 2L) complex64; cached when no grad is needed.
+    def kernels(self, length: int, index: torch.Tensor | None = None) -> torch.Tensor:
+        """Time-domain kernels (G, directions, H, L) complex64 of the grid points `index` (all when None)."""
+        a = torch.complex(-torch.exp(self.a_log_re), self.a_im)  # (H, M) complex64
+        dt = self.step_sizes(index)  # (G, H)
+        dt_a = dt.unsqueeze(-1) * a  # (G, H, M) complex64
+        c_tilde = discretised_c(torch.view_as_complex(self.c).unsqueeze(0), dt[:, None, :, None])  # (G, D, H, M)
+        taps = length if self.max_half is None else min(length, self.max_half + 1)  # beyond the window: zero
+        # dt_a broadcasts over the directions: its exponentials are computed once for both.
+        k = self.kernel_fn(c_tilde, dt_a.unsqueeze(1), taps)  # (G, D, H, taps)
+        if self.half_aperture is not None:
+            half = self.half_aperture if index is None else self.half_aperture[index]  # (G,)
+            inside = torch.arange(taps, device=k.device)[None, :] <= half[:, None]  # (G, taps) bool
+            k = k * inside[:, None, None, :]
+        return nn.functional.pad(k, (0, length - taps)) if taps < length else k
+
+    def kernel_spectrum(self, length: int, index: torch.Tensor | None = None) -> torch.Tensor:
+        """FFT of the circular two-sided kernels of the grid points `index` (all when None), (G, H, 2L)
+        complex64. The whole grid's is cached when no grad is needed.
 
         The cache key holds every parameter's version counter and storage, so an optimizer step,
         load_state_dict or a device move invalidates it.
         """
         params = list(self.parameters())
-        cacheable = not torch.is_grad_enabled() or not any(p.requires_grad for p in params)
+        cacheable = index is None and (not torch.is_grad_enabled() or not any(p.requires_grad for p in params))
         key = (length, params[0].device)
         stamp = tuple((p._version, p.data_ptr()) for p in params)
         if cacheable:
             hit = self._cache.get(key)
             if hit is not None and hit[0] == stamp:
                 return hit[1]
-        k = self.kernels(length)  # (G, D, H, L)
+        k = self.kernels(length, index)  # (G, D, H, L)
         spectrum = torch.fft.fft(circular_kernel(k[:, 0], k[:, 1] if self.bidirectional else None))
         if cacheable:
             self._cache[key] = (stamp, spectrum)
         return spectrum
+
+    def column_spectra(self, length: int, p: torch.Tensor | None) -> torch.Tensor:
+        """Each column's kernel spectrum, (B, H, 2L) complex64 ((1, H, 2L) without range conditioning).
+
+        A column reads its two grid kernels by a gather: without grad from the cached whole grid,
+        with grad from kernels built for the grid points this batch touches only.
+        """
+        if len(self.grid) == 1:
+            return self.kernel_spectrum(length)  # (1, H, 2L), broadcast over the batch
+        if p is None:
+            raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
+        idx, w = self.grid.locate(p)  # (B, 2) int64, (B, 2) float32
+        if torch.is_grad_enabled() and any(q.requires_grad for q in self.parameters()):
+            used, idx = torch.unique(idx, return_inverse=True)
+            spectrum = self.kernel_spectrum(length, used)  # (G_used, H, 2L)
+        else:
+            spectrum = self.kernel_spectrum(length)  # (G, H, 2L), cached
+        w = w.to(spectrum.real.dtype)[:, :, None, None]  # (B, 2, 1, 1)
+        return (spectrum[idx] * w).sum(dim=1)  # (B, H, 2L)
 
     def forward(self, u: torch.Tensor, p: torch.Tensor | None = None) -> torch.Tensor:
         """u (B, L, H) complex64, p (B,) float32 positional encoding -> (B, L, H) complex64."""
         length = u.shape[1]
         with torch.autocast(device_type=u.device.type, enabled=False):  # FFTs stay fp32
             u = u.to(torch.complex64)
-            spectrum = self.kernel_spectrum(length)  # (G, H, 2L)
-            if self.grid > 1:
-                if p is None:
-                    raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
-                spectrum = torch.einsum("bg,ghf->bhf", interpolation_weights(p, self.grid), spectrum)
-            else:
-                spectrum = spectrum[0]  # (H, 2L), broadcast over the batch
+            spectrum = self.column_spectra(length, p)  # (B or 1, H, 2L)
             u_f = torch.fft.fft(u.transpose(1, 2), n=2 * length)  # (B, H, 2L)
             y = torch.fft.ifft(u_f * spectrum)[..., :length].transpose(1, 2)  # (B, L, H)
             return y + u * torch.view_as_complex(self.d)
 
 
-def interpolation_weights(p: torch.Tensor, grid: int) -> torch.Tensor:
-    """Linear interpolation weights of p in [0, 1] on `grid` equally spaced points: (B,) -> (B, G)."""
-    pos = p.clamp(0.0, 1.0) * (grid - 1)  # (B,)
-    lower = pos.floor().clamp(max=grid - 2)
-    frac = (pos - lower).unsqueeze(-1)  # (B, 1)
-    idx = lower.long()
-    weights = torch.zeros(p.shape[0], grid, device=p.device, dtype=torch.complex64)
-    weights.scatter_(1, idx[:, None], (1.0 - frac).to(torch.complex64))
-    weights.scatter_(1, idx[:, None] + 1, frac.to(torch.complex64))
-    return weights
-
-
 class S4DBlock(nn.Module):
-    """S4D convolution, split activation, complex dropout and output mixing (ComplexLinear)."""
+    """S4D convolution, activation, complex dropout and output mixing (ComplexLinear, no bias)."""
 
     def __init__(self, channels: int, state_dim: int, *, activation: str = "identity",
                  dropout: float = 0.0, **conv_kwargs):
@@ -115,7 +135,7 @@ class S4DBlock(nn.Module):
         self.conv = S4DConv(channels, state_dim, **conv_kwargs)
         self.activation = ComplexActivation(activation, channels)
         self.dropout = ComplexDropout(dropout)
-        self.mix = ComplexLinear(channels, channels)
+        self.mix = ComplexLinear(channels, channels, bias=False)
 
     def forward(self, u: torch.Tensor, p: torch.Tensor | None = None) -> torch.Tensor:
         return self.mix(self.dropout(self.activation(self.conv(u, p))))  # (B, L, H) complex64

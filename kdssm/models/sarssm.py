@@ -1,77 +1,97 @@
-"""sarSSM: input projection, residual complex S4D layers, optional selectivity gate, output projection."""
+"""sarSSM: input projection, residual complex S4D layers, optional selectivity gates, output projection.
+
+The residual stream carries the raw line only: the input projection, the mixing layers and the
+output projection have no bias and the positional encoding never enters the stream. The model is
+therefore linear in the line apart from the gates, whose features are phase-invariant (gate.py),
+so it is phase-equivariant: x e^{j phi} -> y e^{j phi}. The positional encoding p conditions the
+kernels (range_grid.py) and the gates.
+"""
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import ConfigError, ModelConfig
+from ..geometry import Geometry
 from .complex import ComplexLayerNorm, ComplexLinear
+from .gate import SelectivityGate, position_features
 from .s4d import SSM_PARAMETER_NAMES, S4DBlock
 
 
-class SelectivityGate(nn.Module):
-    """One gate in (0, 1) per time step: sigmoid(MLP(|w|, arg w / pi)), w a complex projection of
-    the layer's input.
-
-    The projection lets a gate pick the directions of the residual stream it listens to (for
-    instance the position in the column, which earlier layers expose through their boundaries)
-    rather than every channel's magnitude, which is mostly signal.
-    """
-
-    def __init__(self, channels: int, hidden: int, width: int = 8):
-        super().__init__()
-        self.proj = ComplexLinear(channels, width)
-        self.hidden = nn.Linear(2 * width, hidden)
-        self.out = nn.Linear(hidden, 1)
-        # Start open and flat (sigmoid(3) = 0.95 everywhere): the layers first learn the linear
-        # focusing, and the gate departs from constant only where that lowers the loss.
-        nn.init.zeros_(self.out.weight)
-        nn.init.constant_(self.out.bias, 3.0)
-
-    def forward(self, u: torch.Tensor) -> torch.Tensor:  # (B, L, H) complex64
-        w = self.proj(u)  # (B, L, width) complex64
-        feats = torch.cat([torch.log1p(w.abs()), w.angle() / torch.pi], dim=-1)  # (B, L, 2 width) float32
-        return torch.sigmoid(self.out(F.gelu(self.hidden(feats))))  # (B, L, 1) float32
+def gated_layers(cfg: ModelConfig) -> list[int]:
+    """Indices of the layers that carry a gate."""
+    if not cfg.gated:
+        return []
+    n = cfg.num_layers
+    return {"all": list(range(n)), "last": [n - 1], "not_first": list(range(1, n))}[cfg.gate_layers]
 
 
 class SarSSM(nn.Module):
-    """Maps x (B, L, 2) complex64 [raw line, p] to the focused line (B, L, 1) complex64."""
+    """Maps x (B, L, 2) complex64 [raw line, p] to the focused line (B, L, 1) complex64.
 
-    def __init__(self, **kwargs):
+    Keyword arguments are the ModelConfig fields. With init matched_filter (auto: wherever the
+    geometry allows) the untrained model already focuses (matched_init.py); `initialise=False`
+    skips that fit when weights are about to be loaded.
+    """
+
+    def __init__(self, initialise: bool = True, **kwargs):
         super().__init__()
         self.config = ModelConfig.from_dict(kwargs)
         cfg = self.config
+        self.geometry = Geometry.from_dict(cfg.geometry) if cfg.geometry is not None else None
         h = cfg.model_dim
-        self.input_proj = ComplexLinear(cfg.input_dim, h)
+        self.input_proj = ComplexLinear(1, h, bias=False)  # the raw line into the stream
         self.norms = nn.ModuleList(
             ComplexLayerNorm(h) if cfg.norm == "layer" else nn.Identity() for _ in range(cfg.num_layers))
         self.layers = nn.ModuleList(
             S4DBlock(h, cfg.state_dim, activation=cfg.activation, dropout=cfg.dropout,
                      bidirectional=cfg.bidirectional, range_conditioning=cfg.range_conditioning,
-                     range_grid=cfg.range_grid, dt_min=cfg.dt_min, dt_max=cfg.dt_max, kernel=cfg.kernel)
+                     range_grid=cfg.range_grid, geometry=self.geometry,
+                     points_per_aperture=cfg.range_points_per_aperture, dt_min=cfg.dt_min, dt_max=cfg.dt_max,
+                     kernel=cfg.kernel)
             for _ in range(cfg.num_layers))
-        self.gates = nn.ModuleList(
-            SelectivityGate(h, cfg.gate_hidden) for _ in range(cfg.num_layers)) if cfg.use_selectivity else None
-        self.output_proj = ComplexLinear(h, cfg.output_dim)
+        self.gates = nn.ModuleDict(
+            {str(i): SelectivityGate(h, cfg.gate_hidden, cfg.gate_width) for i in gated_layers(cfg)})
+        self.output_proj = ComplexLinear(h, cfg.output_dim, bias=False)
+        self.init_used, self.init_fit_db = "random", None  # what this model started from
+        if initialise and cfg.init != "random":
+            self._start_as_matched_filter(explicit=cfg.init == "matched_filter")
+
+    def _start_as_matched_filter(self, explicit: bool) -> None:
+        """matched_init.py; with init auto, a model that cannot start so keeps the random start."""
+        from .matched_init import initialise_matched_filter
+        blocker = self.config.matched_filter_blocker()
+        if blocker:
+            if explicit:
+                raise ConfigError(f"model.init: matched_filter {blocker}")
+            return
+        try:
+            self.init_fit_db = initialise_matched_filter(self)  # checks everything before writing
+        except ConfigError:
+            if explicit:
+                raise
+            return
+        self.init_used = "matched_filter"
 
     def forward(self, x: torch.Tensor, return_features: bool = False):
         """x (B, L, 2) complex64 -> y (B, L, 1) complex64 [, per-layer features, each (B, L, H)]."""
         if x.dim() != 3 or x.shape[-1] != self.config.input_dim or not x.is_complex():
             raise ValueError(f"expected complex x of shape (B, L, {self.config.input_dim}), "
                              f"got {tuple(x.shape)} {x.dtype}")
-        line, pos = x[..., 0], x[..., 1]  # (B, L) complex64 each
-        p = pos.real.mean(dim=1)  # (B,) float32, constant along a column
+        line = x[..., 0]  # (B, L) complex64
+        p = x[..., 1].real.mean(dim=1)  # (B,) float32, constant along a column
         if self.config.scale_equivariant:  # focusing is linear: predict on unit-rms columns
             scale = line.abs().pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-6)  # (B, 1)
             line = line / scale
-        u = self.input_proj(torch.stack([line, pos], dim=-1))  # (B, L, H) complex64
+        u = self.input_proj(line.unsqueeze(-1))  # (B, L, H) complex64
+        position = position_features(p, x.shape[1], self.geometry) if len(self.gates) else None  # (B, L, 3)
         features = []
         for i, (norm, layer) in enumerate(zip(self.norms, self.layers)):
             v = norm(u)
             update = layer(v, p)  # (B, L, H) complex64
-            if self.gates is not None:
-                update = update * self.gates[i](v)  # (B, L, 1) gate per time step
+            gate = self.gates[str(i)] if str(i) in self.gates else None
+            if gate is not None:
+                update = update * gate(v, position)  # (B, L, 1) gain per time step
             u = u + update
             features.append(u)
         y = self.output_proj(u)  # (B, L, 1) complex64

@@ -32,7 +32,8 @@ from ..models import build_model
 from .cluster import ClusterOptions, DistributedError, clear_run, resolve_storage
 from .history import EpochHistory
 from .plan import RunPlan
-from .runner import TrainingDiverged, finish, quiet_lightning
+from .module import MONITOR
+from .runner import TrainingDiverged, execute as execute_here, finish, quiet_lightning
 
 LIGHTNING_CHECKPOINT = "checkpoint.ckpt"  # the file RayTrainReportCallback writes in each Ray checkpoint
 HISTORY_FILE = "history.jsonl"
@@ -58,7 +59,7 @@ def _worker_trainer(job: dict, plan, log_here: bool, profiler) -> pl.Trainer:
         plugins=[RayLightningEnvironment()],
         precision=t.precision,
         gradient_clip_val=t.grad_clip if t.grad_clip > 0 else None,
-        callbacks=[EarlyStopping(monitor="val_nmse_db", mode="min", patience=t.early_stopping_patience),
+        callbacks=[EarlyStopping(monitor=MONITOR, mode="min", patience=t.early_stopping_patience),
                    *job["callbacks"], RayTrainReportCallback()],
         logger=CSVLogger(job["log_dir"], name="logs") if log_here else False,
         enable_checkpointing=False,
@@ -109,6 +110,8 @@ def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks
     callbacks: Ray Train UserCallbacks (in the controller, on this node); worker_callbacks: Lightning
     callbacks for every worker's Trainer (picklable).
     """
+    if run.fit.cfg.training.num_epochs == 0:  # nothing to train: score the initialised model here
+        return execute_here(run, progress)
     storage = resolve_storage(opts.storage_path, run.root)
     name = run_name(run.root)
     if not run.resuming:
@@ -131,7 +134,7 @@ def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks
             name=name, storage_path=storage,
             logging_config=ray.LoggingConfig(log_level="WARNING"),  # Ray Train's INFO lines stay in its logs
             failure_config=FailureConfig(max_failures=opts.max_failures),
-            checkpoint_config=CheckpointConfig(num_to_keep=2, checkpoint_score_attribute="val_nmse_db",
+            checkpoint_config=CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=MONITOR,
                                                checkpoint_score_order="min"),
             callbacks=[EpochHistory(str(history), run.fit.cfg.training.num_epochs, echo=progress),
                        *(callbacks or [])]),
@@ -147,12 +150,12 @@ def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks
     if "diverged" in outcome:
         raise TrainingDiverged(f"{outcome['diverged']}; stopped, the last good checkpoint in "
                                f"{storage}/{name} is untouched")
-    best = result.get_best_checkpoint(metric="val_nmse_db", mode="min") or result.checkpoint
+    best = result.get_best_checkpoint(metric=MONITOR, mode="min") or result.checkpoint
     model = build_model(run.fit.cfg.model)
     model.load_state_dict(best_weights(best))
     training = {"epochs": outcome.get("epochs", (result.metrics or {}).get("epoch", -1) + 1),
                 "train_seconds": round(seconds, 1),
-                "best_val_nmse_db": best_metric(result, best),
+                "best_val_objective_db": best_metric(result, best),
                 "workers": opts.num_workers,
                 "nodes": len(set(outcome.get("nodes", []))) or None,
                 "ray_run": f"{storage}/{name}"}
@@ -172,5 +175,5 @@ def best_weights(checkpoint: ray.train.Checkpoint) -> dict[str, torch.Tensor]:
 def best_metric(result, checkpoint) -> float | None:
     for kept, metrics in result.best_checkpoints or []:
         if kept.path == checkpoint.path:
-            return float(metrics["val_nmse_db"])
+            return float(metrics[MONITOR])
     return None

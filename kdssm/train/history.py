@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ray.train.v2.api.callback import UserCallback
 
-KEPT = ("epoch", "step", "train_loss", "val_loss", "val_nmse_db", "val_nmse_valid_db", "val_accuracy",
+KEPT = ("epoch", "step", "train_loss", "val_loss", "val_nmse_db", "val_nmse_valid_db", "val_accuracy", "val_objective_db",
         "train_total_loss", "val_total_loss")
 
 
@@ -33,7 +33,8 @@ class EpochHistory(UserCallback):
             fh.write(json.dumps(row) + "\n")
         if self.echo:
             print(f"[kdssm] epoch {row['epoch'] + 1}/{self.total_epochs}: "
-                  f"val nmse {row.get('val_nmse_db', float('nan')):.2f} dB, "
+                  f"val nmse {row.get('val_nmse_db', float('nan')):.2f} dB "
+                  f"(valid {row.get('val_nmse_valid_db', float('nan')):.2f}), "
                   f"val accuracy {row.get('val_accuracy', float('nan')):.4f} "
                   f"({time.time() - self.started:.0f} s)", flush=True)
 

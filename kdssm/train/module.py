@@ -34,6 +34,18 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, total_steps: int):
 
 
 GRAD_LOG_EVERY = 50
+# The validation figure checkpoints and early stopping follow: the ground-truth objective in dB
+# (whole columns and valid_weight x the valid region, as the loss weighs them).
+MONITOR = "val_objective_db"
+
+
+def objective_db(nmse: torch.Tensor, nmse_valid: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    """The ground-truth objective on a whole split, in dB: 10 log10(nmse + valid_weight nmse_valid).
+
+    What the loss weighs, so the checkpoint kept is the one the training was after: a run that
+    protects the valid region is not judged by the column edges alone.
+    """
+    return 10.0 * torch.log10(nmse + cfg.valid_weight * nmse_valid)
 
 
 class ValidationEnergy:
@@ -46,7 +58,7 @@ class ValidationEnergy:
     def reset(self) -> None:
         self.sums = torch.zeros(4, dtype=torch.float64)  # err, ref, err valid, ref valid
 
-    def update(self, y_hat: torch.Tensor, y: torch.Tensor, x: torch.Tensor, preset: str) -> None:
+    def update(self, y_hat: torch.Tensor, y: torch.Tensor, x: torch.Tensor, preset) -> None:
         err, ref = (y_hat - y).abs().pow(2), y.abs().pow(2)  # (B, L, 1) float
         mask = valid_mask(x, preset)[..., None]  # (B, L, 1) bool
         batch = torch.stack([err.sum(), ref.sum(), err[mask].sum(), ref[mask].sum()]).double()
@@ -62,7 +74,7 @@ class ValidationEnergy:
 class GroundTruthModule(pl.LightningModule):
     """Trains `model` on (x, y) batches with the configured ground-truth loss."""
 
-    def __init__(self, model: torch.nn.Module, cfg: TrainConfig, total_steps: int, preset: str):
+    def __init__(self, model: torch.nn.Module, cfg: TrainConfig, total_steps: int, preset):
         super().__init__()
         self.model = model
         self.cfg = cfg
@@ -119,6 +131,7 @@ class GroundTruthModule(pl.LightningModule):
         self.log("val_nmse_db", (10.0 * torch.log10(nmse)).float(), prog_bar=True)
         self.log("val_nmse_valid_db", (10.0 * torch.log10(nmse_valid)).float())
         self.log("val_accuracy", (1.0 - nmse).clamp_min(0.0).float())  # metrics.accuracy on the val split
+        self.log(MONITOR, objective_db(nmse, nmse_valid, self.cfg).float())
 
     def on_before_optimizer_step(self, optimizer) -> None:
         """Every 50 steps: gradient norm of each layer of the trained model, and the total.

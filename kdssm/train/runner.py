@@ -16,11 +16,11 @@ from torch.utils.data import DataLoader
 from .. import metrics
 from ..checkpoint import save_model
 from ..config import RunConfig
-from ..data.datasets import load_split
+from ..data.datasets import data_columns, load_split, with_column_geometry
 from ..evaluate import evaluate_matched_filter, evaluate_model
 from ..models import build_model
 from . import rundir
-from .module import GroundTruthModule
+from .module import MONITOR, GroundTruthModule
 from .plan import FitPlan, RunPlan
 
 
@@ -62,13 +62,14 @@ def make_trainer(cfg: RunConfig, root: Path, progress: bool, callbacks: list, lo
 def plan_training(cfg: RunConfig, save_dir: str | Path, overwrite: bool = False, kind: str = "teacher") -> RunPlan:
     """Check the data, then prepare (or resume) the run folder; nothing is trained yet."""
     train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))  # checked first
+    cfg = with_column_geometry(cfg)
     root, resuming = rundir.prepare(save_dir, cfg, overwrite)
     return RunPlan(FitPlan(cfg, train.dataset(), val.dataset(), ground_truth_module), root, resuming, test, kind)
 
 
 def ground_truth_module(plan: FitPlan) -> GroundTruthModule:
     return GroundTruthModule(build_model(plan.cfg.model), plan.cfg.training, plan.total_steps,
-                             preset=plan.cfg.data.preset)
+                             preset=data_columns(plan.cfg.data))
 
 
 def execute(run: RunPlan, progress: bool = True) -> dict:
@@ -99,9 +100,11 @@ def fit(module: pl.LightningModule, cfg: RunConfig, root: Path, resuming: bool, 
     Returns what the summary records of the training itself.
     """
     t = cfg.training
-    best = ModelCheckpoint(dirpath=str(root / rundir.LIGHTNING_DIR), filename="best", monitor="val_nmse_db",
+    if t.num_epochs == 0:  # evaluate the initialised model as it is
+        return {"epochs": 0, "train_seconds": 0.0, "best_val_objective_db": None}
+    best = ModelCheckpoint(dirpath=str(root / rundir.LIGHTNING_DIR), filename="best", monitor=MONITOR,
                            mode="min", save_top_k=1, save_last=True)
-    stop = EarlyStopping(monitor="val_nmse_db", mode="min", patience=t.early_stopping_patience)
+    stop = EarlyStopping(monitor=MONITOR, mode="min", patience=t.early_stopping_patience)
     steps_per_epoch = math.ceil(len(train_ds) / t.batch_size)
     trainer = make_trainer(cfg, root, progress, [best, stop], log_every=max(1, min(10, steps_per_epoch)))
     loaders = (DataLoader(train_ds, batch_size=t.batch_size, shuffle=True),
@@ -118,7 +121,7 @@ def fit(module: pl.LightningModule, cfg: RunConfig, root: Path, resuming: bool, 
         state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
     return {"epochs": trainer.current_epoch, "train_seconds": round(seconds, 1),
-            "best_val_nmse_db": float(best.best_model_score) if best.best_model_score is not None else None}
+            "best_val_objective_db": float(best.best_model_score) if best.best_model_score is not None else None}
 
 
 def finish(model: torch.nn.Module, cfg: RunConfig, root: Path, test, kind: str, training: dict,
@@ -129,15 +132,16 @@ def finish(model: torch.nn.Module, cfg: RunConfig, root: Path, test, kind: str, 
     """
     model = model.cpu().eval()
     save_model(model, root / "model.ckpt", kind)
-    preset = cfg.data.preset
-    summary = {"kind": kind, **evaluate_model(model, test.x, test.y, preset)}
+    preset = data_columns(cfg.data)
+    summary = {"kind": kind, **evaluate_model(model, test.x, test.y, preset),
+               "init": {"used": getattr(model, "init_used", None), "fit_db": getattr(model, "init_fit_db", None)}}
     if teacher is not None:
         summary["teacher"] = evaluate_model(teacher, test.x, test.y, preset)
         summary["retention"] = metrics.retention(summary["accuracy"], summary["teacher"]["accuracy"])
         summary["param_reduction"] = 1.0 - summary["params"] / summary["teacher"]["params"]
     summary.update({
         "matched_filter": evaluate_matched_filter(test.x, test.y, preset),
-        "preset": preset,
+        "preset": cfg.data.preset,
         "test_columns": len(test),
         "training": training,
         "model": cfg.model.to_dict(),

@@ -45,8 +45,8 @@ def test_clutter_power_is_about_one_without_targets():
     assert 0.85 < clutter_power < 1.15
     # Focusing sums each scatterer's Na samples coherently; its energy spreads over the compressed
     # pulse, PRF / B samples wide, so focused clutter power is the oversampling factor PRF / B.
-    bandwidth = out["ka"] * out["na"] / pre.prf
-    oversampling = np.mean(pre.prf / bandwidth)
+    bandwidth = out["ka"] * out["na"] / pre.prf_hz
+    oversampling = np.mean(pre.prf_hz / bandwidth)
     assert 0.85 < np.mean(np.abs(out["truth"]) ** 2) / oversampling < 1.15
 
 

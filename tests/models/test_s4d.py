@@ -1,7 +1,10 @@
+import math
+
 import pytest
 import torch
 
-from kdssm.models.s4d import S4DConv, interpolation_weights
+from kdssm.geometry import PRESETS
+from kdssm.models.s4d import S4DConv
 from kdssm.models.s4d_kernel import circular_kernel, kernel_chunked, kernel_reference
 
 
@@ -95,7 +98,7 @@ def test_cache_follows_load_state_dict():
 
 def test_range_conditioning_interpolates_between_grid_kernels():
     torch.manual_seed(0)
-    conv = S4DConv(2, 8, range_conditioning=True, range_grid=5)
+    conv = S4DConv(2, 8, range_conditioning=True, range_grid=5)  # no geometry: 5 equally spaced points
     with torch.no_grad():
         conv.dt_slope.fill_(1.0)
     u = torch.randn(1, 20, 2, dtype=torch.complex64).repeat(3, 1, 1)
@@ -107,10 +110,69 @@ def test_range_conditioning_interpolates_between_grid_kernels():
         conv(u)
 
 
-def test_interpolation_weights_sum_to_one():
-    w = interpolation_weights(torch.tensor([0.0, 0.3, 1.0, 1.5, -1.0]), 4)
-    torch.testing.assert_close(w.real.sum(dim=1), torch.ones(5))
-    assert w[2, 3].real == 1.0 and w[3, 3].real == 1.0 and w[4, 0].real == 1.0
+def _aperture_conv(seed=0):
+    torch.manual_seed(seed)
+    conv = S4DConv(2, 8, range_conditioning=True, geometry=PRESETS["mini"].geometry(), points_per_aperture=3)
+    with torch.no_grad():
+        conv.dt_slope.fill_(-0.5)
+        conv.log_dt.fill_(-2.5)
+    return conv
+
+
+def test_aperture_kernels_are_windowed_at_their_grid_point_aperture():
+    conv = _aperture_conv()
+    with torch.no_grad():
+        k = conv.kernels(256)  # (G, D, H, L)
+    half = torch.as_tensor(conv.grid.half_aperture)  # (G,)
+    lags = torch.arange(256)
+    beyond = lags[None, :] > half[:, None]  # (G, L)
+    assert float(k.abs().permute(0, 3, 1, 2)[beyond].max()) == 0.0
+    assert bool((k[:, :, :, 0].abs() > 0).all()) and bool((k.abs().amax(dim=(1, 2))[~beyond] > 0).all())
+
+
+def test_aperture_columns_interpolate_within_their_own_aperture_length():
+    conv = _aperture_conv()
+    grid = conv.grid
+    u = torch.randn(1, 128, 2, dtype=torch.complex64)
+    lo, hi = 3, 4  # two neighbouring points of one bucket
+    assert grid.half_aperture[lo] == grid.half_aperture[hi]
+    p = torch.tensor([grid.p[lo], 0.5 * (grid.p[lo] + grid.p[hi]), grid.p[hi]], dtype=torch.float64).float()
+    with torch.no_grad():
+        y = conv(u.repeat(3, 1, 1), p)
+    torch.testing.assert_close(y[1], 0.5 * (y[0] + y[2]), rtol=1e-4, atol=1e-5)
+    idx, w = grid.locate(torch.rand(4000))
+    same_bucket = grid.half_aperture[idx[:, 0].numpy()] == grid.half_aperture[idx[:, 1].numpy()]
+    assert same_bucket.all() and torch.allclose(w.sum(dim=1), torch.ones(4000))
+    assert bool((w >= 0).all()) and bool((idx[:, 1] == idx[:, 0] + 1).all())
+
+
+def test_column_bucket_follows_the_data_card_aperture():
+    grid = _aperture_conv().grid
+    p = torch.rand(5000, dtype=torch.float64)
+    na = PRESETS["mini"].aperture_samples(PRESETS["mini"].slant_range(p.numpy()))
+    idx, _ = grid.locate(p)
+    assert (2 * grid.half_aperture[idx[:, 0].numpy()] + 1 == na).all()
+
+
+def test_training_path_builds_only_touched_points_and_equals_the_cached_grid():
+    conv = _aperture_conv()
+    u = torch.randn(4, 64, 2, dtype=torch.complex64)
+    p = torch.tensor([0.05, 0.4, 0.41, 0.97])
+    with torch.no_grad():
+        cached = conv(u, p)  # whole grid built once, gathered per column
+    built = conv(u, p)  # grad enabled: only the touched grid points
+    assert built.requires_grad
+    torch.testing.assert_close(built.detach(), cached, rtol=1e-4, atol=1e-5)
+
+
+def test_dt_scaled_family_is_one_continuous_response():
+    """K_g[l] = dt_g k(l dt_g): kernels of two step sizes sample one response at their own rates."""
+    conv = S4DConv(1, 8, range_conditioning=True, range_grid=2, bidirectional=False)
+    with torch.no_grad():
+        conv.dt_slope.fill_(math.log(2.0))  # rho = -1/2, +1/2: dt and 2 dt
+        conv.log_dt.fill_(math.log(0.05) + 0.5 * math.log(2.0))
+    k = conv.kernels(40)[:, 0, 0]  # (2, L): dt = 0.05 and 0.1
+    torch.testing.assert_close(k[1, :20] / 0.1, k[0, 0::2] / 0.05, rtol=1e-4, atol=1e-5)
 
 
 def test_parameters_are_real():

@@ -33,15 +33,59 @@ def test_all_parameters_real_and_gradients_flow(columns):
 
 
 def test_selectivity_adds_gate_parameters():
-    with_gate = count_params(SarSSM(**TINY, use_selectivity=True))
+    with_gate = count_params(SarSSM(**TINY, use_selectivity=True, gate_layers="all"))
     without = count_params(SarSSM(**TINY, use_selectivity=False))
-    per_layer = (4 * 8 * 2 + 8 * 2) + (16 * 32 + 32) + (32 + 1)  # projection, hidden, out
+    per_layer = 4 * 8 * 2 + (11 * 32 + 32) + (32 * 2 + 2)  # bias-free projection, hidden (8 + 3 inputs), out
     assert with_gate - without == 2 * per_layer
+    assert count_params(SarSSM(**TINY, use_selectivity=True, gate_width=0)) == without
+
+
+@pytest.mark.parametrize("placement,expected", [("all", ["0", "1", "2"]), ("last", ["2"]), ("not_first", ["1", "2"])])
+def test_gate_placement_and_size(placement, expected):
+    model = SarSSM(**{**TINY, "num_layers": 3}, use_selectivity=True, gate_layers=placement, gate_width=3,
+                   gate_hidden=5)
+    assert sorted(model.gates) == expected
+    assert count_params(model.gates[expected[0]]) == 4 * 3 * 2 + (6 * 5 + 5) + (5 * 2 + 2)
+
+
+def _randomise_gates(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for gate in model.gates.values():
+            gate.out.weight.copy_(torch.randn(gate.out.weight.shape, generator=g))
+            gate.out.bias.copy_(torch.randn(gate.out.bias.shape, generator=g))
+
+
+@pytest.mark.parametrize("activation", ["identity", "modrelu"])
+def test_phase_equivariance_with_active_gates(columns, activation):
+    """x e^{j phi} -> y e^{j phi}: the stream carries the line only and gates see magnitudes."""
+    x, _ = columns
+    torch.manual_seed(1)
+    model = SarSSM(**TINY, use_selectivity=True, activation=activation, norm="layer").eval()
+    _randomise_gates(model)
+    turned = x.clone()
+    turned[..., 0] *= torch.exp(torch.tensor(1.1j))
+    with torch.no_grad():
+        y = model(x)
+        gains = [g(torch.randn(2, 8, 4, dtype=torch.complex64), torch.rand(2, 8, 3)) for g in model.gates.values()]
+        torch.testing.assert_close(model(turned), y * torch.exp(torch.tensor(1.1j)), rtol=1e-4, atol=1e-4)
+    assert all(float(g.std()) > 0.01 for g in gains)  # the gates are really acting
+
+
+def test_gates_start_as_the_identity(columns):
+    x, _ = columns
+    torch.manual_seed(2)
+    gated = SarSSM(**TINY, use_selectivity=True).eval()
+    plain = SarSSM(**TINY, use_selectivity=False).eval()
+    plain.load_state_dict({k: v for k, v in gated.state_dict().items() if not k.startswith("gates.")})
+    with torch.no_grad():
+        torch.testing.assert_close(gated(x), plain(x))
 
 
 def test_scale_equivariance(columns):
     x, _ = columns
-    model = SarSSM(**TINY).eval()
+    model = SarSSM(**TINY, use_selectivity=True).eval()
+    _randomise_gates(model)
     scaled = x.clone()
     scaled[..., 0] *= 7.0
     with torch.no_grad():
