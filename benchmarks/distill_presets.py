@@ -1,10 +1,12 @@
-"""Distil the four seed presets from the demo teacher on `mini`, beside the same students trained on
-ground truth alone for the same epochs: does distillation help, and by how much?
+"""Distil the seed presets from the demo teacher on `mini`, gate-free (the seed's) and with a cheap gate,
+beside the same students trained on ground truth alone for the same epochs, and the matched filter on
+the same test columns: does distillation help, does the gate pay, which students beat the filter?
 
-    python benchmarks/distill_presets.py [--teacher runs/demo/teacher] [--epochs 6]
+    python benchmarks/distill_presets.py [--teacher runs/demo/teacher] [--epochs 10]
 
 Writes benchmarks/results/distill_presets.json. Goals (issue 3): retention >= 99 / 97 / 95 / 85 %
-for standard / compressed / tiny / ultra.
+for standard / compressed / tiny / ultra. Gated variants: complex gates on every layer after the
+first (width 4, hidden 16), the seed's sizes otherwise.
 """
 from __future__ import annotations
 
@@ -25,12 +27,13 @@ from kdssm.train.runner import train_run  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 GOALS = {"standard": 0.99, "compressed": 0.97, "tiny": 0.95, "ultra": 0.85}
 KEEP = ("params", "nmse_db", "nmse_valid_db", "accuracy", "pslr_db", "latency_ms_per_column")
+GATE = {"use_selectivity": True, "gate_layers": "not_first", "gate_width": 4, "gate_hidden": 16}
 
 
-def student_config(teacher: Path, preset: str, epochs: int, train_size: int) -> RunConfig:
+def student_config(teacher: Path, preset: str, epochs: int, train_size: int, gated: bool) -> RunConfig:
     base = RunConfig.from_file(teacher / "config.yaml")
     return base.with_overrides({
-        "model": {**MODEL_PRESETS[preset], "use_selectivity": False},
+        "model": {**MODEL_PRESETS[preset], **(GATE if gated else {"use_selectivity": False})},
         "data": {"train_size": train_size},
         "training": {"num_epochs": epochs, "max_minutes": 0.0, "early_stopping_patience": 1000},
         "distillation": {"curriculum_epochs": max(1, epochs // 4), "stage_epochs": max(1, epochs // 4)},
@@ -40,32 +43,42 @@ def student_config(teacher: Path, preset: str, epochs: int, train_size: int) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--teacher", default=str(ROOT / "runs/demo/teacher"), help="teacher run folder")
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--train-size", type=int, default=2048)
     parser.add_argument("--presets", nargs="+", default=list(GOALS))
+    parser.add_argument("--variants", nargs="+", default=["gate_free", "gated"], choices=["gate_free", "gated"])
     args = parser.parse_args()
     teacher = Path(args.teacher)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets:
-            cfg = student_config(teacher, preset, args.epochs, args.train_size)
-            distilled = distill_run(cfg, teacher, Path(tmp) / f"kd-{preset}", progress=False)
-            alone = train_run(cfg, Path(tmp) / f"gt-{preset}", kind="student", progress=False)
-            teacher_acc = distilled["teacher"]["accuracy"]
-            rows[preset] = {
-                "model": {k: cfg.model.to_dict()[k] for k in ("model_dim", "state_dim", "num_layers")},
-                "distilled": {k: distilled[k] for k in KEEP} | {"retention": distilled["retention"],
-                                                              "train_seconds": distilled["training"]["train_seconds"]},
-                "ground_truth_only": {k: alone[k] for k in KEEP} | {"retention": retention(alone["accuracy"], teacher_acc),
-                                                                  "train_seconds": alone["training"]["train_seconds"]},
-                "goal_retention": GOALS.get(preset),
-            }
-            rows[preset]["distillation_gain_db"] = alone["nmse_db"] - distilled["nmse_db"]
-            rows[preset]["meets_goal"] = distilled["retention"] >= GOALS.get(preset, 0.0)
-            print(f"{preset}: retention distilled {distilled['retention']:.4f} vs ground truth only "
-                  f"{rows[preset]['ground_truth_only']['retention']:.4f} (goal {GOALS.get(preset)})", flush=True)
+            for variant in args.variants:
+                name = preset if variant == "gate_free" else f"{preset}+gate"
+                cfg = student_config(teacher, preset, args.epochs, args.train_size, variant == "gated")
+                distilled = distill_run(cfg, teacher, Path(tmp) / f"kd-{name}", progress=False)
+                alone = train_run(cfg, Path(tmp) / f"gt-{name}", kind="student", progress=False)
+                teacher_acc, mf = distilled["teacher"]["accuracy"], distilled["matched_filter"]
+                rows[name] = {
+                    "model": {k: cfg.model.to_dict()[k] for k in ("model_dim", "state_dim", "num_layers",
+                                                                  "use_selectivity")},
+                    "distilled": {k: distilled[k] for k in KEEP} | {
+                        "retention": distilled["retention"], "train_seconds": distilled["training"]["train_seconds"]},
+                    "ground_truth_only": {k: alone[k] for k in KEEP} | {
+                        "retention": retention(alone["accuracy"], teacher_acc),
+                        "train_seconds": alone["training"]["train_seconds"]},
+                    "goal_retention": GOALS.get(preset),
+                    "distillation_gain_db": alone["nmse_db"] - distilled["nmse_db"],
+                    "meets_goal": distilled["retention"] >= GOALS.get(preset, 0.0),
+                    "beats_matched_filter": distilled["accuracy"] > mf["accuracy"],
+                }
+                print(f"{name}: {distilled['params']:,} params, retention distilled {distilled['retention']:.4f} vs "
+                      f"ground truth only {rows[name]['ground_truth_only']['retention']:.4f} (goal "
+                      f"{GOALS.get(preset)}); accuracy {distilled['accuracy']:.4f} vs matched filter "
+                      f"{mf['accuracy']:.4f}", flush=True)
         teacher_scores = {k: distilled["teacher"][k] for k in KEEP}
-    path = write_result("distill_presets", {"teacher": teacher_scores, "teacher_dir": str(teacher),
+        baseline = {k: mf[k] for k in KEEP}
+    path = write_result("distill_presets", {"teacher": teacher_scores, "matched_filter": baseline,
+                                            "teacher_dir": str(teacher),
                                             "epochs": args.epochs, "train_size": args.train_size, "presets": rows})
     print(f"-> {path}")
 

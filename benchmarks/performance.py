@@ -94,6 +94,31 @@ def cached_teacher(device, x, repeats: int) -> dict:
     return out
 
 
+def aperture_teacher(device, x, repeats: int) -> dict:
+    """Seed-size teacher on s1 with the geometry (aperture-keyed grid, 220 points, matched-filter start)
+    against the same teacher on the uniform 8-point grid: cache build, cached forward, cache size."""
+    from kdssm.geometry import PRESETS
+    xb = x[:32].to(device)
+    out = {}
+    for name, extra in (("uniform8", {}), ("aperture_3", {"geometry": PRESETS["s1"].geometry().to_dict()})):
+        torch.manual_seed(0)
+        model = SarSSM(**MODEL_PRESETS["teacher"], range_conditioning=True, **extra).to(device).eval()
+        with torch.no_grad():
+            sync(device)
+            start = time.perf_counter()
+            model(xb)  # builds and caches every layer's kernel spectra
+            sync(device)
+            build = time.perf_counter() - start
+            cached = timed(lambda: model(xb), device, repeats)
+        spectra = sum(hit[1].numel() * hit[1].element_size() for layer in model.layers
+                      for hit in layer.conv._cache.values())
+        out[name] = {"grid_points": len(model.layers[0].conv.grid), "cache_build_s": build, "cached_forward_s": cached,
+                     "cached_spectra_mb": spectra / 2 ** 20}
+    out["cached_forward_ratio_aperture_over_uniform"] = (out["aperture_3"]["cached_forward_s"]
+                                                         / out["uniform8"]["cached_forward_s"])
+    return out
+
+
 def inference(device, x, preset: str, repeats: int) -> dict:
     """ms per column at batch 1 and 32 for the teacher, every student preset and the matched filter."""
     models = {"teacher": teacher()}
@@ -192,6 +217,7 @@ def main() -> None:
     results = {"device": str(device)}
     for name, fn in (("kernel_generation", lambda: kernel_generation(device, repeats)),
                      ("cached_teacher", lambda: cached_teacher(device, x, repeats)),
+                     ("aperture_teacher_s1", lambda: aperture_teacher(device, x, repeats)),
                      ("inference_s1", lambda: inference(device, x, "s1", repeats)),
                      ("distill_step_compressed", lambda: distill_step(device, x, y, repeats)),
                      ("memory_cpu", memory), ("simulator", lambda: simulator_vs_training(repeats))):

@@ -9,8 +9,9 @@ import torch
 from . import metrics
 from .checkpoint import load_model
 from .config import RunConfig
-from .data.datasets import load_split
-from .evaluate import evaluate_model, latency_ms_per_column, predict
+from .data import matched_filter
+from .data.datasets import data_columns, load_split
+from .evaluate import evaluate_matched_filter, evaluate_model, latency_ms_per_column, predict
 from .memory import peak_memory_mb
 from .train import rundir
 
@@ -18,8 +19,10 @@ COLUMNS = ("name", "model_dim", "state_dim", "num_layers", "selectivity", "param
            "latency_ms_b1", "latency_ms_b32", "peak_mem_mb", "nmse_db", "nmse_valid_db", "accuracy",
            "retention", "pslr_db", "islr_db", "irw_samples")
 
-def describe(name: str, run: Path, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
-             preset: str) -> dict:
+MATCHED_FILTER = "matched filter"
+
+
+def describe(name: str, run: Path, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, preset) -> dict:
     cfg = model.config
     scores = evaluate_model(model, x, y, preset)
     return {"name": name, "model_dim": cfg.model_dim, "state_dim": cfg.state_dim, "num_layers": cfg.num_layers,
@@ -29,15 +32,27 @@ def describe(name: str, run: Path, model: torch.nn.Module, x: torch.Tensor, y: t
             "peak_mem_mb": peak_memory_mb(x.shape[1], checkpoint=str(run / "model.ckpt"))}
 
 
+def describe_matched_filter(x: torch.Tensor, y: torch.Tensor, preset) -> dict:
+    """The classical baseline as a row: no parameters, no dims, its latency measured the same way."""
+    def focus(xb):
+        return matched_filter(xb, preset)
+    scores = evaluate_matched_filter(x, y, preset)
+    return {"name": MATCHED_FILTER, "model_dim": None, "state_dim": None, "num_layers": None, "selectivity": False,
+            **scores, "latency_ms_b1": latency_ms_per_column(focus, x, batch=1),
+            "latency_ms_b32": scores["latency_ms_per_column"], "peak_mem_mb": None}
+
+
 def compare_runs(teacher_dir: Path, student_dirs: list[Path], out_dir: Path | None = None) -> list[dict]:
-    """Score every run on the teacher's test split; print a table and write JSON, CSV and PNG."""
+    """Score every run and the matched filter on the teacher's test split; print a table and write
+    JSON, CSV and PNG."""
     cfg = RunConfig.from_file(teacher_dir / rundir.CONFIG_FILE)
     test = load_split(cfg.data, "test")
-    preset = cfg.data.preset
+    preset = data_columns(cfg.data)
     models = {"teacher": (teacher_dir, load_model(teacher_dir))}
     for d in student_dirs:
         models[d.name] = (d, load_model(d))
     rows = [describe(name, run, model, test.x, test.y, preset) for name, (run, model) in models.items()]
+    rows.append(describe_matched_filter(test.x, test.y, preset))
     teacher = rows[0]
     for row in rows:
         row["param_reduction_pct"] = 100.0 * (1.0 - row["params"] / teacher["params"])
@@ -45,14 +60,15 @@ def compare_runs(teacher_dir: Path, student_dirs: list[Path], out_dir: Path | No
         row["speedup_b32"] = teacher["latency_ms_b32"] / row["latency_ms_b32"]
     out_dir = out_dir or teacher_dir.parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    rundir.write_json(out_dir / "comparison.json", {"preset": preset, "test_columns": len(test), "models": rows})
+    rundir.write_json(out_dir / "comparison.json", {"preset": cfg.data.preset, "test_columns": len(test),
+                                                    "models": rows})
     with open(out_dir / "comparison.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=[*COLUMNS, "speedup_b32"], extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     from .plots import plot_scene
     predictions = {name: predict(model, test.x[:64]) for name, (_, model) in models.items()}
-    plot_scene(test.x[:64], test.y[:64], predictions, preset, out_dir / "comparison.png")
+    plot_scene(test.x[:64], test.y[:64], predictions, preset, out_dir / "comparison.png")  # with the matched filter
     print(format_comparison(rows))
     print(f"wrote {out_dir / 'comparison.json'}, comparison.csv and comparison.png")
     return rows
@@ -64,8 +80,8 @@ def format_comparison(rows: list[dict]) -> str:
     body = []
     for r in rows:
         mem = f"{r['peak_mem_mb']:.0f}" if r["peak_mem_mb"] is not None else "-"
-        body.append([r["name"], f"{r['model_dim']}/{r['state_dim']}/{r['num_layers']}",
-                     "yes" if r["selectivity"] else "no", f"{r['params']:,}", f"{r['param_reduction_pct']:.1f}",
+        dims = f"{r['model_dim']}/{r['state_dim']}/{r['num_layers']}" if r["model_dim"] is not None else "-"
+        body.append([r["name"], dims, "yes" if r["selectivity"] else "no", f"{r['params']:,}", f"{r['param_reduction_pct']:.1f}",
                      f"{r['latency_ms_b1']:.3f}", f"{r['latency_ms_b32']:.3f}", mem, f"{r['nmse_db']:.2f}",
                      f"{r['nmse_valid_db']:.2f}", f"{r['accuracy']:.4f}", f"{r['retention']:.4f}",
                      f"{r['pslr_db']:.2f}", f"{r['islr_db']:.2f}", f"{r['irw_samples']:.3f}"])

@@ -34,6 +34,10 @@ def test_seed_sizes_in_the_seed_configs():
     assert teacher.data.preset == student.data.preset == "s1"
 
 
+GEOMETRY = {"wavelength_m": 0.0555, "velocity_m_s": 7100.0, "prf_hz": 600.0, "antenna_length_m": 40.0,
+            "slant_range_near_m": 800e3, "slant_range_far_m": 950e3}
+
+
 @pytest.mark.parametrize("data,message", [
     ({"model": {"model_dimm": 3}}, "model.model_dimm: unknown key"),
     ({"modle": {}}, "modle: unknown section"),
@@ -50,6 +54,14 @@ def test_seed_sizes_in_the_seed_configs():
     ({"training": {"use_gpu": True}}, "training.use_gpu: unknown key"),
     ({"model": {"use_selectivity": "yes"}}, "model.use_selectivity: expected true or false"),
     ({"model": 5}, "model: expected a mapping"),
+    ({"model": {"gate_layers": "first"}}, "model.gate_layers: 'first' is not one of all, last, not_first"),
+    ({"model": {"init": "pretrained"}}, "model.init: 'pretrained' is not one of auto, matched_filter, random"),
+    ({"data": {"prf_hz": 600}}, "data.wavelength_m: missing"),
+    ({"data": {**GEOMETRY, "prf_hz": -600}}, "data.prf_hz: must be > 0.0"),
+    ({"data": {**GEOMETRY, "slant_range_near_m": 990e3}}, "data.slant_range_near_m: must be < slant_range_far_m"),
+    ({"model": {"geometry": {**GEOMETRY, "swath": 1}}}, "model.geometry.swath: unknown key"),
+    ({"model": {"geometry": {**GEOMETRY, "velocity_m_s": 0}}}, "model.geometry.velocity_m_s: must be > 0"),
+    ({"model": {"geometry": [1, 2]}}, "model.geometry: expected a mapping"),
 ])
 def test_validation_names_the_key(data, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):

@@ -173,8 +173,9 @@ def conclude(cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, results) -> d
     if not finished:
         raise DistributedError(f"no trial of the sweep in {save_dir} finished; see {save_dir / TUNE}")
     teacher = dict(finished[0]["summary"]["teacher"])
+    baseline = dict(finished[0]["summary"]["matched_filter"])  # on the same test columns as every student
     front = pareto.build(teacher, [{k: t[k] for k in ("trial_id", "config", "metrics", "checkpoint")}
-                                   for t in finished], save_dir)
+                                   for t in finished], save_dir, baseline)
     stopped = [t["trial_id"] for t in finished if t["summary"].get("stopped_early")]
     pareto.write(save_dir, front, stopped)
     table = pareto.table(front)
@@ -194,7 +195,9 @@ def record(cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, front: dict, fi
         tracking.flat("", {"search": cfg.search.to_dict() | {"space": json.dumps(cfg.search.space)},
                            "training": cfg.training.to_dict(), "data": cfg.data.to_dict()}),
         {"hypervolume": front["hypervolume"], "trials_finished": finished, "trials_stopped_early": len(stopped),
-         "front_size": len(front["front"])},
+         "front_size": len(front["front"]),
+         "front_beating_matched_filter": sum(e["beats_baseline"] for e in front["front"]),
+         **tracking.scalar_metrics({k: v for k, v in front["baseline"].items() if k != "name"}, "matched_filter.")},
         [save_dir / n for n in (pareto.PARETO_JSON, pareto.PARETO_PNG, SWEEP_CONFIG, "comparison.md",
                                 "search_space.json")])
     if not cfg.tracking.register_front:

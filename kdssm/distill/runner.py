@@ -12,7 +12,7 @@ from ..config import ConfigError, ModelConfig, RunConfig
 from ..data.datasets import data_columns, load_split, with_column_geometry
 from ..models import build_model
 from ..train import rundir
-from ..train.plan import FitPlan, RunPlan
+from ..train.plan import FitPlan, RunPlan, check_model
 from ..train.runner import execute
 from . import schedules, teacher_cache
 from .module import DistillationModule
@@ -86,6 +86,7 @@ def plan_distillation(cfg: RunConfig, teacher_path: str | Path, save_dir: str | 
     train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))
     cfg = with_column_geometry(cfg)
     check_teacher_geometry(teacher, cfg)
+    check_model(cfg)
     root, resuming = rundir.prepare(save_dir, cfg, overwrite)
     sha = teacher_cache.file_sha256(ckpt)
     check_teacher_identity(root, ckpt, sha, resuming)

@@ -113,7 +113,8 @@ class S4DConv(nn.Module):
         else:
             spectrum = self.kernel_spectrum(length)  # (G, H, 2L), cached
         w = w.to(spectrum.real.dtype)[:, :, None, None]  # (B, 2, 1, 1)
-        return (spectrum[idx] * w).sum(dim=1)  # (B, H, 2L)
+        lower = spectrum.index_select(0, idx[:, 0]) * w[:, 0]  # (B, H, 2L)
+        return lower + spectrum.index_select(0, idx[:, 1]) * w[:, 1]
 
     def forward(self, u: torch.Tensor, p: torch.Tensor | None = None) -> torch.Tensor:
         """u (B, L, H) complex64, p (B,) float32 positional encoding -> (B, L, H) complex64."""

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..config import RunConfig
+from ..models import build_model
 
 
 @dataclass
@@ -47,3 +48,9 @@ class RunPlan:
     resuming: bool
     test: object  # datasets.Split of the test columns
     kind: str  # "teacher" or "student"
+
+
+def check_model(cfg: RunConfig) -> None:
+    """Build the model once before anything is written: an init that cannot be computed (an explicit
+    matched-filter start of a model too small for the aperture) is a one-line ConfigError here."""
+    build_model(cfg.model)

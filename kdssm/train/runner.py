@@ -21,7 +21,8 @@ from ..evaluate import evaluate_matched_filter, evaluate_model
 from ..models import build_model
 from . import rundir
 from .module import MONITOR, GroundTruthModule
-from .plan import FitPlan, RunPlan
+from .plan import FitPlan, RunPlan, check_model
+from .progress import progress_callbacks
 
 
 class TrainingDiverged(RuntimeError):
@@ -43,6 +44,7 @@ def quiet_lightning() -> None:
 def make_trainer(cfg: RunConfig, root: Path, progress: bool, callbacks: list, log_every: int = 10) -> pl.Trainer:
     t = cfg.training
     accelerator = "gpu" if t.accelerator == "cuda" else t.accelerator
+    bar, lines = progress_callbacks(progress, t.num_epochs)
     return pl.Trainer(
         max_epochs=t.num_epochs,
         max_time={"minutes": t.max_minutes} if t.max_minutes > 0 else None,
@@ -50,9 +52,9 @@ def make_trainer(cfg: RunConfig, root: Path, progress: bool, callbacks: list, lo
         devices=1,
         precision=t.precision,
         gradient_clip_val=t.grad_clip if t.grad_clip > 0 else None,
-        callbacks=callbacks,
+        callbacks=[*callbacks, *lines],
         logger=CSVLogger(str(root), name="logs"),  # a new version per invocation: a resume never overwrites
-        enable_progress_bar=progress,
+        enable_progress_bar=bar,
         enable_model_summary=False,
         log_every_n_steps=log_every,
         num_sanity_val_steps=0,
@@ -63,6 +65,7 @@ def plan_training(cfg: RunConfig, save_dir: str | Path, overwrite: bool = False,
     """Check the data, then prepare (or resume) the run folder; nothing is trained yet."""
     train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))  # checked first
     cfg = with_column_geometry(cfg)
+    check_model(cfg)
     root, resuming = rundir.prepare(save_dir, cfg, overwrite)
     return RunPlan(FitPlan(cfg, train.dataset(), val.dataset(), ground_truth_module), root, resuming, test, kind)
 

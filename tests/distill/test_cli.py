@@ -4,8 +4,11 @@ import pytest
 import torch
 
 import kdssm
+from kdssm import metrics
 from kdssm.cli import main
 from kdssm.config import RunConfig
+from kdssm.data import matched_filter
+from kdssm.data.datasets import load_split
 from kdssm.distill import teacher_cache
 
 SMALL = ["--train_size", "64", "--val_size", "32", "--test_size", "32", "--batch_size", "16", "--quiet"]
@@ -67,11 +70,14 @@ def test_compare_writes_table_json_csv_png(student_run, teacher_run, tmp_path, c
     assert main(["compare", "--teacher", str(teacher_run), "--students", str(student_run),
                  "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "teacher" in out and "tiny" in out
+    assert "teacher" in out and "tiny" in out and "matched filter" in out
     data = json.loads((tmp_path / "comparison.json").read_text())
     names = [m["name"] for m in data["models"]]
-    assert names == ["teacher", "tiny"]
-    tiny = data["models"][1]
+    assert names == ["teacher", "tiny", "matched filter"]
+    tiny, mf = data["models"][1], data["models"][2]
+    test = load_split(RunConfig.from_file(teacher_run / "config.yaml").data, "test")
+    assert mf["params"] == 0 and mf["latency_ms_b1"] > 0 and mf["param_reduction_pct"] == 100.0
+    assert mf["accuracy"] == pytest.approx(metrics.accuracy(matched_filter(test.x, "mini"), test.y))
     assert tiny["param_reduction_pct"] > 0 and tiny["latency_ms_b1"] > 0 and tiny["peak_mem_mb"] is not None
     assert (tmp_path / "comparison.csv").read_text().startswith("name,model_dim")
     assert (tmp_path / "comparison.png").stat().st_size > 10_000

@@ -4,15 +4,19 @@ import torch
 
 from kdssm.checkpoint import save_model
 from kdssm.data import simulate
+from kdssm.geometry import PRESETS
 from kdssm.models import SarSSM
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
 
 
-def test_cuda_forward_matches_cpu_and_load_model_on_cuda(tmp_path):
+@pytest.mark.parametrize("geometry", [None, PRESETS["mini"].geometry().to_dict()])
+def test_cuda_forward_matches_cpu_and_load_model_on_cuda(tmp_path, geometry):
+    """Both range grids (uniform, aperture-keyed with the matched-filter start) and gated layers."""
     import kdssm
     torch.manual_seed(0)
-    model = SarSSM(model_dim=8, state_dim=32, num_layers=2, range_conditioning=True).eval()
+    model = SarSSM(model_dim=8, state_dim=32, num_layers=2, range_conditioning=True, use_selectivity=True,
+                   geometry=geometry).eval()
     x, _ = simulate("mini", 4, 0)
     with torch.no_grad():
         cpu = model(x)

@@ -87,3 +87,69 @@ def test_bad_data_file_is_a_one_line_error(tmp_path, capsys):
     assert main(["train", *TINY_ARGS, "--train_npz", str(bad), "--save_dir", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "cols.npz: 'x' must be complex" in err
+
+
+MINI_GEOMETRY = ["--wavelength_m", "0.05546576", "--velocity_m_s", "7100", "--prf_hz", "600",
+                 "--antenna_length_m", "40", "--slant_range_near_m", "800000", "--slant_range_far_m", "950000"]
+
+
+def test_zero_epochs_scores_the_matched_filter_start(tmp_path):
+    run = tmp_path / "init"
+    assert main(["train", *TINY_ARGS, "--num_epochs", "0", "--save_dir", str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["training"]["epochs"] == 0 and summary["init"]["used"] == "matched_filter"
+    assert summary["init"]["fit_db"] < -40
+    mf = summary["matched_filter"]
+    assert abs(summary["nmse_db"] - mf["nmse_db"]) < 0.05 and abs(summary["nmse_valid_db"] - mf["nmse_valid_db"]) < 1.0
+    assert not (run / "checkpoints").exists()
+    assert RunConfig.from_file(run / "config.yaml").model.geometry["prf_hz"] == 600.0  # the preset's, recorded
+    kdssm.load_model(run)
+
+
+def _npz(tmp_path, n=48):
+    import numpy as np
+    x, y = simulate("mini", n, 21)
+    path = tmp_path / "cols.npz"
+    np.savez(path, x=x.numpy(), y=y.numpy())
+    return str(path)
+
+
+def test_npz_columns_without_geometry_start_random_with_one_warning(tmp_path, capsys):
+    npz = _npz(tmp_path)
+    run = tmp_path / "run"
+    assert main(["train", *TINY_ARGS, "--num_epochs", "0", "--train_npz", npz, "--val_npz", npz, "--test_npz", npz,
+                 "--save_dir", str(run)]) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("kdssm:")]
+    assert len(err) == 1 and "state no geometry" in err[0] and "random init" in err[0]
+    assert json.loads((run / "summary.json").read_text())["init"]["used"] == "random"
+
+
+def test_npz_columns_with_their_geometry_start_as_the_matched_filter(tmp_path, capsys):
+    npz = _npz(tmp_path)
+    run = tmp_path / "run"
+    assert main(["train", *TINY_ARGS, "--num_epochs", "0", "--train_npz", npz, "--val_npz", npz, "--test_npz", npz,
+                 *MINI_GEOMETRY, "--save_dir", str(run)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert json.loads((run / "summary.json").read_text())["init"]["used"] == "matched_filter"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--init", "matched_filter", "--train_npz", "NPZ"], "model.init: matched_filter needs the acquisition geometry"),
+    (["--prf_hz", "-5"], "data.prf_hz: must be > 0.0"),
+    (["--prf_hz", "600"], "data.wavelength_m: missing"),
+    (["--init", "matched_filter", "--state_dim", "2", "--model_dim", "1"], "modes fit the reference function only"),
+])
+def test_bad_geometry_or_init_is_one_line_and_writes_nothing(tmp_path, capsys, args, message):
+    args = [_npz(tmp_path) if a == "NPZ" else a for a in args]
+    run = tmp_path / "run"
+    assert main(["train", *TINY_ARGS, "--num_epochs", "0", *args, "--save_dir", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not run.exists()
+
+
+def test_progress_off_a_terminal_is_plain_lines(tmp_path, capsys):
+    assert main(["train", *[a for a in TINY_ARGS if a != "--quiet"], "--num_epochs", "2", "--train_size", "64",
+                 "--save_dir", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "\r" not in out and "[kdssm] epoch 1/2: val nmse" in out and "[kdssm] epoch 2/2" in out

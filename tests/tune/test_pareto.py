@@ -30,8 +30,11 @@ def test_build_and_write(tmp_path):
     trials = [{"trial_id": t, "config": {"model_dim": d}, "metrics": _metrics(a, p),
                "checkpoint": str(tmp_path / "trials" / t / "model.ckpt")}
               for t, d, a, p in (("a", 8, 0.85, 400), ("b", 4, 0.80, 100), ("c", 8, 0.70, 500))]
-    result = pareto.build(teacher, trials, tmp_path)
+    baseline = _metrics(0.82, 0, latency=0.05)
+    result = pareto.build(teacher, trials, tmp_path, baseline)
     assert [f["trial_id"] for f in result["front"]] == ["b", "a"]  # sorted by size
+    assert result["baseline"]["accuracy"] == 0.82 and result["baseline"]["params"] == 0
+    assert [f["beats_baseline"] for f in result["front"]] == [False, True]  # 0.80 < 0.82 < 0.85
     assert result["front"][0]["checkpoint"] == "trials/b/model.ckpt"  # relative to pareto.json's folder
     assert [d["trial_id"] for d in result["dominated"]] == ["c"]
     expected = pareto.hypervolume([(0.15, 0.4), (0.2, 0.1)])
@@ -41,3 +44,6 @@ def test_build_and_write(tmp_path):
     assert (tmp_path / "pareto.png").read_bytes()[:4] == b"\x89PNG"
     text = pareto.table(result)
     assert "teacher" in text and "5.00x" in text and "hypervolume" in text
+    lines = text.splitlines()
+    assert lines[2].startswith("matched filter") and "10.00x" in lines[2]  # 0.5 / 0.05 ms
+    assert lines[3].startswith("b") and lines[3].endswith("no") and lines[4].endswith("yes")

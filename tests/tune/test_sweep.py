@@ -39,9 +39,13 @@ def test_sweep_writes_the_output_contract(sweep):
     save_dir, front, _, _ = sweep
     stored = json.loads((save_dir / "pareto.json").read_text())
     assert stored == json.loads(json.dumps(front))
-    assert set(stored) >= {"teacher", "hypervolume", "front"} and 0.0 <= stored["hypervolume"] <= 1.0
+    assert set(stored) >= {"teacher", "baseline", "hypervolume", "front"} and 0.0 <= stored["hypervolume"] <= 1.0
+    assert stored["baseline"]["params"] == 0 and stored["baseline"]["name"] == "matched filter"
+    summary = json.loads((save_dir / stored["front"][0]["checkpoint"]).with_name("summary.json").read_text())
+    assert stored["baseline"]["accuracy"] == summary["matched_filter"]["accuracy"]  # the same test columns
     for entry in stored["front"]:
-        assert set(entry) >= {"trial_id", "config", "metrics", "checkpoint"}
+        assert set(entry) >= {"trial_id", "config", "metrics", "checkpoint", "beats_baseline"}
+        assert entry["beats_baseline"] == (entry["metrics"]["accuracy"] > stored["baseline"]["accuracy"])
         assert (save_dir / entry["checkpoint"]).is_file()  # relative to pareto.json's folder
     assert (save_dir / "pareto.png").read_bytes()[:4] == b"\x89PNG"
     assert len(list((save_dir / "tune" / "sweep").glob("run_trial_*"))) == 4
@@ -60,6 +64,9 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep):
     assert len(roles["trial"]) == 4 and len(roles["teacher"]) == 1
     assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in roles["trial"] + roles["teacher"])
     assert parent.data.metrics["hypervolume"] == pytest.approx(front["hypervolume"])
+    for key in ("accuracy", "nmse_db", "nmse_valid_db", "latency_ms_per_column"):
+        assert parent.data.metrics[f"matched_filter.{key}"] == pytest.approx(front["baseline"][key])
+    assert parent.data.metrics["front_beating_matched_filter"] == sum(e["beats_baseline"] for e in front["front"])
     parent_files = {f.path for f in client.list_artifacts(parent.info.run_id)}
     assert {"pareto.json", "pareto.png", "sweep.yaml", "comparison.md", "search_space.json"} <= parent_files
     finished = [r for r in roles["trial"] if r.info.status == "FINISHED"]
@@ -92,6 +99,6 @@ def test_pareto_command_prints_the_front(sweep, capsys):
     save_dir, front, _, _ = sweep
     assert main(["pareto", "--save_dir", str(save_dir)]) == 0
     out = capsys.readouterr().out
-    assert "teacher" in out and f"{front['hypervolume']:.4f}" in out
+    assert "teacher" in out and "matched filter" in out and f"{front['hypervolume']:.4f}" in out
     for entry in front["front"]:
         assert entry["trial_id"] in out
