@@ -34,19 +34,28 @@ from kdssm.models.range_grid import ApertureGrid, UniformGrid  # noqa: E402
 RANGES = 2001
 
 
-def reference_two_sided(preset, p: float, half_max: int) -> np.ndarray:
-    """The exact reference conj(g) at p on lags -half_max .. half_max (zero outside its aperture)."""
-    taps = preset.reference_filter(p)  # (Na,)
+def reference_two_sided(preset, p: float, half_max: int, half: int | None = None) -> np.ndarray:
+    """The exact reference conj(g) at p on lags -half_max .. half_max, zero outside its aperture of
+    2 half + 1 samples (default: the aperture at p)."""
+    r0 = preset.slant_range(p)
+    half = int(preset.half_aperture(p)) if half is None else half
+    lags = np.arange(-half, half + 1)
     out = np.zeros(2 * half_max + 1, dtype=np.complex128)
-    half = (len(taps) - 1) // 2
-    out[half_max - half:half_max + half + 1] = taps
+    out[half_max - half:half_max + half + 1] = (np.exp(1j * np.pi * preset.fm_rate(r0) * (lags / preset.prf_hz) ** 2)
+                                                / np.sqrt(2 * half + 1))
     return out
 
 
 def scheme_floor_db(preset, grid) -> float:
-    """Exact references at the grid points, read per range as the model does, against the exact ones."""
+    """Exact references at the grid points, read per range as the model does, against the exact ones.
+
+    A point of the aperture grid carries its bucket's aperture (a point on a bucket's edge belongs
+    to that bucket; recomputing Na there could round into the neighbour); a uniform point its own.
+    """
     half_max = (preset.aperture_range()[1] - 1) // 2
-    at_points = np.stack([reference_two_sided(preset, p, half_max) for p in grid.p])  # (G, 2 half_max + 1)
+    halves = grid.half_aperture if grid.half_aperture is not None else [None] * len(grid)
+    at_points = np.stack([reference_two_sided(preset, p, half_max, None if h is None else int(h))
+                          for p, h in zip(grid.p, halves)])  # (G, 2 half_max + 1)
     ps = torch.linspace(0.0, 1.0, RANGES, dtype=torch.float64)
     idx, w = grid.locate(ps)
     err = ref = 0.0

@@ -208,12 +208,6 @@ class ModelConfig(Section):
             return f"needs model.activation identity or modrelu, not {self.activation}"
         return ""
 
-    def resolved_init(self) -> str:
-        """matched_filter or random: auto becomes matched_filter where the model can start as one."""
-        if self.init != "auto":
-            return self.init
-        return "random" if self.matched_filter_blocker() else "matched_filter"
-
 
 def check_geometry(key: str, geometry: Any) -> None:
     """A geometry mapping: the data card's six fields, positive finite numbers, near < far."""

@@ -110,16 +110,6 @@ class Geometry:
         bandwidth = self.fm_rate(r0) * self.aperture_samples(r0) / self.prf_hz
         return float(np.mean(0.886 * self.prf_hz / bandwidth))
 
-    def reference_filter(self, p: float) -> np.ndarray:
-        """conj(g[m]) = exp(+j pi Ka (m/PRF)^2) / sqrt(Na), m = -(Na-1)/2 .. (Na-1)/2: (Na,) complex128.
-
-        What focusing correlates with; the focused sample is y[i] = sum_m s[i+m] conj(g[m]).
-        """
-        r0 = self.slant_range(float(p))
-        na = int(self.aperture_samples(r0))
-        m = np.arange(na) - (na - 1) // 2
-        return np.exp(1j * np.pi * self.fm_rate(r0) * (m / self.prf_hz) ** 2) / np.sqrt(na)
-
 
 @dataclass(frozen=True)
 class Preset(Geometry):

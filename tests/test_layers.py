@@ -7,7 +7,7 @@ import sys
 import pytest
 
 HEAVY = ("ray", "optuna", "mlflow", "pytorch_lightning", "lightning")
-LOWER = ("kdssm.models", "kdssm.data", "kdssm.metrics", "kdssm.distill.losses", "kdssm.config",
+LOWER = ("kdssm.geometry", "kdssm.models", "kdssm.data", "kdssm.metrics", "kdssm.distill.losses", "kdssm.config",
          "kdssm.checkpoint", "kdssm.evaluate", "kdssm")
 
 
@@ -17,6 +17,14 @@ def test_lower_layers_do_not_import_frameworks(module):
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_geometry_sits_below_models_and_data():
+    """The geometry imports nothing of the project but the config, and no torch: models and data build on it."""
+    path = pathlib.Path(__file__).resolve().parents[1] / "kdssm" / "geometry.py"
+    names = _imports(path)
+    assert not any(n.startswith(".") and n not in (".config",) for n in names), names
+    assert "torch" not in {n.split(".")[0] for n in names}
 
 
 def _imports(path: pathlib.Path) -> set[str]:
