@@ -121,31 +121,49 @@ def initialise_matched_filter(model) -> float:
     c_fit, d_fit = solution[:-1].reshape(modes, groups).T, solution[-1]  # (groups, M): group j has poles j::groups
     group_of = np.arange(h) % groups  # channel -> group
     share = np.bincount(group_of, minlength=groups)  # channels per group: their kernels add up
-    channel_omega = torch.tensor(omega.reshape(modes, groups).T[group_of], dtype=torch.float32)  # (H, M)
+    channel_omega = omega.reshape(modes, groups).T[group_of]  # (H, M)
     for conv in convs:
-        conv.a_log_re.fill_(math.log(alpha))
-        conv.a_im.copy_(channel_omega)
-        conv.log_dt.fill_(math.log(dt0))
-        conv.dt_slope.fill_(-0.5)
-    first = convs[0]
-    c = torch.tensor(c_fit[group_of] / share[group_of][:, None], dtype=torch.complex64)  # (H, M)
-    first.c.copy_(torch.view_as_real(c).expand_as(first.c))  # both directions: the reference is symmetric
+        _set_dynamics(conv, alpha, channel_omega, dt0)
+    c = c_fit[group_of] / share[group_of][:, None]  # (H, M)
+    _first_layer_and_stream(model, c, complex(d_fit))
+    _start_later_layers(model)
+    return fit_db
+
+
+def _set_dynamics(conv, alpha: float, omega: np.ndarray, dt0: float) -> None:
+    """A = -alpha + j omega per channel (omega (H, M)), dt = dt0 (R0 / R_mid)^-1/2."""
+    conv.a_log_re.fill_(math.log(alpha))
+    conv.a_im.copy_(torch.tensor(omega, dtype=torch.float32))
+    conv.log_dt.fill_(math.log(dt0))
+    conv.dt_slope.fill_(-0.5)
+
+
+def _first_layer_and_stream(model, c: np.ndarray, d_fit: complex) -> None:
+    """The first layer's C (both directions: the reference is symmetric) and D, and the projections and
+    mixing that write the line along v_raw and its focused version along v_foc (module docstring)."""
+    h = model.config.model_dim
+    first = model.layers[0].conv
+    first.c.copy_(torch.view_as_real(torch.tensor(c, dtype=torch.complex64)).expand_as(first.c))
     roots = torch.exp(2j * math.pi * torch.arange(h) / h).to(torch.complex64)  # (H,)
-    d = complex(d_fit) / h if h > 1 else complex(d_fit) - 1.0  # H = 1: the update replaces the line
+    d = d_fit / h if h > 1 else d_fit - 1.0  # H = 1: the update replaces the line
     first.d.copy_(torch.view_as_real(torch.full((h,), d, dtype=torch.complex64)))
     model.input_proj.weight.copy_(torch.view_as_real(torch.full((h, 1), h ** -0.5, dtype=torch.complex64)))
     mix = roots[:, None].expand(h, h) if h > 1 else torch.ones(1, 1, dtype=torch.complex64)  # (H_out, H_in)
     model.layers[0].mix.weight.copy_(torch.view_as_real(mix.contiguous()))
     read = roots.conj() / math.sqrt(h) if h > 1 else torch.ones(1, dtype=torch.complex64)  # conj(v_foc)
     model.output_proj.weight.copy_(torch.view_as_real(read[None, :].contiguous()))
+
+
+def _start_later_layers(model) -> None:
+    """Unit-energy kernels; gated layers behind a closed gate with full-scale mixing (gate.py), ungated
+    ones as near-identity residual blocks."""
     for i, layer in enumerate(model.layers[1:], start=1):
         _unit_energy_c(layer.conv)
         gate = model.gates[str(i)] if str(i) in model.gates else None
-        if gate is not None:  # full-scale mixing behind a closed gate: no change, live gradients (gate.py)
+        if gate is not None:
             gate.set_constant(0.0)
-        else:  # an ungated layer starts as a near-identity residual block
+        else:
             layer.mix.weight.mul_(LATER_MIX_SCALE)
-    return fit_db
 
 
 def _unit_energy_c(conv) -> None:
