@@ -109,8 +109,9 @@ def feature_loss(student: torch.Tensor, teacher: torch.Tensor, eps: float = EPS)
     """Multi-scale feature matching between aligned features (B, L, C) complex.
 
     nmse(student, teacher) + 0.02 (1 - mean cos) + 0.01 |mean_s - mean_t|^2 / mean |teacher|^2,
-    means over (B, L) per channel. The first term is normalised by the teacher's feature power,
-    so a learnable projection on the teacher side cannot shrink the loss by shrinking its output.
+    means over (B, L) per channel. `student` is the student's projected features, `teacher` the
+    teacher's as they are: every term is normalised by the fixed teacher side, which no learnable
+    part can shrink.
     """
     mse = normalised_mse(student, teacher, eps)
     cosine = 1.0 - complex_cosine_similarity(student, teacher).mean()

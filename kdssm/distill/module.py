@@ -31,8 +31,8 @@ class DistillationModule(GroundTruthModule):
         self.stages = schedules.coupling_stages(pairs) if dcfg.progressive_coupling else [pairs]
         kind = dcfg.projection_type if dcfg.enhanced_projections else "linear"
         t_width, s_width = teacher.config.model_dim, student.config.model_dim
-        self.projections = nn.ModuleDict(
-            {self.pair_name(t, s): FeatureProjection(t_width, s_width, kind) for t, s in pairs})
+        self.projections = nn.ModuleDict(  # from the student's side (projection.py says why)
+            {self.pair_name(t, s): FeatureProjection(s_width, t_width, kind) for t, s in pairs})
         self.epoch_state = self.state_for_epoch(0)
 
     @staticmethod
@@ -81,8 +81,8 @@ class DistillationModule(GroundTruthModule):
         if w.gamma > 0 or not self.training:
             t_feats = self.teacher_features(x, cached)
             for t, s in state["couplings"]:
-                projected = self.projections[self.pair_name(t, s)](t_feats[t])
-                feature = feature + losses.feature_loss(s_feats[s], projected) / len(state["couplings"])
+                projected = self.projections[self.pair_name(t, s)](s_feats[s])
+                feature = feature + losses.feature_loss(projected, t_feats[t]) / len(state["couplings"])
         terms["feature"] = feature
         total = w.alpha * terms["student"] + w.beta * terms["distillation"] + w.gamma * feature
         if d.preserve_distribution:

@@ -19,7 +19,7 @@ from .module import DistillationModule
 
 TEACHER_FILE = "teacher.json"
 CACHE_BUDGET_BYTES = 4 << 30  # teacher features above this are recomputed per batch instead
-PCA_COLUMNS = 256  # training columns whose teacher features initialise the projections
+INIT_COLUMNS = 256  # training columns on which least-squares projections start
 
 
 def resolve_teacher(path: str | Path) -> Path:
@@ -115,7 +115,7 @@ def compute_targets(cfg: RunConfig, teacher: torch.nn.Module, sha: str, layers: 
             targets = teacher_cache.run_teacher(teacher, split.x, layers, with_features)
         else:
             targets, _ = teacher_cache.load_or_compute(cache_dir, teacher, sha,
-                                                       teacher_cache.split_identity(cfg.data, which),
+                                                       teacher_cache.split_identity(split.x, split.y),
                                                        split.x, layers, with_features)
         out[which] = (split, targets)
     return out
@@ -133,18 +133,19 @@ def plan_from_targets(cfg: RunConfig, teacher: torch.nn.Module, pairs: list[tupl
                                       *((t.features[i] for i in layers) if with_features else ())))
     train_split, train_targets = targets["train"]
     if with_features:
-        pca_features = {i: train_targets.features[i][:PCA_COLUMNS] for i in layers}
-    else:  # features too large to cache: run the teacher on a few columns for the PCA
-        pca_features = teacher_cache.run_teacher(teacher, train_split.x[:PCA_COLUMNS], layers, True).features
+        init_features = {i: train_targets.features[i][:INIT_COLUMNS] for i in layers}
+    else:  # features too large to cache: run the teacher on the few columns the projections start from
+        init_features = teacher_cache.run_teacher(teacher, train_split.x[:INIT_COLUMNS], layers, True).features
     return FitPlan(cfg, datasets[0], datasets[1], distillation_module, teacher=teacher, pairs=pairs,
-                   with_features=with_features, pca_features=pca_features)
+                   with_features=with_features, init_columns=train_split.x[:INIT_COLUMNS],
+                   init_features=init_features)
 
 
 def distillation_module(plan: FitPlan) -> DistillationModule:
     cfg = plan.cfg
     module = DistillationModule(build_model(cfg.model), plan.teacher, cfg.distillation, cfg.training,
                                 plan.total_steps, data_columns(cfg.data), plan.pairs, plan.with_features)
-    init_projections(module, plan.pca_features)
+    init_projections(module, plan.init_columns, plan.init_features)
     return module
 
 
@@ -156,9 +157,14 @@ def distill_run(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, 
     return execute(run, progress)
 
 
-def init_projections(module: DistillationModule, features: dict[int, torch.Tensor]) -> None:
-    """PCA-initialise projections from real teacher features of training columns, before fitting."""
-    for t, s in module.pairs:
-        projection = module.projections[module.pair_name(t, s)]
-        if not projection.initialised:
-            projection.init_from_features(features[t])
+def init_projections(module: DistillationModule, columns: torch.Tensor, teacher_features: dict[int, torch.Tensor]) -> None:
+    """Start `pca_init` projections as the least-squares map from the untrained student's features
+    on training columns (N, L, 2) to the teacher's, before fitting."""
+    pending = [(t, s) for t, s in module.pairs if not module.projections[module.pair_name(t, s)].initialised]
+    if not pending:
+        return
+    with torch.no_grad():
+        _, student_features = module.model.eval()(columns, return_features=True)
+    module.model.train()
+    for t, s in pending:
+        module.projections[module.pair_name(t, s)].init_from_features(student_features[s], teacher_features[t])

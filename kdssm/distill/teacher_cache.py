@@ -1,9 +1,10 @@
 """Teacher work done once: its outputs and coupled features per data split, cached on disk.
 
-The key hashes the teacher checkpoint's bytes, the split's identity (preset, seed and size, or
-the .npz file's bytes) and the coupled layers, so a new teacher, new data or other layers never
-reuse stale targets. The columns are used as stored (no augmentation exists in this pipeline);
-anything that changes them must change the split identity.
+The key hashes what the targets depend on: the teacher checkpoint's bytes, the columns themselves
+(x, and y where present: a changed simulator or file changes the key, whatever its seed or name),
+the code that runs the teacher (kdssm's version and the source of its models and geometry) and the
+coupled layers. A cached entry is used only if its outputs and features have the shapes, dtype and
+layers asked for; anything else is recomputed and never trusted.
 """
 from __future__ import annotations
 
@@ -24,18 +25,31 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def split_identity(data_cfg, which: str) -> str:
-    """A string that changes whenever the split's columns change."""
-    npz = getattr(data_cfg, f"{which}_npz")
-    if npz:
-        return f"npz:{file_sha256(npz)}"
-    identity = f"sim:{data_cfg.preset}:{getattr(data_cfg, f'{which}_seed')}:{getattr(data_cfg, f'{which}_size')}"
-    stated = data_cfg.stated_geometry()
-    return identity + (f":{sorted(stated.items())}" if stated else "")
+def split_identity(x: torch.Tensor, y: torch.Tensor | None = None) -> str:
+    """sha256 of the columns' bytes: x (N, L, 2) complex64 and, for labelled columns, y (N, L, 1)."""
+    digest = hashlib.sha256()
+    for tensor in (x, y):
+        if tensor is not None:
+            digest.update(str((tuple(tensor.shape), str(tensor.dtype))).encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
-def cache_key(teacher_sha: str, split_id: str, layers: list[int], with_features: bool) -> str:
-    text = f"{teacher_sha}|{split_id}|{sorted(layers) if with_features else 'outputs-only'}"
+def code_identity() -> str:
+    """kdssm's version and a hash of the source of everything the teacher's forward runs."""
+    import kdssm
+    root = Path(kdssm.__file__).resolve().parent
+    digest = hashlib.sha256(kdssm.__version__.encode())
+    for path in sorted([*(root / "models").glob("*.py"), root / "geometry.py", root / "config.py"]):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(teacher_sha: str, split_id: str, layers: list[int], with_features: bool,
+              code_id: str | None = None) -> str:
+    code_id = code_identity() if code_id is None else code_id
+    text = f"{teacher_sha}|{split_id}|{code_id}|{sorted(layers) if with_features else 'outputs-only'}"
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -64,15 +78,27 @@ def feature_bytes(n: int, length: int, width: int, layers: int) -> int:
     return n * length * width * layers * 8  # complex64
 
 
+def _usable(payload, n: int, length: int, layers: list[int], with_features: bool) -> bool:
+    """A cached payload with the outputs (N, L, 1) complex64 and exactly the layers' features asked for."""
+    outputs, features = payload.get("outputs"), payload.get("features")
+    if not isinstance(outputs, torch.Tensor) or tuple(outputs.shape) != (n, length, 1) \
+            or outputs.dtype != torch.complex64 or not isinstance(features, dict):
+        return False
+    if sorted(features) != (sorted(layers) if with_features else []):
+        return False
+    return all(f.dtype == torch.complex64 and tuple(f.shape[:2]) == (n, length) for f in features.values())
+
+
 def load_or_compute(cache_dir: Path, teacher: torch.nn.Module, teacher_sha: str, split_id: str,
                     x: torch.Tensor, layers: list[int], with_features: bool) -> tuple[TeacherTargets, bool]:
-    """Cached targets for this teacher and split if present, else computed and stored. (targets, hit)."""
+    """Cached targets for this teacher, columns and code if present and well-formed, else computed and
+    stored. (targets, hit)."""
     key = cache_key(teacher_sha, split_id, layers, with_features)
     path = cache_dir / f"{key}.pt"
     if path.is_file():
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
-            if payload["outputs"].shape[0] == x.shape[0]:
+            if _usable(payload, x.shape[0], x.shape[1], layers, with_features):
                 return TeacherTargets(payload["outputs"], dict(payload["features"])), True
         except Exception:  # a damaged cache entry is recomputed, never trusted
             pass

@@ -28,7 +28,8 @@ class FitPlan:
     teacher: torch.nn.Module | None = None
     pairs: list[tuple[int, int]] = field(default_factory=list)  # (teacher layer, student layer) coupled
     with_features: bool = False  # teacher features cached in the datasets
-    pca_features: dict[int, torch.Tensor] = field(default_factory=dict)  # for projection initialisation
+    init_columns: torch.Tensor | None = None  # (N, L, 2) training columns the projections start on
+    init_features: dict[int, torch.Tensor] = field(default_factory=dict)  # teacher features of those columns
     world_size: int = 1  # data-parallel ranks, each taking ceil(N / world_size) columns per epoch
 
     @property

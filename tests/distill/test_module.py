@@ -102,20 +102,34 @@ def test_progressive_stages_grow(batch):
 def test_feature_alignment_for_every_preset_pair(student, kind):
     t_cfg, s_cfg = MODEL_PRESETS["teacher"], MODEL_PRESETS[student]
     pairs = coupling_pairs(t_cfg["num_layers"], s_cfg["num_layers"])
-    assert len(pairs) >= 1
-    proj = FeatureProjection(t_cfg["model_dim"], s_cfg["model_dim"], kind)
-    feats = torch.randn(2, 32, t_cfg["model_dim"], dtype=torch.complex64)
+    assert len(pairs) >= 1 and pairs[-1][0] == t_cfg["num_layers"] - 1  # the teacher's last layer is coupled
+    proj = FeatureProjection(s_cfg["model_dim"], t_cfg["model_dim"], kind)
+    s_feats = torch.randn(2, 32, s_cfg["model_dim"], dtype=torch.complex64)
     if kind == "pca_init":
-        explained = proj.init_from_features(feats)
-        assert 0.0 < explained <= 1.0 + 1e-6
-    out = proj(feats)
-    assert out.shape == (2, 32, s_cfg["model_dim"]) and out.dtype == torch.complex64
+        explained = proj.init_from_features(s_feats, torch.randn(2, 32, t_cfg["model_dim"], dtype=torch.complex64))
+        assert explained <= 1.0 + 1e-6
+    out = proj(s_feats)
+    assert out.shape == (2, 32, t_cfg["model_dim"]) and out.dtype == torch.complex64
 
 
-def test_pca_init_keeps_the_principal_directions_of_real_features():
+def test_least_squares_start_recovers_a_linear_relation():
     g = torch.Generator().manual_seed(0)
-    base = torch.randn(4, 64, 1, dtype=torch.complex64, generator=g)
-    feats = base * torch.tensor([3.0, 0.0, 0.0, 0.0]) + 0.01 * torch.randn(4, 64, 4, dtype=torch.complex64, generator=g)
-    proj = FeatureProjection(4, 1, "pca_init")
-    explained = proj.init_from_features(feats)
-    assert explained > 0.99  # one complex channel holds the variance: two real components explain it
+    student = torch.randn(4, 64, 3, dtype=torch.complex64, generator=g)
+    mix = torch.randn(3, 5, dtype=torch.complex64, generator=g)
+    proj = FeatureProjection(3, 5, "pca_init")
+    assert proj.init_from_features(student, student @ mix) > 0.9999
+    torch.testing.assert_close(proj(student), student @ mix, rtol=1e-3, atol=1e-3)
+
+
+def test_projections_sit_on_the_student_side_and_teacher_features_are_fixed_targets(batch):
+    teacher, data = batch
+    module = make_module(teacher)
+    for (t, s_layer) in module.pairs:
+        lin = module.projections[module.pair_name(t, s_layer)].linear
+        assert lin.in_features == 2 * 3 and lin.out_features == 2 * teacher.config.model_dim
+    # shrinking the projection cannot lower the loss: the teacher's features are the normalising side
+    with torch.no_grad():
+        for p in module.projections.parameters():
+            p.zero_()
+    feature = module.loss_terms(data, module.state_for_epoch(0))["feature"]
+    assert float(feature) >= 1.0 - 1e-4
