@@ -149,7 +149,8 @@ def distill_step(device, x, y, repeats: int) -> dict:
     xb, yb = x[:32].to(device), y[:32].to(device)
     with torch.no_grad():
         t_out, t_feats = t_model.eval()(xb, return_features=True)
-    cached_batch = (xb, yb, t_out, *(t_feats[i] for i in layers))
+    labelled = torch.ones(xb.shape[0], dtype=torch.bool, device=device)
+    cached_batch = (xb, yb, labelled, t_out, *(t_feats[i] for i in layers))
     results = {}
     for mode in ("cached_targets", "teacher_per_step_cached_kernels", "teacher_per_step_rebuilt"):
         module = DistillationModule(student, t_model, DistillConfig(curriculum_epochs=0), TrainConfig(), 100,
@@ -164,7 +165,7 @@ def distill_step(device, x, y, repeats: int) -> dict:
                 grad = mode == "teacher_per_step_rebuilt"  # grad mode: kernels rebuilt, as a naive loop does
                 with torch.set_grad_enabled(grad):
                     out, feats = t_model(xb, return_features=True)
-                batch = (xb, yb, out.detach(), *(feats[i].detach() for i in layers))
+                batch = (xb, yb, labelled, out.detach(), *(feats[i].detach() for i in layers))
             opt.zero_grad()
             module.loss_terms(batch, state)["total"].backward()
             opt.step()

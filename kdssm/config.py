@@ -242,6 +242,11 @@ class DataConfig(Section):
     train_npz: Optional[str] = spec(None, "use these columns (x, y arrays) instead of simulating")
     val_npz: Optional[str] = spec(None, "validation columns from a .npz file")
     test_npz: Optional[str] = spec(None, "test columns from a .npz file")
+    unlabelled_size: int = spec(0, "simulated columns whose ground truth is never read: the teacher labels "
+                                "them (distillation only)", low=0)
+    unlabelled_seed: int = spec(4, "seed of the unlabelled columns", low=0)
+    unlabelled_npz: Optional[str] = spec(None, "unlabelled columns from a .npz file holding x only "
+                                         "(distillation only)")
     wavelength_m: Optional[float] = spec(None, "geometry of the columns: radar wavelength (m); the six geometry "
                                          "fields replace the preset's (state all six, or none)",
                                          low=0.0, low_open=True)
@@ -255,9 +260,16 @@ class DataConfig(Section):
         seeds = (self.train_seed, self.val_seed, self.test_seed)
         if len(set(seeds)) != 3:
             raise ConfigError(f"data.*_seed: train, validation and test seeds must differ, got {seeds}")
+        if self.unlabelled_size and not self.unlabelled_npz and self.unlabelled_seed in seeds:
+            raise ConfigError(f"data.unlabelled_seed: must differ from the train, validation and test seeds "
+                              f"{seeds}, got {self.unlabelled_seed}")
         given = {name: getattr(self, name) for name in GEOMETRY_FIELDS if getattr(self, name) is not None}
         if given:
             check_geometry("data", given)
+
+    @property
+    def has_unlabelled(self) -> bool:
+        return bool(self.unlabelled_npz) or self.unlabelled_size > 0
 
     def stated_geometry(self) -> Optional[dict]:
         """The six geometry fields when stated, else None."""

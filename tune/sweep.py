@@ -23,9 +23,10 @@ from ray.tune.search.optuna import OptunaSearch
 from kdssm import tracking
 from kdssm.checkpoint import load_model
 from kdssm.config import RunConfig
-from kdssm.data.datasets import load_split, with_column_geometry
+from kdssm.data.datasets import load_split, load_unlabelled, with_column_geometry
 from kdssm.distill import teacher_cache
-from kdssm.distill.runner import check_teacher_geometry, check_teacher_preset, compute_targets, resolve_teacher
+from kdssm.distill.runner import (check_teacher_geometry, check_teacher_preset, check_unlabelled_can_teach,
+                                  compute_targets, resolve_teacher)
 from kdssm.train import rundir
 from kdssm.train.cluster import ClusterOptions, DistributedError, check_resources, connect
 
@@ -129,7 +130,9 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
     ckpt = resolve_teacher(teacher_path)
     teacher = load_model(ckpt)
     check_teacher_preset(ckpt, cfg)
+    check_unlabelled_can_teach(cfg)
     train, val = (load_split(cfg.data, which) for which in ("train", "val"))
+    unlabelled = load_unlabelled(cfg.data)
     cfg = with_column_geometry(cfg)
     check_teacher_geometry(teacher, cfg)
     if not uri.startswith("sqlite:"):  # a server answers before anything starts
@@ -144,10 +147,10 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
     (save_dir / "search_space.json").write_text(json.dumps(cfg.search.space, indent=2) + "\n")
     targets = None
     if cfg.search.share_teacher:
-        print(f"[sweep] teacher outputs and features over {len(train) + len(val)} columns, once for every trial",
-              flush=True)
+        columns = len(train) + len(val) + (len(unlabelled) if unlabelled is not None else 0)
+        print(f"[sweep] teacher outputs and features over {columns} columns, once for every trial", flush=True)
         targets = compute_targets(cfg, teacher, sha, list(range(teacher.config.num_layers)), train, val,
-                                  save_dir / "teacher_cache")
+                                  unlabelled, save_dir / "teacher_cache")
     s = cfg.search
     board = (RungBoard.remote(cfg.training.num_epochs, s.grace_epochs, s.reduction_factor)
              if s.early_stopping == "pareto_halving" else None)

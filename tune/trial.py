@@ -16,7 +16,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from kdssm.checkpoint import load_model
 from kdssm.config import RunConfig
-from kdssm.data.datasets import load_split
+from kdssm.data.datasets import load_split, load_unlabelled
 from kdssm.distill.runner import check_teacher_identity, compute_targets, coupled_layers, plan_from_targets
 from kdssm.evaluate import latency_ms_per_column
 from kdssm.models import build_model, count_params
@@ -109,7 +109,7 @@ def run_trial(config: dict, ctx: SweepContext) -> None:
     if targets is None:  # share_teacher false: this trial pays for the teacher itself
         train, val = (load_split(cfg.data, which) for which in ("train", "val"))
         targets = compute_targets(cfg, teacher, ctx.teacher_sha, list(range(teacher.config.num_layers)),
-                                  train, val, cache_dir=None)
+                                  train, val, load_unlabelled(cfg.data), cache_dir=None)
     fit = plan_from_targets(cfg, teacher, pairs, targets)
     root, resuming = rundir.prepare(root, cfg)
     check_teacher_identity(root, Path(ctx.teacher_checkpoint), ctx.teacher_sha, resuming)

@@ -22,7 +22,7 @@ class DataError(ValueError):
 @dataclass
 class Split:
     x: torch.Tensor  # (N, L, 2) complex64
-    y: torch.Tensor  # (N, L, 1) complex64
+    y: torch.Tensor | None  # (N, L, 1) complex64; None for unlabelled columns
 
     def dataset(self) -> TensorDataset:
         return TensorDataset(self.x, self.y)
@@ -32,8 +32,10 @@ class Split:
 
 
 def check_columns(x, y, where: str, length: int | None = None) -> None:
-    """Raise DataError unless x (N, L, 2) and y (N, L, 1) are finite complex arrays of one L."""
+    """Raise DataError unless x (N, L, 2) and y (N, L, 1) (None: unlabelled) are finite complex arrays of one L."""
     for name, arr, channels in (("x", x, 2), ("y", y, 1)):
+        if arr is None:
+            continue
         dtype = arr.dtype
         is_complex = dtype.is_complex if isinstance(arr, torch.Tensor) else np.iscomplexobj(arr)
         if not is_complex:
@@ -45,7 +47,7 @@ def check_columns(x, y, where: str, length: int | None = None) -> None:
         finite = torch.isfinite(arr).all() if isinstance(arr, torch.Tensor) else np.isfinite(arr).all()
         if not bool(finite):
             raise DataError(f"{where}: '{name}' contains NaN or Inf")
-    if x.shape[:2] != y.shape[:2]:
+    if y is not None and x.shape[:2] != y.shape[:2]:
         raise DataError(f"{where}: x {tuple(x.shape)} and y {tuple(y.shape)} differ in N or L")
     if length is not None and x.shape[1] != length:
         raise DataError(f"{where}: columns have L = {x.shape[1]}, the preset expects {length}")
@@ -54,23 +56,29 @@ def check_columns(x, y, where: str, length: int | None = None) -> None:
         raise DataError(f"{where}: the positional encoding x[..., 1] must lie in [0, 1]")
 
 
-def load_npz(path: str | Path, length: int | None = None) -> Split:
-    """Columns from a .npz holding complex arrays x (N, L, 2) and y (N, L, 1)."""
+def load_npz(path: str | Path, length: int | None = None, labelled: bool = True) -> Split:
+    """Columns from a .npz holding complex arrays x (N, L, 2) and y (N, L, 1); with labelled False,
+    x only (a y in the file is ignored, said in one line on stderr)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: data file not found")
+    need = ("x", "y") if labelled else ("x",)
     try:
         with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in ("x", "y") if k not in data.files]
+            missing = [k for k in need if k not in data.files]
             if missing:
-                raise DataError(f"{path}: missing array(s) {', '.join(missing)} (need x and y)")
-            x, y = data["x"], data["y"]
+                raise DataError(f"{path}: missing array(s) {', '.join(missing)} (need {' and '.join(need)})")
+            x = data["x"]
+            y = data["y"] if labelled else None
+            if not labelled and "y" in data.files:
+                print(f"kdssm: warning: {path}: holds 'y'; unlabelled columns are used without it", file=sys.stderr)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
         if isinstance(err, DataError):
             raise
         raise DataError(f"{path}: not a readable .npz file ({type(err).__name__})") from None
     check_columns(x, y, str(path), length)
-    return Split(torch.from_numpy(x.astype(np.complex64)), torch.from_numpy(y.astype(np.complex64)))
+    return Split(torch.from_numpy(x.astype(np.complex64)),
+                 None if y is None else torch.from_numpy(y.astype(np.complex64)))
 
 
 def data_columns(data_cfg) -> Preset:
@@ -117,3 +125,14 @@ def load_split(data_cfg, which: str) -> Split:
         return load_npz(npz, columns.length)
     x, y = simulate(columns, getattr(data_cfg, f"{which}_size"), getattr(data_cfg, f"{which}_seed"))
     return Split(x, y)
+
+
+def load_unlabelled(data_cfg) -> Split | None:
+    """The unlabelled columns of a DataConfig (x only), or None when it names none."""
+    if not data_cfg.has_unlabelled:
+        return None
+    columns = data_columns(data_cfg)
+    if data_cfg.unlabelled_npz:
+        return load_npz(data_cfg.unlabelled_npz, columns.length, labelled=False)
+    x, _ = simulate(columns, data_cfg.unlabelled_size, data_cfg.unlabelled_seed)  # its y is never read
+    return Split(x, None)

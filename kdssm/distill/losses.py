@@ -31,18 +31,39 @@ def masked_normalised_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.
 GROUND_TRUTH_LOSSES = {"mse": complex_mse, "nmse": normalised_mse}
 
 
-def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
-                      eps: float = EPS) -> torch.Tensor:
-    """T^2 * complex_mse(student / T, teacher / T) / mean |teacher|^2.
+def teacher_precision(teacher_error: torch.Tensor, temperature: float) -> torch.Tensor:
+    """w_i = 1 / (1 + T e_i): the precision of the teacher's label at position i against a unit prior.
 
-    The seeds' temperature for regression, divided by the teacher's output power so that it shares
-    units with the (normalised) ground-truth loss. For an MSE the temperature cancels exactly,
-    T^2 |s/T - t/T|^2 = |s - t|^2; the flag is kept so it means what the seeds say, and the
-    temperature acts through `confidence_loss`, which weights samples by the teacher's
-    confidence at temperature T.
+    e_i (L,) is the teacher's error-to-signal ratio at position i of a column, measured on labelled
+    training columns (`teacher_error_profile`); T scales the error the student assumes the teacher makes.
     """
-    scaled = temperature ** 2 * complex_mse(student / temperature, teacher / temperature)
-    return scaled / teacher.abs().pow(2).mean().clamp_min(eps)
+    return 1.0 / (1.0 + temperature * teacher_error.clamp_min(0.0))
+
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
+                      teacher_error: torch.Tensor | None = None, eps: float = EPS) -> torch.Tensor:
+    """Distillation as a Gaussian likelihood of the teacher's labels, (B, L, C) complex:
+
+        sum_{b,i} w_i |s - t|^2 / sum_{b,i} w_i |t|^2,   w_i = 1 / (1 + T e_i)   (teacher_precision)
+
+    The seeds' T^2 MSE(s/T, t/T) is the plain MSE whatever T (T cancels). Here T is the scale of the
+    error the student assumes in the teacher's output: at T -> 0 every position is trusted alike (the
+    normalised MSE); as T grows, positions where the teacher is measured to be less accurate (the
+    column edges, ~-10 dB, against -34 dB inside) count less. T changes the gradient's direction, not
+    only its size. Without a profile (teacher_error None) every e_i is 0.
+    """
+    if teacher_error is None:
+        return normalised_mse(student, teacher, eps)
+    w = teacher_precision(teacher_error, temperature)[None, :, None]  # (1, L, 1)
+    return (w * (student - teacher).abs().pow(2)).sum() / (w * teacher.abs().pow(2)).sum().clamp_min(eps)
+
+
+def teacher_error_profile(teacher: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """e_i = sum_b |t - y|^2 / sum_b |y|^2 at each position i, both ends of a column pooled
+    (position i and L-1-i are alike): (N, L, 1) complex -> (L,) float32."""
+    err = (teacher - target).abs().pow(2).sum(dim=(0, 2)).double()  # (L,)
+    ref = target.abs().pow(2).sum(dim=(0, 2)).double()
+    return ((err + err.flip(0)) / (ref + ref.flip(0)).clamp_min(EPS)).float()
 
 
 def confidence_loss(student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor,

@@ -20,9 +20,12 @@ class DistillationModule(GroundTruthModule):
     + the distribution-preserving terms, with the curriculum and coupling schedules."""
 
     def __init__(self, student: nn.Module, teacher: nn.Module, dcfg: DistillConfig, tcfg: TrainConfig,
-                 total_steps: int, preset, pairs: list[tuple[int, int]], features_cached: bool):
+                 total_steps: int, preset, pairs: list[tuple[int, int]], features_cached: bool,
+                 teacher_error: torch.Tensor | None = None):
         super().__init__(student, tcfg, total_steps, preset)
         self.dcfg = dcfg
+        # (L,) the teacher's measured error per position: what the temperature scales (losses.py)
+        self.register_buffer("teacher_error", teacher_error, persistent=False)
         # A list hides the teacher from nn.Module: not trained, not checkpointed, never put in
         # train mode by Lightning.
         self._teacher = [teacher.eval().requires_grad_(False)]
@@ -70,12 +73,23 @@ class DistillationModule(GroundTruthModule):
         return {i: feats[i] for i in layers}
 
     def loss_terms(self, batch, state: dict) -> dict[str, torch.Tensor]:
-        """Every loss term of a batch, unweighted; the total with the epoch's weights."""
-        x, y, t_out, *cached = batch  # (B, L, 2), (B, L, 1), (B, L, 1) complex64, features (B, L, Ht)
+        """Every loss term of a batch, unweighted; the total with the epoch's weights.
+
+        Terms that need the ground truth (student, confidence) see the labelled columns of the batch
+        only; the teacher terms see every column, unlabelled ones included.
+        """
+        x, y, labelled, t_out, *cached = batch  # (B, L, 2), (B, L, 1), (B,) bool, (B, L, 1), features (B, L, Ht)
         s_out, s_feats = self.model(x, return_features=True)
         temp = state["temperature"]
-        terms = {"student": self.ground_truth_loss(s_out, y, x),
-                 "distillation": losses.distillation_loss(s_out, t_out, temp)}
+        has_labels = bool(labelled.any())
+        every = bool(labelled.all())
+
+        def labelled_only(t: torch.Tensor) -> torch.Tensor:
+            return t if every else t[labelled]
+        zero = s_out.real.sum() * 0.0  # keeps the graph (and DDP) whole when a batch has no labels
+        terms = {"student": self.ground_truth_loss(labelled_only(s_out), labelled_only(y), labelled_only(x))
+                 if has_labels else zero,
+                 "distillation": losses.distillation_loss(s_out, t_out, temp, self.teacher_error)}
         w, d = state["weights"], self.dcfg
         feature = s_out.new_zeros((), dtype=torch.float32)
         if w.gamma > 0 or not self.training:
@@ -88,7 +102,8 @@ class DistillationModule(GroundTruthModule):
         if d.preserve_distribution:
             terms["variance"] = losses.variance_loss(s_out, t_out)
             terms["moment"] = losses.moment_loss(s_out, t_out)
-            terms["confidence"] = losses.confidence_loss(s_out, t_out, y, temp)
+            terms["confidence"] = (losses.confidence_loss(labelled_only(s_out), labelled_only(t_out),
+                                                          labelled_only(y), temp) if has_labels else zero)
             share = state["teacher_share"]
             total = total + share * (d.variance_weight * terms["variance"] + d.moment_weight * terms["moment"]
                                      + d.confidence_weight * terms["confidence"])

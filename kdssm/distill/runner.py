@@ -9,12 +9,12 @@ from torch.utils.data import TensorDataset
 
 from ..checkpoint import load_model
 from ..config import ConfigError, ModelConfig, RunConfig
-from ..data.datasets import data_columns, load_split, with_column_geometry
+from ..data.datasets import data_columns, load_split, load_unlabelled, with_column_geometry
 from ..models import build_model
 from ..train import rundir
 from ..train.plan import FitPlan, RunPlan, check_model
 from ..train.runner import execute
-from . import schedules, teacher_cache
+from . import losses, schedules, teacher_cache
 from .module import DistillationModule
 
 TEACHER_FILE = "teacher.json"
@@ -44,6 +44,14 @@ def check_teacher_preset(ckpt: Path, cfg: RunConfig) -> None:
     if trained_on is not None and trained_on != cfg.data.preset:
         raise ConfigError(f"data.preset: the teacher was trained on {trained_on!r}, the student config "
                           f"says {cfg.data.preset!r}")
+
+
+def check_unlabelled_can_teach(cfg: RunConfig) -> None:
+    """Unlabelled columns teach only through the teacher terms; with those off nothing learns from them."""
+    d = cfg.distillation
+    if cfg.data.has_unlabelled and d.beta == 0 and d.gamma == 0:
+        raise ConfigError("data.unlabelled_size: unlabelled columns teach only through the teacher "
+                          "(distillation.beta and gamma are both 0)")
 
 
 def check_teacher_geometry(teacher: torch.nn.Module, cfg: RunConfig) -> None:
@@ -83,34 +91,38 @@ def plan_distillation(cfg: RunConfig, teacher_path: str | Path, save_dir: str | 
     teacher = load_model(ckpt, expect=teacher_config)
     check_teacher_preset(ckpt, cfg)
     pairs = coupled_layers(cfg, teacher)
+    check_unlabelled_can_teach(cfg)
     train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))
+    unlabelled = load_unlabelled(cfg.data)
     cfg = with_column_geometry(cfg)
     check_teacher_geometry(teacher, cfg)
     check_model(cfg)
     root, resuming = rundir.prepare(save_dir, cfg, overwrite)
     sha = teacher_cache.file_sha256(ckpt)
     check_teacher_identity(root, ckpt, sha, resuming)
-    fit_plan = teacher_targets(cfg, teacher, sha, pairs, train, val, root / "teacher_cache")
+    fit_plan = teacher_targets(cfg, teacher, sha, pairs, train, val, unlabelled, root / "teacher_cache")
     return RunPlan(fit_plan, root, resuming, test, "student")
 
 
 def teacher_targets(cfg: RunConfig, teacher: torch.nn.Module, sha: str, pairs: list[tuple[int, int]],
-                    train, val, cache_dir: Path | None) -> FitPlan:
+                    train, val, unlabelled, cache_dir: Path | None) -> FitPlan:
     """The teacher's outputs (and coupled features, within CACHE_BUDGET_BYTES) beside each split's columns."""
-    targets = compute_targets(cfg, teacher, sha, schedules.teacher_layers(pairs), train, val, cache_dir)
+    targets = compute_targets(cfg, teacher, sha, schedules.teacher_layers(pairs), train, val, unlabelled, cache_dir)
     return plan_from_targets(cfg, teacher, pairs, targets)
 
 
 def compute_targets(cfg: RunConfig, teacher: torch.nn.Module, sha: str, layers: list[int], train, val,
-                    cache_dir: Path | None) -> dict:
-    """{"train"/"val": (split, TeacherTargets), "with_features": bool}: the teacher run once per split.
+                    unlabelled, cache_dir: Path | None) -> dict:
+    """{"train"/"val"[/"unlabelled"]: (split, TeacherTargets), "with_features": bool}: the teacher run
+    once per split, the unlabelled columns (a Split without y, or None) included.
 
     Cached on disk under cache_dir (None: computed here, nothing stored).
     """
-    with_features = teacher_cache.feature_bytes(len(train) + len(val), train.x.shape[1],
+    splits = [("train", train), ("val", val)] + ([("unlabelled", unlabelled)] if unlabelled is not None else [])
+    with_features = teacher_cache.feature_bytes(sum(len(split) for _, split in splits), train.x.shape[1],
                                                 teacher.config.model_dim, len(layers)) <= CACHE_BUDGET_BYTES
     out: dict = {"with_features": with_features}
-    for which, split in (("train", train), ("val", val)):
+    for which, split in splits:
         if cache_dir is None:
             targets = teacher_cache.run_teacher(teacher, split.x, layers, with_features)
         else:
@@ -121,30 +133,49 @@ def compute_targets(cfg: RunConfig, teacher: torch.nn.Module, sha: str, layers: 
     return out
 
 
+def _dataset(parts: list[tuple], layers: list[int], with_features: bool) -> TensorDataset:
+    """(x, y, labelled, teacher output, teacher features...) over labelled and unlabelled parts.
+
+    Unlabelled columns get y = 0 and labelled False: the ground-truth terms skip them (module.py).
+    """
+    xs, ys, marks, outs = [], [], [], []
+    feats: dict[int, list] = {i: [] for i in layers} if with_features else {}
+    for split, t in parts:
+        xs.append(split.x)
+        ys.append(split.y if split.y is not None else torch.zeros(*split.x.shape[:2], 1, dtype=torch.complex64))
+        marks.append(torch.full((len(split),), split.y is not None))
+        outs.append(t.outputs)
+        for i in feats:
+            feats[i].append(t.features[i])
+    cat = (lambda v: v[0]) if len(parts) == 1 else torch.cat  # a single part is not copied
+    return TensorDataset(cat(xs), cat(ys), cat(marks), cat(outs), *(cat(v) for v in feats.values()))
+
+
 def plan_from_targets(cfg: RunConfig, teacher: torch.nn.Module, pairs: list[tuple[int, int]],
                       targets: dict) -> FitPlan:
-    """Datasets of (x, y, teacher output, teacher features of the coupled layers) for one student."""
+    """Datasets of (x, y, labelled, teacher output, teacher features of the coupled layers) for one
+    student, the unlabelled columns (if any) beside the labelled training columns."""
     layers = schedules.teacher_layers(pairs)
     with_features = targets["with_features"]
-    datasets = []
-    for which in ("train", "val"):
-        split, t = targets[which]
-        datasets.append(TensorDataset(split.x, split.y, t.outputs,
-                                      *((t.features[i] for i in layers) if with_features else ())))
+    train_parts = [targets["train"]] + ([targets["unlabelled"]] if "unlabelled" in targets else [])
+    train_ds = _dataset(train_parts, layers, with_features)
+    val_ds = _dataset([targets["val"]], layers, with_features)
     train_split, train_targets = targets["train"]
     if with_features:
         init_features = {i: train_targets.features[i][:INIT_COLUMNS] for i in layers}
     else:  # features too large to cache: run the teacher on the few columns the projections start from
         init_features = teacher_cache.run_teacher(teacher, train_split.x[:INIT_COLUMNS], layers, True).features
-    return FitPlan(cfg, datasets[0], datasets[1], distillation_module, teacher=teacher, pairs=pairs,
+    return FitPlan(cfg, train_ds, val_ds, distillation_module, teacher=teacher, pairs=pairs,
                    with_features=with_features, init_columns=train_split.x[:INIT_COLUMNS],
-                   init_features=init_features)
+                   init_features=init_features,
+                   teacher_error=losses.teacher_error_profile(train_targets.outputs, train_split.y))
 
 
 def distillation_module(plan: FitPlan) -> DistillationModule:
     cfg = plan.cfg
     module = DistillationModule(build_model(cfg.model), plan.teacher, cfg.distillation, cfg.training,
-                                plan.total_steps, data_columns(cfg.data), plan.pairs, plan.with_features)
+                                plan.total_steps, data_columns(cfg.data), plan.pairs, plan.with_features,
+                                teacher_error=plan.teacher_error)
     init_projections(module, plan.init_columns, plan.init_features)
     return module
 

@@ -22,7 +22,7 @@ from ..models import build_model
 @dataclass
 class FitPlan:
     cfg: RunConfig
-    train_ds: Dataset  # tensors: x (N, L, 2) complex64, y (N, L, 1) complex64[, teacher outputs, features]
+    train_ds: Dataset  # x (N, L, 2), y (N, L, 1) complex64[, labelled (N,) bool, teacher outputs, features]
     val_ds: Dataset
     build: Callable[["FitPlan"], object]  # -> LightningModule; a module-level function (picklable)
     teacher: torch.nn.Module | None = None
@@ -30,6 +30,7 @@ class FitPlan:
     with_features: bool = False  # teacher features cached in the datasets
     init_columns: torch.Tensor | None = None  # (N, L, 2) training columns the projections start on
     init_features: dict[int, torch.Tensor] = field(default_factory=dict)  # teacher features of those columns
+    teacher_error: torch.Tensor | None = None  # (L,) the teacher's error profile on labelled training columns
     world_size: int = 1  # data-parallel ranks, each taking ceil(N / world_size) columns per epoch
 
     @property

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from .. import metrics
 from ..checkpoint import save_model
-from ..config import RunConfig
+from ..config import ConfigError, RunConfig
 from ..data.datasets import data_columns, load_split, with_column_geometry
 from ..evaluate import evaluate_matched_filter, evaluate_model
 from ..models import build_model
@@ -63,6 +63,9 @@ def make_trainer(cfg: RunConfig, root: Path, progress: bool, callbacks: list, lo
 
 def plan_training(cfg: RunConfig, save_dir: str | Path, overwrite: bool = False, kind: str = "teacher") -> RunPlan:
     """Check the data, then prepare (or resume) the run folder; nothing is trained yet."""
+    if cfg.data.has_unlabelled:
+        raise ConfigError("data.unlabelled_size: only `kdssm distill` learns from unlabelled columns "
+                          "(the teacher labels them)")
     train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))  # checked first
     cfg = with_column_geometry(cfg)
     check_model(cfg)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import kdssm
+import kdssm.data
 from kdssm import metrics
 from kdssm.cli import main
 from kdssm.config import RunConfig
@@ -100,3 +101,57 @@ def test_missing_teacher_is_named(tmp_path, capsys):
     assert "nope: checkpoint not found" in capsys.readouterr().err
     assert main(["distill", "--save_dir", str(tmp_path / "s")]) == 2
     assert "--teacher_checkpoint is required" in capsys.readouterr().err
+
+
+def _unlabelled_npz(tmp_path, with_y=False, bad=False):
+    import numpy as np
+    x, y = kdssm.data.simulate("mini", 8, 31)
+    arrays = {"x": x.numpy().real if bad else x.numpy()}
+    if with_y:
+        arrays["y"] = y.numpy()
+    path = tmp_path / "raw.npz"
+    np.savez(path, **arrays)
+    return str(path)
+
+
+@pytest.mark.parametrize("workers", [None, 2])
+def test_distill_learns_from_unlabelled_columns(teacher_run, tmp_path, workers, ray_local):
+    out = tmp_path / "student"
+    extra = ["--num_workers", "2"] if workers else []
+    assert main(["distill", "--teacher_checkpoint", str(teacher_run), "--save_dir", str(out), *SMALL,
+                 "--num_epochs", "1", "--curriculum_epochs", "0", "--unlabelled_size", "48", *extra]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["training"]["epochs"] == 1
+    assert len(list((out / "teacher_cache").glob("*.pt"))) == 3  # train, val and the unlabelled columns
+    assert RunConfig.from_file(out / "config.yaml").data.unlabelled_size == 48
+
+
+def test_unlabelled_npz_with_y_is_used_without_it(teacher_run, tmp_path, capsys):
+    out = tmp_path / "student"
+    npz = _unlabelled_npz(tmp_path, with_y=True)
+    assert main(["distill", "--teacher_checkpoint", str(teacher_run), "--save_dir", str(out), *SMALL,
+                 "--num_epochs", "1", "--unlabelled_npz", npz]) == 0
+    assert "raw.npz: holds 'y'; unlabelled columns are used without it" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--unlabelled_size", "16", "--beta", "0", "--gamma", "0"], "data.unlabelled_size: unlabelled columns teach "
+                                                                   "only through the teacher"),
+    (["--unlabelled_npz", "BAD"], "raw.npz: 'x' must be complex"),
+    (["--unlabelled_size", "16", "--unlabelled_seed", "1"], "data.unlabelled_seed: must differ"),
+])
+def test_bad_unlabelled_input_is_one_line_and_writes_nothing(teacher_run, tmp_path, capsys, args, message):
+    args = [_unlabelled_npz(tmp_path, bad=True) if a == "BAD" else a for a in args]
+    out = tmp_path / "student"
+    assert main(["distill", "--teacher_checkpoint", str(teacher_run), "--save_dir", str(out), *SMALL, *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_train_refuses_unlabelled_columns(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--config", "configs/demo/student.yaml", *SMALL, "--unlabelled_size", "8",
+                 "--save_dir", str(out)]) == 2
+    assert "only `kdssm distill` learns from unlabelled columns" in capsys.readouterr().err
+    assert not out.exists()

@@ -18,11 +18,30 @@ def test_normalised_mse_golden():
     assert float(losses.normalised_mse(c([1 + 1j, 0]), c([0, 2j]))) == pytest.approx(6 / 4)
 
 
-def test_distillation_temperature_cancels_for_mse():
-    s, t = c([1 + 2j, -3j]), c([0.5, 1 - 1j])
-    base = float(losses.distillation_loss(s, t, 1.0))
-    assert float(losses.distillation_loss(s, t, 4.0)) == pytest.approx(base, rel=1e-6)
-    assert base == pytest.approx(float(losses.normalised_mse(s, t)))
+def test_temperature_changes_the_distillation_gradient():
+    g = torch.Generator().manual_seed(0)
+    t = torch.randn(3, 16, 1, dtype=torch.complex64, generator=g)
+    err = torch.linspace(0.0, 0.5, 16)  # the teacher worse towards one end
+    grads = []
+    for temp in (1.0, 4.0):
+        s = torch.randn(3, 16, 1, dtype=torch.complex64, generator=torch.Generator().manual_seed(1))
+        s.requires_grad_(True)
+        losses.distillation_loss(s, t, temp, err).backward()
+        grads.append(s.grad / s.grad.norm())
+    assert (grads[0] - grads[1]).norm() > 0.05  # a different direction, not a rescaled one
+    s = torch.randn(3, 16, 1, dtype=torch.complex64, generator=g)
+    assert float(losses.distillation_loss(s, t, 1e-9, err)) == pytest.approx(float(losses.normalised_mse(s, t)),
+                                                                              rel=1e-5)
+    assert float(losses.distillation_loss(s, t, 4.0)) == pytest.approx(float(losses.normalised_mse(s, t)), rel=1e-6)
+
+
+def test_teacher_precision_and_error_profile_golden():
+    e = torch.tensor([0.0, 0.25, 1.0])
+    torch.testing.assert_close(losses.teacher_precision(e, 4.0), torch.tensor([1.0, 0.5, 0.2]))
+    y = torch.ones(2, 4, 1, dtype=torch.complex64)
+    t = y.clone()
+    t[:, 0] = 2.0  # error 1 at the first position only: pooled with the last, e = (2 + 0) / (2 + 2)
+    torch.testing.assert_close(losses.teacher_error_profile(t, y), torch.tensor([0.5, 0.0, 0.0, 0.5]))
 
 
 def test_confidence_weights_follow_teacher_error():

@@ -16,7 +16,7 @@ TERM_WEIGHT = {"student": "alpha", "distillation": "beta", "feature": "gamma", "
 
 
 def make_module(teacher, **overrides):
-    torch.manual_seed(1)
+    torch.manual_seed(1)  # the same student for every variant of a test
     student = SarSSM(model_dim=3, state_dim=8, num_layers=2, use_selectivity=False, dropout=0.0)
     dcfg = DistillConfig(**{**WEIGHTS, "curriculum_epochs": 0, **overrides})
     pairs = coupling_pairs(teacher.config.num_layers, 2)
@@ -30,7 +30,7 @@ def batch(teacher_run):
     pairs = coupling_pairs(teacher.config.num_layers, 2)
     layers = sorted({t for t, _ in pairs})
     targets = run_teacher(teacher, x, layers, True)
-    return teacher, (x, y, targets.outputs, *(targets.features[i] for i in layers))
+    return teacher, (x, y, torch.ones(4, dtype=torch.bool), targets.outputs, *(targets.features[i] for i in layers))
 
 
 def student_grads(module, batch, state):
@@ -132,4 +132,36 @@ def test_projections_sit_on_the_student_side_and_teacher_features_are_fixed_targ
         for p in module.projections.parameters():
             p.zero_()
     feature = module.loss_terms(data, module.state_for_epoch(0))["feature"]
-    assert float(feature) >= 1.0 - 1e-4
+    assert float(feature.detach()) >= 1.0 - 1e-4
+
+def test_unlabelled_columns_reach_only_the_teacher_terms(batch):
+    teacher, (x, y, _, t_out, *feats) = batch
+    module = make_module(teacher)
+    state = module.state_for_epoch(0)
+    labelled = torch.tensor([True, False, True, False])
+    terms = module.loss_terms((x, y, labelled, t_out, *feats), state)
+    y_other = y.clone()
+    y_other[~labelled] = 123.0  # whatever an unlabelled column's y holds is never read
+    again = module.loss_terms((x, y_other, labelled, t_out, *feats), state)
+    for name in ("student", "confidence", "distillation", "total"):
+        torch.testing.assert_close(terms[name], again[name])
+    only = module.loss_terms(tuple(t[labelled] for t in (x, y, labelled, t_out, *feats)), state)
+    torch.testing.assert_close(terms["student"], only["student"], rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(terms["distillation"], only["distillation"])  # the teacher terms see all four
+    none = module.loss_terms((x, y, torch.zeros(4, dtype=torch.bool), t_out, *feats), state)
+    assert float(none["student"]) == 0.0 and float(none["distillation"]) > 0.0
+    none["total"].backward()  # a batch without labels still trains the student through the teacher
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.model.parameters())
+
+
+def test_temperature_reaches_the_student_through_the_teacher_error_profile(batch):
+    teacher, data = batch
+    profile = torch.linspace(0.0, 0.4, data[0].shape[1])
+    grads = []
+    for temp in (1.0, 4.0):
+        module = make_module(teacher, temperature=temp, beta=1.0, alpha=0.0, gamma=0.0,
+                             preserve_distribution=False)
+        module.teacher_error = profile
+        g = student_grads(module, data, module.state_for_epoch(0))
+        grads.append(g / g.norm())
+    assert (grads[0] - grads[1]).norm() > 1e-3

@@ -26,6 +26,7 @@ def sweep(tmp_path_factory, teacher_run, mlflow_server):
     save_dir = tmp_path_factory.mktemp("sweep") / "sweep"
     cfg = RunConfig.from_file(teacher_run / "config.yaml").with_overrides({
         "model": {"use_selectivity": False, "model_dim": 4, "state_dim": 8, "num_layers": 2, "dropout": 0.0},
+        "data": {"unlabelled_size": 16},  # the teacher labels them for every trial
         "training": {"num_epochs": 3, "batch_size": 16, "max_minutes": 0},
         "distillation": {"curriculum_epochs": 1},
         "search": {"num_samples": 4, "grace_epochs": 1, "reduction_factor": 2, "space": SPACE},
@@ -49,6 +50,7 @@ def test_sweep_writes_the_output_contract(sweep):
         assert (save_dir / entry["checkpoint"]).is_file()  # relative to pareto.json's folder
     assert (save_dir / "pareto.png").read_bytes()[:4] == b"\x89PNG"
     assert len(list((save_dir / "tune" / "sweep").glob("run_trial_*"))) == 4
+    assert len(list((save_dir / "teacher_cache").glob("*.pt"))) == 3  # train, val, unlabelled: once per sweep
 
 
 @pytest.mark.slow
