@@ -64,7 +64,7 @@ def run(workers: int, teacher_dir: Path, cfg: RunConfig, folder: Path) -> dict:
             "run_seconds_incl_startup": summary["training"]["train_seconds"],
             "teacher_targets_once_s": round(targets_s, 2),
             "step_ms_rank0": phase_split(summary["training"]["profile"]),
-            "val_objective_db": summary["training"]["best_val_objective_db"]}
+            "best_value": summary["training"]["best_value"]}
 
 
 def main() -> None:

@@ -298,7 +298,12 @@ class TrainConfig(Section):
                                "(samples whose whole aperture is inside the column)", low=0.0)
     grad_clip: float = spec(1.0, "gradient norm clip (0 disables)", low=0.0)
     early_stopping_patience: int = spec(10, "epochs without val improvement before stopping", low=1)
-    max_minutes: float = spec(0.0, "wall-clock training budget in minutes (0: none)", low=0.0)
+    select_on: str = spec("objective", "validation figure that picks the kept checkpoint and stops early: "
+                          "objective (nmse + valid_weight x valid nmse, as the loss weighs them), nmse, "
+                          "nmse_valid or accuracy", choices=("objective", "nmse", "nmse_valid", "accuracy"))
+    max_minutes: float = spec(0.0, "wall-clock training budget in minutes (0: none); the learning-rate "
+                              "schedule then spans the epochs that fit, planned from the first epoch's time",
+                              low=0.0)
     seed: int = spec(0, "seed of initialisation and shuffling", low=0)
     accelerator: str = spec("auto", "cpu, gpu or auto", choices=("auto", "cpu", "gpu", "cuda"))
     precision: str = spec("32-true", "Lightning precision (FFTs always run in fp32)",

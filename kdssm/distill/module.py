@@ -60,6 +60,7 @@ class DistillationModule(GroundTruthModule):
         self.teacher.to(self.device).eval()
 
     def on_train_epoch_start(self) -> None:
+        super().on_train_epoch_start()
         if self.teacher.training:
             raise RuntimeError("the teacher left eval mode during distillation")
         self.epoch_state = self.state_for_epoch(self.current_epoch)

@@ -32,7 +32,7 @@ from ..models import build_model
 from .cluster import ClusterOptions, DistributedError, clear_run, resolve_storage
 from .history import EpochHistory
 from .plan import RunPlan
-from .module import MONITOR
+from .module import selection
 from .runner import TrainingDiverged, execute as execute_here, finish, quiet_lightning
 
 LIGHTNING_CHECKPOINT = "checkpoint.ckpt"  # the file RayTrainReportCallback writes in each Ray checkpoint
@@ -59,7 +59,8 @@ def _worker_trainer(job: dict, plan, log_here: bool, profiler) -> pl.Trainer:
         plugins=[RayLightningEnvironment()],
         precision=t.precision,
         gradient_clip_val=t.grad_clip if t.grad_clip > 0 else None,
-        callbacks=[EarlyStopping(monitor=MONITOR, mode="min", patience=t.early_stopping_patience),
+        callbacks=[EarlyStopping(monitor=selection(t)[0], mode=selection(t)[1],
+                                 patience=t.early_stopping_patience),
                    *job["callbacks"], RayTrainReportCallback()],
         logger=CSVLogger(job["log_dir"], name="logs") if log_here else False,
         enable_checkpointing=False,
@@ -114,6 +115,7 @@ def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks
         return execute_here(run, progress)
     storage = resolve_storage(opts.storage_path, run.root)
     name = run_name(run.root)
+    metric, mode = selection(run.fit.cfg.training)
     if not run.resuming:
         clear_run(storage, name)  # a fresh or overwritten run folder never inherits an old Ray run
     history = run.root / HISTORY_FILE
@@ -134,8 +136,8 @@ def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks
             name=name, storage_path=storage,
             logging_config=ray.LoggingConfig(log_level="WARNING"),  # Ray Train's INFO lines stay in its logs
             failure_config=FailureConfig(max_failures=opts.max_failures),
-            checkpoint_config=CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=MONITOR,
-                                               checkpoint_score_order="min"),
+            checkpoint_config=CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=metric,
+                                               checkpoint_score_order=mode),
             callbacks=[EpochHistory(str(history), run.fit.cfg.training.num_epochs, echo=progress),
                        *(callbacks or [])]),
     )
@@ -150,12 +152,12 @@ def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks
     if "diverged" in outcome:
         raise TrainingDiverged(f"{outcome['diverged']}; stopped, the last good checkpoint in "
                                f"{storage}/{name} is untouched")
-    best = result.get_best_checkpoint(metric=MONITOR, mode="min") or result.checkpoint
+    best = result.get_best_checkpoint(metric=metric, mode=mode) or result.checkpoint
     model = build_model(run.fit.cfg.model)
     model.load_state_dict(best_weights(best))
     training = {"epochs": outcome.get("epochs", (result.metrics or {}).get("epoch", -1) + 1),
                 "train_seconds": round(seconds, 1),
-                "best_val_objective_db": best_metric(result, best),
+                "selected_on": metric, **best_of(result, best, metric),
                 "workers": opts.num_workers,
                 "nodes": len(set(outcome.get("nodes", []))) or None,
                 "ray_run": f"{storage}/{name}"}
@@ -172,8 +174,9 @@ def best_weights(checkpoint: ray.train.Checkpoint) -> dict[str, torch.Tensor]:
     return {k[len(prefix):]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
 
 
-def best_metric(result, checkpoint) -> float | None:
+def best_of(result, checkpoint, metric: str) -> dict:
+    """{"best_value", "best_epoch"} of the kept checkpoint, from the metrics Ray reported with it."""
     for kept, metrics in result.best_checkpoints or []:
         if kept.path == checkpoint.path:
-            return float(metrics[MONITOR])
-    return None
+            return {"best_value": float(metrics[metric]), "best_epoch": int(metrics.get("epoch", -1))}
+    return {"best_value": None, "best_epoch": None}

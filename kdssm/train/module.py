@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytorch_lightning as pl
 import torch
@@ -20,23 +21,41 @@ def warmup_cosine(step: int, total: int, warmup: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, total_steps: int):
-    """AdamW with the SSM dynamics at their own rate and no decay; warm-up then cosine, per step."""
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, total_steps: int, span=None):
+    """AdamW with the SSM dynamics at their own rate and no decay; warm-up then cosine, per step.
+
+    `span()` gives the steps the cosine spans at each step (default total_steps): a run that replans
+    it (max_minutes) anneals by its deadline.
+    """
     ssm, other = parameter_groups(model)
     groups = [{"params": other, "lr": cfg.learning_rate, "weight_decay": cfg.weight_decay}]
     if ssm:
         groups.append({"params": ssm, "lr": cfg.ssm_learning_rate, "weight_decay": 0.0})
     optimizer = torch.optim.AdamW(groups)
     warmup = max(1, int(cfg.warmup_fraction * total_steps))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: warmup_cosine(step, total_steps, warmup))
+    span = span or (lambda: total_steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_cosine(step, span(), warmup))
     return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
 
 GRAD_LOG_EVERY = 50
-# The validation figure checkpoints and early stopping follow: the ground-truth objective in dB
-# (whole columns and valid_weight x the valid region, as the loss weighs them).
-MONITOR = "val_objective_db"
+# The validation figures a run can be selected on (training.select_on): (logged metric, mode).
+SELECTION = {"objective": ("val_objective_db", "min"), "nmse": ("val_nmse_db", "min"),
+             "nmse_valid": ("val_nmse_valid_db", "min"), "accuracy": ("val_accuracy", "max")}
+
+
+def selection(cfg: TrainConfig) -> tuple[str, str]:
+    """(metric, mode) that picks the kept checkpoint and stops early; default the loss's own weighting."""
+    return SELECTION[cfg.select_on]
+
+
+def planned_steps(planned: int, steps_per_epoch: int, epoch_seconds: float, max_minutes: float) -> int:
+    """Steps the warm-up and cosine schedule spans: every planned step, or, under a time budget, the whole
+    epochs that fit in it at the measured epoch time (at least one), so the rate has annealed when the
+    budget stops the run. Two runs under one budget then each anneal, however fast they are."""
+    if max_minutes <= 0 or epoch_seconds <= 0:
+        return planned
+    return min(planned, max(1, int(max_minutes * 60.0 / epoch_seconds)) * steps_per_epoch)
 
 
 def objective_db(nmse: torch.Tensor, nmse_valid: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
@@ -80,6 +99,8 @@ class GroundTruthModule(pl.LightningModule):
         self.cfg = cfg
         self.preset = preset
         self.total_steps = total_steps
+        self.schedule_steps = total_steps  # what the LR schedule spans; replanned under max_minutes
+        self._epoch_started: float | None = None
         self.loss_fn = GROUND_TRUTH_LOSSES[cfg.loss]
         self.val_energy = ValidationEnergy()
 
@@ -131,7 +152,7 @@ class GroundTruthModule(pl.LightningModule):
         self.log("val_nmse_db", (10.0 * torch.log10(nmse)).float(), prog_bar=True)
         self.log("val_nmse_valid_db", (10.0 * torch.log10(nmse_valid)).float())
         self.log("val_accuracy", (1.0 - nmse).clamp_min(0.0).float())  # metrics.accuracy on the val split
-        self.log(MONITOR, objective_db(nmse, nmse_valid, self.cfg).float())
+        self.log("val_objective_db", objective_db(nmse, nmse_valid, self.cfg).float())
 
     def on_before_optimizer_step(self, optimizer) -> None:
         """Every 50 steps: gradient norm of each layer of the trained model, and the total.
@@ -151,5 +172,28 @@ class GroundTruthModule(pl.LightningModule):
         for logger in self.loggers:
             logger.log_metrics(norms, step=self.global_step)
 
+    def on_train_epoch_start(self) -> None:
+        if self.current_epoch == 0:
+            self._epoch_started = time.perf_counter()
+
+    def on_train_epoch_end(self) -> None:
+        """After the first epoch of a time-budgeted run: plan the schedule's span from its duration.
+
+        Ranks agree on the slowest one's time, so every rank steps the same learning rate.
+        """
+        if self.current_epoch != 0 or self._epoch_started is None or self.cfg.max_minutes <= 0:
+            return
+        seconds = torch.tensor(time.perf_counter() - self._epoch_started, device=self.device)
+        if self.trainer.world_size > 1:
+            seconds = self.trainer.strategy.reduce(seconds, reduce_op="max")
+        self.schedule_steps = planned_steps(self.total_steps, self.trainer.num_training_batches, float(seconds),
+                                            self.cfg.max_minutes)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["schedule_steps"] = self.schedule_steps
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.schedule_steps = checkpoint.get("schedule_steps", self.total_steps)
+
     def configure_optimizers(self):
-        return build_optimizer(self, self.cfg, self.total_steps)
+        return build_optimizer(self, self.cfg, self.total_steps, lambda: self.schedule_steps)

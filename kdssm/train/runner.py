@@ -20,7 +20,7 @@ from ..data.datasets import data_columns, load_split, with_column_geometry
 from ..evaluate import evaluate_matched_filter, evaluate_model
 from ..models import build_model
 from . import rundir
-from .module import MONITOR, GroundTruthModule
+from .module import GroundTruthModule, selection
 from .plan import FitPlan, RunPlan, check_model
 from .progress import progress_callbacks
 
@@ -106,11 +106,12 @@ def fit(module: pl.LightningModule, cfg: RunConfig, root: Path, resuming: bool, 
     Returns what the summary records of the training itself.
     """
     t = cfg.training
+    metric, mode = selection(t)
     if t.num_epochs == 0:  # evaluate the initialised model as it is
-        return {"epochs": 0, "train_seconds": 0.0, "best_val_objective_db": None}
-    best = ModelCheckpoint(dirpath=str(root / rundir.LIGHTNING_DIR), filename="best", monitor=MONITOR,
-                           mode="min", save_top_k=1, save_last=True)
-    stop = EarlyStopping(monitor=MONITOR, mode="min", patience=t.early_stopping_patience)
+        return {"epochs": 0, "train_seconds": 0.0, "selected_on": metric, "best_value": None, "best_epoch": None}
+    best = ModelCheckpoint(dirpath=str(root / rundir.LIGHTNING_DIR), filename="best", monitor=metric,
+                           mode=mode, save_top_k=1, save_last=True)
+    stop = EarlyStopping(monitor=metric, mode=mode, patience=t.early_stopping_patience)
     steps_per_epoch = math.ceil(len(train_ds) / t.batch_size)
     trainer = make_trainer(cfg, root, progress, [best, stop], log_every=max(1, min(10, steps_per_epoch)))
     loaders = (DataLoader(train_ds, batch_size=t.batch_size, shuffle=True),
@@ -123,11 +124,14 @@ def fit(module: pl.LightningModule, cfg: RunConfig, root: Path, resuming: bool, 
         raise TrainingDiverged(f"{err}; stopped, the last good checkpoint in "
                                f"{root / rundir.LIGHTNING_DIR} is untouched") from None
     seconds = time.perf_counter() - started
+    best_epoch = None
     if best.best_model_path:
-        state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-        module.load_state_dict(state)
-    return {"epochs": trainer.current_epoch, "train_seconds": round(seconds, 1),
-            "best_val_objective_db": float(best.best_model_score) if best.best_model_score is not None else None}
+        kept = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
+        module.load_state_dict(kept["state_dict"])
+        best_epoch = int(kept["epoch"])
+    return {"epochs": trainer.current_epoch, "train_seconds": round(seconds, 1), "selected_on": metric,
+            "best_value": float(best.best_model_score) if best.best_model_score is not None else None,
+            "best_epoch": best_epoch, "schedule_steps": module.schedule_steps}
 
 
 def finish(model: torch.nn.Module, cfg: RunConfig, root: Path, test, kind: str, training: dict,

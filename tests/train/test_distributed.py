@@ -42,7 +42,7 @@ def test_two_workers_match_one_worker_with_twice_the_batch(tmp_path, ray_local):
     for name in a:
         scale = a[name].abs().max().clamp_min(1e-3)
         assert (a[name] - b[name]).abs().max() / scale < 1e-4, name
-    assert abs(one["training"]["best_val_objective_db"] - two["training"]["best_val_objective_db"]) < 1e-3
+    assert abs(one["training"]["best_value"] - two["training"]["best_value"]) < 1e-3
     assert two["training"]["workers"] == 2 and one["training"]["workers"] == 1
 
 
@@ -59,8 +59,10 @@ def test_distributed_run_writes_the_output_contract_and_history(tmp_path, ray_lo
     history = read_history(run / "history.jsonl")
     assert [row["epoch"] for row in history] == [0, 1, 2]
     assert all("val_nmse_db" in row and "val_accuracy" in row for row in history)
-    best = min(row["val_objective_db"] for row in history)  # what checkpoints are chosen on
-    assert summary["training"]["best_val_objective_db"] == pytest.approx(best)
+    best = min(history, key=lambda row: row["val_objective_db"])  # what checkpoints are chosen on
+    assert summary["training"]["selected_on"] == "val_objective_db"
+    assert summary["training"]["best_value"] == pytest.approx(best["val_objective_db"])
+    assert summary["training"]["best_epoch"] == best["epoch"]
     assert list((run / "logs").glob("version_*/metrics.csv"))  # rank 0 shares the driver's node here
     load_model(run / "model.ckpt")
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import kdssm
+import kdssm.models
 from kdssm.cli import main
 from kdssm.config import RunConfig
 from kdssm.data import simulate
@@ -153,3 +154,43 @@ def test_progress_off_a_terminal_is_plain_lines(tmp_path, capsys):
                  "--save_dir", str(tmp_path / "run")]) == 0
     out = capsys.readouterr().out
     assert "\r" not in out and "[kdssm] epoch 1/2: val nmse" in out and "[kdssm] epoch 2/2" in out
+
+
+def test_selection_follows_the_configured_figure_and_records_the_best_epoch(tmp_path):
+    import csv
+    run = tmp_path / "run"
+    assert main(["train", *TINY_ARGS, "--num_epochs", "3", "--select_on", "nmse_valid", "--save_dir", str(run)]) == 0
+    training = json.loads((run / "summary.json").read_text())["training"]
+    rows = [r for r in csv.DictReader(open(run / "logs" / "version_0" / "metrics.csv")) if r.get("val_nmse_valid_db")]
+    best = min(rows, key=lambda r: float(r["val_nmse_valid_db"]))
+    assert training["selected_on"] == "val_nmse_valid_db"
+    assert training["best_value"] == pytest.approx(float(best["val_nmse_valid_db"]), abs=1e-5)
+    assert training["best_epoch"] == int(best["epoch"])
+
+
+def test_a_time_budget_plans_the_schedule_to_anneal_by_the_deadline():
+    from kdssm.train.module import planned_steps
+    assert planned_steps(1000, 100, 30.0, 0.0) == 1000  # no budget: every planned step
+    assert planned_steps(1000, 100, 30.0, 2.0) == 400  # 4 epochs of 30 s fit in 2 minutes
+    assert planned_steps(1000, 100, 30.0, 60.0) == 1000  # the budget outlasts the plan
+    assert planned_steps(1000, 100, 500.0, 1.0) == 100  # at least the epoch already run
+
+
+def test_a_replanned_span_anneals_the_learning_rate(tmp_path):
+    from kdssm.config import TrainConfig
+    from kdssm.train.module import GroundTruthModule
+    module = GroundTruthModule(kdssm.models.SarSSM(model_dim=2, state_dim=4, num_layers=1), TrainConfig(), 100, "mini")
+    sched = module.configure_optimizers()["lr_scheduler"]["scheduler"]
+    module.schedule_steps = 20  # as on_train_epoch_end sets it under max_minutes
+    for _ in range(20):
+        sched.optimizer.step()
+        sched.step()
+    assert sched.get_last_lr()[0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_time_budgeted_run_records_its_planned_span(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", *TINY_ARGS, "--num_epochs", "50", "--max_minutes", "0.005", "--save_dir", str(run)]) == 0
+    training = json.loads((run / "summary.json").read_text())["training"]
+    steps_per_epoch = 512 // 16
+    assert training["schedule_steps"] % steps_per_epoch == 0 and training["schedule_steps"] < 50 * steps_per_epoch
