@@ -41,7 +41,8 @@ def teacher_precision(teacher_error: torch.Tensor, temperature: float) -> torch.
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
-                      teacher_error: torch.Tensor | None = None, eps: float = EPS) -> torch.Tensor:
+                      teacher_error: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                      eps: float = EPS) -> torch.Tensor:
     """Distillation as a Gaussian likelihood of the teacher's labels, (B, L, C) complex:
 
         sum_{b,i} w_i |s - t|^2 / sum_{b,i} w_i |t|^2,   w_i = 1 / (1 + T e_i)   (teacher_precision)
@@ -50,11 +51,14 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature:
     error the student assumes in the teacher's output: at T -> 0 every position is trusted alike (the
     normalised MSE); as T grows, positions where the teacher is measured to be less accurate (the
     column edges, ~-10 dB, against -34 dB inside) count less. T changes the gradient's direction, not
-    only its size. Without a profile (teacher_error None) every e_i is 0.
+    only its size. Without a profile (teacher_error None) every e_i is 0. `mask` (B, L, 1) keeps a
+    region (the valid one), as the ground-truth objective weighs it.
     """
-    if teacher_error is None:
-        return normalised_mse(student, teacher, eps)
-    w = teacher_precision(teacher_error, temperature)[None, :, None]  # (1, L, 1)
+    w = torch.ones_like(student.real[:1])  # (1, L, C)
+    if teacher_error is not None:
+        w = w * teacher_precision(teacher_error, temperature)[None, :, None]
+    if mask is not None:
+        w = w * mask.to(w.dtype)  # (B, L, C)
     return (w * (student - teacher).abs().pow(2)).sum() / (w * teacher.abs().pow(2)).sum().clamp_min(eps)
 
 

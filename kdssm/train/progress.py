@@ -23,8 +23,10 @@ class EpochLines(pl.Callback):
         self.total_epochs = total_epochs
         self.started = time.perf_counter()
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        # after the epoch's validation, whose figures the module has logged by now (a callback's
+        # on_validation_epoch_end runs before the module's and would print the previous epoch's)
+        if not trainer.is_global_zero:
             return
         m = trainer.callback_metrics
 

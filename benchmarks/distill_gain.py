@@ -1,0 +1,100 @@
+"""Does distillation transfer? The demo student from the demo teacher on `mini`, against its twin on
+ground truth alone.
+
+    python benchmarks/distill_gain.py [--teacher runs/demo/teacher] [--epochs 10]
+
+(a) scarce labels: 256 labelled + 4,096 unlabelled columns (the teacher labels them) distilled, against
+    the same student on the 256 labelled columns alone with the same number of optimiser steps;
+(b) full labels: 4,096 labelled columns, distilled against ground truth alone at equal epochs.
+The presets' retention with gated students is benchmarks/distill_presets.py's. Writes
+benchmarks/results/distill_gain.json; the matched filter on the same test columns is in it.
+Acceptance (issue 12): (a) >= 2 dB better whole-column nmse and within 0.5 dB in nmse_valid_db;
+(b) no worse, gain reported.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_result  # noqa: E402
+
+from kdssm.config import RunConfig  # noqa: E402
+from kdssm.distill.runner import distill_run  # noqa: E402
+from kdssm.train.runner import train_run  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+KEEP = ("params", "nmse_db", "nmse_valid_db", "accuracy", "retention", "pslr_db")
+
+
+def scores(summary: dict) -> dict:
+    out = {k: summary[k] for k in KEEP if k in summary}
+    return out | {"epochs": summary["training"]["epochs"], "train_seconds": summary["training"]["train_seconds"],
+                  "best_epoch": summary["training"].get("best_epoch")}
+
+
+def pair(base: RunConfig, teacher: Path, tmp: Path, name: str, distilled_data: dict, alone_data: dict,
+         distilled_epochs: int, alone_epochs: int) -> dict:
+    """One distilled student and its ground-truth twin (same student, same seed)."""
+    def cfg(data: dict, epochs: int) -> RunConfig:
+        return base.with_overrides({"data": data, "training": {"num_epochs": epochs, "max_minutes": 0.0,
+                                                               "early_stopping_patience": 100000}})
+    kd = distill_run(cfg(distilled_data, distilled_epochs), teacher, tmp / f"kd-{name}", progress=False)
+    alone = train_run(cfg(alone_data, alone_epochs), tmp / f"gt-{name}", kind="student", progress=False)
+    alone_scores = scores(alone) | {"retention": alone["accuracy"] / kd["teacher"]["accuracy"]}
+    return {"distilled": scores(kd), "ground_truth_only": alone_scores,
+            "gain_nmse_db": alone["nmse_db"] - kd["nmse_db"],
+            "gain_nmse_valid_db": alone["nmse_valid_db"] - kd["nmse_valid_db"],
+            "teacher": {k: kd["teacher"][k] for k in ("nmse_db", "nmse_valid_db", "accuracy")},
+            "matched_filter": {k: kd["matched_filter"][k] for k in ("nmse_db", "nmse_valid_db", "accuracy")}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--teacher", default=str(ROOT / "runs/demo/teacher"), help="teacher run folder")
+    parser.add_argument("--student", default=str(ROOT / "configs/demo/student.yaml"))
+    parser.add_argument("--epochs", type=int, default=25, help="epochs of the distilled runs")
+    parser.add_argument("--labelled", type=int, default=256)
+    parser.add_argument("--unlabelled", type=int, default=4096)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--alpha", type=float, default=0.5, help="ground-truth weight (labelled columns)")
+    parser.add_argument("--beta", type=float, default=0.5, help="teacher-label weight (every column)")
+    parser.add_argument("--curriculum", type=int, default=0, help="student-only epochs first")
+    args = parser.parse_args()
+    teacher = Path(args.teacher)
+    base = RunConfig.from_file(args.student).with_overrides({
+        "training": {"batch_size": args.batch},
+        "distillation": {"alpha": args.alpha, "beta": args.beta, "curriculum_epochs": args.curriculum}})
+    steps = args.epochs * math.ceil((args.labelled + args.unlabelled) / args.batch)
+    alone_epochs = math.ceil(steps / math.ceil(args.labelled / args.batch))  # the same optimiser steps
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["a_scarce_labels"] = pair(
+            base, teacher, Path(tmp), "scarce",
+            {"train_size": args.labelled, "unlabelled_size": args.unlabelled}, {"train_size": args.labelled},
+            args.epochs, alone_epochs)
+        results["a_scarce_labels"]["optimiser_steps"] = steps
+        a = results["a_scarce_labels"]
+        print(f"(a) {args.labelled} labelled + {args.unlabelled} unlabelled: nmse {a['distilled']['nmse_db']:.2f} vs "
+              f"{a['ground_truth_only']['nmse_db']:.2f} dB alone (gain {a['gain_nmse_db']:+.2f}), valid "
+              f"{a['distilled']['nmse_valid_db']:.2f} vs {a['ground_truth_only']['nmse_valid_db']:.2f}", flush=True)
+        full = args.labelled + args.unlabelled
+        results["b_full_labels"] = pair(base, teacher, Path(tmp), "full", {"train_size": full},
+                                        {"train_size": full}, args.epochs, args.epochs)
+        b = results["b_full_labels"]
+        print(f"(b) {full} labelled: nmse {b['distilled']['nmse_db']:.2f} vs {b['ground_truth_only']['nmse_db']:.2f} "
+              f"dB alone (gain {b['gain_nmse_db']:+.2f})", flush=True)
+    a, b = results["a_scarce_labels"], results["b_full_labels"]
+    acceptance = {"a_gain_at_least_2_db": a["gain_nmse_db"] >= 2.0,
+                  "a_valid_within_0_5_db": a["gain_nmse_valid_db"] >= -0.5,
+                  "b_no_worse": b["gain_nmse_db"] >= 0.0}
+    path = write_result("distill_gain", {"student": base.model.to_dict(), "distillation": base.distillation.to_dict(),
+                                         "teacher_dir": str(teacher), **results, "acceptance": acceptance})
+    print(f"{acceptance} -> {path}")
+
+
+if __name__ == "__main__":
+    main()
