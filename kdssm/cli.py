@@ -22,6 +22,12 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"kdssm: error: {message} (see `{self.prog} --help`)\n")
 
 
+def size_against_teacher(param_reduction: float) -> str:
+    """'parameters 82.5 % fewer than the teacher's' (or 'more' for a student larger than its teacher)."""
+    side = "fewer" if param_reduction >= 0 else "more"
+    return f"parameters {100 * abs(param_reduction):.1f} % {side} than the teacher's"
+
+
 def _parse_bool(text: str) -> bool:
     low = text.lower()
     if low in ("1", "true", "yes", "on"):
@@ -198,7 +204,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
                              overwrite=args.overwrite)
     summary = execute(plan, opts, not args.quiet)
     print_scores({"student": summary, "teacher": summary["teacher"], "matched filter": summary["matched_filter"]})
-    print(f"retention {summary['retention']:.4f}, parameters -{100 * summary['param_reduction']:.1f} %; "
+    print(f"retention {summary['retention']:.4f}, {size_against_teacher(summary['param_reduction'])}; "
           f"wrote {Path(save_dir) / 'model.ckpt'} and {Path(save_dir) / 'summary.json'}")
     return 0
 

@@ -6,7 +6,7 @@ import torch
 import kdssm
 import kdssm.data
 from kdssm import metrics
-from kdssm.cli import main
+from kdssm.cli import main, size_against_teacher
 from kdssm.config import RunConfig
 from kdssm.data import matched_filter
 from kdssm.data.datasets import load_split
@@ -155,3 +155,8 @@ def test_train_refuses_unlabelled_columns(tmp_path, capsys):
                  "--save_dir", str(out)]) == 2
     assert "only `kdssm distill` learns from unlabelled columns" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_final_line_says_fewer_or_more_parameters():
+    assert size_against_teacher(0.825) == "parameters 82.5 % fewer than the teacher's"
+    assert size_against_teacher(-4.01) == "parameters 401.0 % more than the teacher's"  # was "--401.0 %"
