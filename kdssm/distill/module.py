@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 from ..config import DistillConfig, TrainConfig
-from ..metrics import valid_mask
 from ..train.module import GroundTruthModule
 from . import losses, schedules
 from .projection import FeatureProjection
@@ -92,9 +91,9 @@ class DistillationModule(GroundTruthModule):
         def labelled_only(t: torch.Tensor) -> torch.Tensor:
             return t if every else t[labelled]
         zero = s_out.real.sum() * 0.0  # keeps the graph (and DDP) whole when a batch has no labels
-        share = labelled.float().mean()  # () labelled share of the batch
-        terms = {"student": share * self.ground_truth_loss(labelled_only(s_out), labelled_only(y),
-                                                           labelled_only(x)) if has_labels else zero,
+        labelled_share = labelled.float().mean()  # () labelled share of the batch
+        terms = {"student": labelled_share * self.ground_truth_loss(labelled_only(s_out), labelled_only(y),
+                                                                    labelled_only(x)) if has_labels else zero,
                  "distillation": self.teacher_label_loss(s_out, t_out, x, temp)}
         w, d = state["weights"], self.dcfg
         feature = s_out.new_zeros((), dtype=torch.float32)
@@ -108,7 +107,7 @@ class DistillationModule(GroundTruthModule):
         if d.preserve_distribution:
             terms["variance"] = losses.variance_loss(s_out, t_out)
             terms["moment"] = losses.moment_loss(s_out, t_out)
-            terms["confidence"] = (share * losses.confidence_loss(labelled_only(s_out), labelled_only(t_out),
+            terms["confidence"] = (labelled_share * losses.confidence_loss(labelled_only(s_out), labelled_only(t_out),
                                                                   labelled_only(y), temp) if has_labels else zero)
             share = state["teacher_share"]
             total = total + share * (d.variance_weight * terms["variance"] + d.moment_weight * terms["moment"]
@@ -121,12 +120,9 @@ class DistillationModule(GroundTruthModule):
         """The teacher's output taken as a label with the ground-truth objective's own weighting: the
         whole column plus valid_weight x the valid region (distillation_loss on each), so a column the
         teacher labels teaches what a labelled one does."""
-        loss = losses.distillation_loss(s_out, t_out, temperature, self.teacher_error)
-        if self.cfg.valid_weight > 0:
-            mask = valid_mask(x, self.preset)[..., None]  # (B, L, 1) bool
-            loss = loss + self.cfg.valid_weight * losses.distillation_loss(s_out, t_out, temperature,
-                                                                           self.teacher_error, mask)
-        return loss
+        def loss(mask: torch.Tensor | None = None) -> torch.Tensor:
+            return losses.distillation_loss(s_out, t_out, temperature, self.teacher_error, mask)
+        return self.whole_plus_valid(x, loss, loss)
 
     def log_terms(self, prefix: str, terms: dict, batch_size: int) -> None:
         for name, value in terms.items():

@@ -8,6 +8,7 @@ layers asked for; anything else is recomputed and never trusted.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +36,10 @@ def split_identity(x: torch.Tensor, y: torch.Tensor | None = None) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
 def code_identity() -> str:
-    """kdssm's version and a hash of the source of everything the teacher's forward runs."""
+    """kdssm's version and a hash of the source of everything the teacher's forward runs (read once per
+    process: the code a process runs is the code it imported)."""
     import kdssm
     root = Path(kdssm.__file__).resolve().parent
     digest = hashlib.sha256(kdssm.__version__.encode())

@@ -49,6 +49,7 @@ def _worker_trainer(job: dict, plan, log_here: bool, profiler) -> pl.Trainer:
     from ray.train.lightning import (RayDDPStrategy, RayLightningEnvironment, RayTrainReportCallback,
                                      prepare_trainer)
     t = plan.cfg.training
+    metric, mode = selection(t)
     return prepare_trainer(pl.Trainer(
         max_epochs=t.num_epochs,
         max_time={"minutes": t.max_minutes} if t.max_minutes > 0 else None,
@@ -59,8 +60,7 @@ def _worker_trainer(job: dict, plan, log_here: bool, profiler) -> pl.Trainer:
         plugins=[RayLightningEnvironment()],
         precision=t.precision,
         gradient_clip_val=t.grad_clip if t.grad_clip > 0 else None,
-        callbacks=[EarlyStopping(monitor=selection(t)[0], mode=selection(t)[1],
-                                 patience=t.early_stopping_patience),
+        callbacks=[EarlyStopping(monitor=metric, mode=mode, patience=t.early_stopping_patience),
                    *job["callbacks"], RayTrainReportCallback()],
         logger=CSVLogger(job["log_dir"], name="logs") if log_here else False,
         enable_checkpointing=False,

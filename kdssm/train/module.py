@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Callable
 
 import pytorch_lightning as pl
 import torch
@@ -113,10 +114,16 @@ class GroundTruthModule(pl.LightningModule):
         Whole-column error is dominated by the column edges, whose apertures are cut; the valid
         term keeps the model focusing well where the full aperture is available.
         """
-        loss = self.loss_fn(y_hat, y)
+        return self.whole_plus_valid(x, lambda: self.loss_fn(y_hat, y),
+                                     lambda mask: masked_normalised_mse(y_hat, y, mask))
+
+    def whole_plus_valid(self, x: torch.Tensor, whole: Callable[[], torch.Tensor],
+                         region: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """whole() + valid_weight x region(mask), mask (B, L, 1) bool the valid region of columns x
+        (B, L, 2): how the objective weighs a column, whatever labels it."""
+        loss = whole()
         if self.cfg.valid_weight > 0:
-            mask = valid_mask(x, self.preset)[..., None]  # (B, L, 1) bool
-            loss = loss + self.cfg.valid_weight * masked_normalised_mse(y_hat, y, mask)
+            loss = loss + self.cfg.valid_weight * region(valid_mask(x, self.preset)[..., None])
         return loss
 
     def training_step(self, batch, batch_idx):
