@@ -1,22 +1,25 @@
-"""The sweep's two savings, measured: early stopping (time to reach a hypervolume) and the teacher shared
-once per sweep (time per trial).
+"""The demo search through the old trial path (a Ray Train run per trial) and the new one (Lightning
+inside the Tune trial), side by side in one run.
 
     python benchmarks/sweep.py [--teacher runs/demo/teacher] [--samples 8]
 
-Four sweeps of the demo search space on a local Ray, one after the other, same sampler seed:
-  1. pareto_halving early stopping, teacher shared     2. no early stopping, teacher shared
-  3. 4 trials, no early stopping, teacher shared     4. the same 4 trials, each running the teacher itself
-An untrained warm-up sweep runs first, so that no measured sweep pays Ray's cold start alone.
-Hypervolume over time: after each finished trial, the hypervolume of the finished students' test
-(accuracy, parameters) front, against the time since the sweep started. The target is 95 % of the
-larger final hypervolume of sweeps 1 and 2. Per-trial time: the wall time of finished trials
-(Tune's time_total_s), sweeps 3 against 4 (same seed, so the same 4 students).
-Writes benchmarks/results/sweep.json.
+Both sweeps run configs/demo/sweep.yaml (TPE, 8 students, 2 at a time, Pareto-halving early stopping)
+on one local Ray with the same sampler seed, after an untimed warm-up sweep on each path. Reported:
+wall time; the final hypervolume (front chosen on validation); its curve (after each finished trial,
+the hypervolume of the finished students' validation front against the time since the sweep began);
+and per trial its wall time (from the trial function's start to its final report), its training and
+validation time, and their difference, the trial's fixed cost (start-up, the teacher's targets,
+building the datasets, scoring on the test split). Training and validation time: on the new path
+summary.json's train_seconds (Lightning's fit, timed around it); on the old path train_seconds is the
+whole TorchTrainer.fit, Ray Train's start-up included, so the epochs' own time is estimated from the
+history's end-of-epoch stamps, (t_n - t_1) n / (n - 1) (the first epoch's start is not stamped), and
+the fixed cost is the wall time minus that. Writes benchmarks/results/sweep.json.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -31,41 +34,59 @@ from tune.callbacks import trial_metrics  # noqa: E402
 from tune.sweep import run_sweep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+PATHS = {"in_trial": "auto", "ray_train": "ray_train"}
 
 
 def hypervolume_curve(save_dir: Path, started: float) -> list[tuple[float, float]]:
     finished = []
     for path in save_dir.glob("trials/*/summary.json"):
         summary = json.loads(path.read_text())
-        finished.append((path.stat().st_mtime - started, trial_metrics(summary), summary["teacher"]["params"]))
+        finished.append((path.stat().st_mtime - started, trial_metrics(summary), summary["teacher"]))
     curve, points = [], []
-    for at, metrics, teacher_params in sorted(finished, key=lambda f: f[0]):
-        points.append(pareto.objectives(metrics, teacher_params))
+    for at, metrics, teacher in sorted(finished, key=lambda f: f[0]):
+        points.append(pareto.objectives(metrics, teacher, pareto.objective_names()))
         front = [p for p, r in zip(points, pareto.front_ranks(points)) if r == 0]
         curve.append((round(at, 1), round(pareto.hypervolume(front), 5)))
     return curve
 
 
-def trial_seconds(save_dir: Path) -> list[float]:
+def epochs_seconds(history: Path) -> float:
+    """Training and validation time of a trial's epochs, from the end stamps in its history.jsonl."""
+    stamps = [json.loads(line)["time"] for line in history.read_text().splitlines() if line.strip()]
+    n = len(stamps)
+    return (stamps[-1] - stamps[0]) * n / (n - 1) if n > 1 else 0.0
+
+
+def trial_times(save_dir: Path) -> list[dict]:
+    """Per finished trial: Tune's wall time, Lightning's fit time (training and validation), the rest."""
     out = []
     for result in (save_dir / "tune" / "sweep").glob("run_trial_*/result.json"):
         rows = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
-        if rows and rows[-1].get("final"):
-            out.append(round(rows[-1]["time_total_s"], 1))
-    return sorted(out)
+        if not rows or not rows[-1].get("final"):
+            continue
+        folder = save_dir / "trials" / rows[-1]["trial_id"]
+        summary = json.loads((folder / "summary.json").read_text())
+        training = summary["training"]
+        in_trial = "ray_run" not in training  # the Ray Train path names its Ray run
+        wall = rows[-1]["trial_seconds"]
+        fit = training["train_seconds"] if in_trial else epochs_seconds(folder / "history.jsonl")
+        out.append({"trial_id": rows[-1]["trial_id"], "wall_s": round(wall, 1), "fit_s": round(fit, 1),
+                    "train_seconds": training["train_seconds"],
+                    "fixed_s": round(wall - fit, 1), "epochs": training["epochs"],
+                    "stopped_early": bool(summary.get("stopped_early"))})
+    return sorted(out, key=lambda t: t["trial_id"])
 
 
-def sweep(cfg: RunConfig, teacher: Path, folder: Path, **search) -> dict:
-    cfg = cfg.with_overrides({"search": search, "tracking": {"register_front": False}})
+def sweep(cfg: RunConfig, teacher: Path, folder: Path, runner: str, **search) -> dict:
+    cfg = cfg.with_overrides({"search": {"trial_runner": runner, **search}, "tracking": {"register_front": False}})
     started = time.time()
     front = run_sweep(cfg, teacher, folder, progress=False)
+    times = trial_times(folder)
     return {"wall_s": round(time.time() - started, 1), "final_hypervolume": front["hypervolume"],
-            "curve": hypervolume_curve(folder, started), "trial_seconds": trial_seconds(folder),
-            "finished_trials": len(list(folder.glob("trials/*/summary.json")))}
-
-
-def time_to(curve: list, target: float) -> float | None:
-    return next((at for at, hv in curve if hv >= target), None)
+            "final_hypervolume_test": front["hypervolume_test"], "front_size": len(front["front"]),
+            "curve": hypervolume_curve(folder, started), "trials": times,
+            "median_fixed_s": statistics.median(t["fixed_s"] for t in times) if times else None,
+            "max_fixed_s": max(t["fixed_s"] for t in times) if times else None}
 
 
 def main() -> None:
@@ -78,28 +99,21 @@ def main() -> None:
 
     import ray
     ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    measured = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        # untimed warm-up: Ray's worker processes and the disk cache, which the first sweep would pay alone
-        sweep(cfg.with_overrides({"training": {"num_epochs": 1}, "data": {"train_size": 64}}), args.teacher,
-              tmp / "warmup", num_samples=2, early_stopping="none")
-        early = sweep(cfg, args.teacher, tmp / "early", num_samples=args.samples, early_stopping="pareto_halving")
-        full = sweep(cfg, args.teacher, tmp / "full", num_samples=args.samples, early_stopping="none")
-        shared = sweep(cfg, args.teacher, tmp / "shared", num_samples=4, early_stopping="none")
-        alone = sweep(cfg, args.teacher, tmp / "alone", num_samples=4, early_stopping="none", share_teacher=False)
-    target = 0.95 * max(early["final_hypervolume"], full["final_hypervolume"])
+        for name, runner in PATHS.items():  # untimed warm-ups: worker processes and the disk cache
+            sweep(cfg.with_overrides({"training": {"num_epochs": 1}, "data": {"train_size": 64}}), args.teacher,
+                  tmp / f"warmup-{name}", runner, num_samples=2, early_stopping="none")
+        for name, runner in PATHS.items():
+            measured[name] = sweep(cfg, args.teacher, tmp / name, runner, num_samples=args.samples)
+    new, old = measured["in_trial"], measured["ray_train"]
     result = {
-        "setup": {"search": "configs/demo/sweep.yaml", "samples": args.samples, "teacher": args.teacher},
-        "early_stopping": {"target_hypervolume": round(target, 5),
-                           "time_to_target_s": {"pareto_halving": time_to(early["curve"], target),
-                                                "none": time_to(full["curve"], target)},
-                           "pareto_halving": early, "none": full},
-        "teacher_sharing": {
-            "mean_trial_s_shared": round(sum(shared["trial_seconds"]) / len(shared["trial_seconds"]), 1)
-            if shared["trial_seconds"] else None,
-            "mean_trial_s_each_runs_teacher": round(sum(alone["trial_seconds"]) / len(alone["trial_seconds"]), 1)
-            if alone["trial_seconds"] else None,
-            "shared": shared["trial_seconds"], "each_runs_teacher": alone["trial_seconds"]},
+        "setup": {"search": "configs/demo/sweep.yaml", "samples": args.samples, "teacher": args.teacher,
+                  "early_stopping": cfg.search.early_stopping, "front_chosen_on": "validation"},
+        "wall_ratio_old_over_new": round(old["wall_s"] / new["wall_s"], 2),
+        "hypervolume_new_minus_old": round(new["final_hypervolume"] - old["final_hypervolume"], 5),
+        **measured,
     }
     path = write_result("sweep", result)
     print(path.read_text())

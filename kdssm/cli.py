@@ -231,12 +231,30 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_pareto(args: argparse.Namespace) -> int:
     from tune.pareto import read, table
+    folder = Path(args.save_dir)
     try:
-        front = read(Path(args.save_dir))
+        front = read(folder)
     except FileNotFoundError:
-        raise UserError(f"{args.save_dir}: no pareto.json (a finished `kdssm sweep` writes it)") from None
+        return print_front_so_far(folder)
     except ValueError:
         raise UserError(f"{args.save_dir}/pareto.json: not valid JSON") from None
+    print(table(front))
+    return 0
+
+
+def print_front_so_far(folder: Path) -> int:
+    """A running (or interrupted) sweep has no pareto.json yet: its front over the trials finished so far."""
+    from tune.pareto import table
+    from tune.results import front_so_far
+    try:
+        front, finished, planned = front_so_far(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        raise UserError(f"{folder}: no pareto.json and no sweep in progress (`kdssm sweep` writes them)") from None
+    if front is None:
+        print(f"sweep in progress: 0 of {planned} students finished, no front yet")
+        return 0
+    print(f"sweep in progress: the front of {finished} of {planned} students finished so far (pareto.json is "
+          "written when the sweep ends)")
     print(table(front))
     return 0
 
@@ -347,9 +365,10 @@ def main(argv: list[str] | None = None) -> int:
     from .data.datasets import DataError
     user_errors: tuple[type[Exception], ...] = (ConfigError, CheckpointError, DataError, UserError)
     try:
+        from .train.folder_lock import FolderInUse
         from .train.rundir import RunDirError
         from .train.runner import TrainingDiverged
-        user_errors += (RunDirError, TrainingDiverged)
+        user_errors += (RunDirError, FolderInUse, TrainingDiverged)
         if args.command in ("train", "distill", "sweep", "demo"):
             from .train.cluster import DistributedError
             user_errors += (DistributedError,)

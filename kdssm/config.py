@@ -367,6 +367,9 @@ class SearchConfig(Section):
                                    "or nmse_valid_db (min)", choices=("accuracy", "nmse_valid_db"))
     latency_objective: bool = spec(False, "add latency (ms per column, batch 32, CPU) as a third objective")
     workers_per_trial: int = spec(1, "Ray Train workers per student (data-parallel)", low=1)
+    trial_runner: str = spec("auto", "how a trial trains: auto (a single-worker trial runs Lightning inside its "
+                             "Tune trial, a multi-worker one a Ray Train run) or ray_train (always Ray Train)",
+                             choices=("auto", "ray_train"))
     max_concurrent_trials: int = spec(0, "students trained at once; 0: as many as the cluster holds", low=0)
     early_stopping: str = spec("pareto_halving", "pareto_halving: stop students that are dominated at a rung "
                                "(multi-objective successive halving); none", choices=("pareto_halving", "none"))

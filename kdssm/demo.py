@@ -1,7 +1,7 @@
 """`kdssm demo`: the embedded default end to end on the CPU.
 
 Simulate `mini` columns, train the demo teacher into <save_dir>/teacher, sweep students of it into
-<save_dir>/sweep (Ray Tune + Optuna, each student a Ray Train distillation), print the Pareto
+<save_dir>/sweep (Ray Tune + Optuna, each student distilled in its Tune trial), print the Pareto
 table, write pareto.png and the focused-scene figure, and say where MLflow's records are.
 Finished steps are shown again rather than redone (overwrite redoes them).
 """
@@ -44,10 +44,11 @@ def run_demo(cfg: RunConfig, sweep_cfg: RunConfig, save_dir: Path, overwrite: bo
     else:
         s = sweep_cfg.search
         print(f"\n[demo] 3/3 sweeping {s.num_samples} students ({s.sampler}, early stopping {s.early_stopping}), "
-              f"each a Ray Train distillation of up to {sweep_cfg.training.num_epochs} epochs", flush=True)
+              f"each distilled in its own Tune trial for up to {sweep_cfg.training.num_epochs} epochs", flush=True)
         from tune.sweep import run_sweep
         front = run_sweep(sweep_cfg, teacher_dir, sweep_dir, overwrite=overwrite, progress=progress)
-    print("\n[demo] Pareto front of the students (test split; speed-up: latency at batch 32 against the teacher)")
+    print("\n[demo] Pareto front of the students (chosen on validation, scored on test; speed-up: latency at "
+          "batch 32 against the teacher)")
     print(table(front))
     scene = focused_scene(cfg, teacher_dir, sweep_dir, front)
     print(f"\n[demo] teacher checkpoint: {teacher_dir / 'model.ckpt'} (kdssm.load_model)")
@@ -66,8 +67,8 @@ def focused_scene(cfg: RunConfig, teacher_dir: Path, sweep_dir: Path, front: dic
     test = load_split(cfg.data, "test")
     x, y = test.x[:64], test.y[:64]  # (64, L, 2), (64, L, 1) complex64
     predictions = {"teacher": predict(load_model(teacher_dir), x)}
-    best = max(front["front"], key=lambda e: e["metrics"]["accuracy"])
-    smallest = min(front["front"], key=lambda e: e["metrics"]["params"])
+    from tune.pareto import chosen
+    best, smallest = chosen(front).values()  # on validation figures: the test columns shown never chose anything
     for label, entry in (("best student", best), ("smallest student", smallest)):
         name = f"{label} ({entry['metrics']['params']:,} params)"
         predictions[name] = predict(load_model(sweep_dir / entry["checkpoint"]), x)

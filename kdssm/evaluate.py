@@ -44,9 +44,7 @@ def score(focus: Focuser, y_hat: torch.Tensor, x: torch.Tensor, y: torch.Tensor,
     with torch.no_grad():
         response = metrics.impulse_response(focus(x_pt)[0, :, 0])
     return {
-        "nmse_db": metrics.nmse_db(y_hat, y),
-        "nmse_valid_db": metrics.nmse_valid_db(y_hat, y, x, preset),
-        "accuracy": metrics.accuracy(y_hat, y),
+        **split_scores(y_hat, x, y, preset),
         **{k: float(v) for k, v in response.items()},
         "latency_ms_per_column": latency_ms_per_column(focus, x),
     }
@@ -57,6 +55,17 @@ def evaluate_model(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, pre
     cpu_model = model.to("cpu").eval()
     y_hat = predict(cpu_model, x)
     return {"params": count_params(cpu_model), **score(cpu_model, y_hat, x, y, preset)}
+
+
+def split_scores(y_hat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, preset: str) -> dict:
+    """The figures that depend on the columns: nmse, nmse_valid and accuracy of y_hat (N, L, 1) against y."""
+    return {"nmse_db": metrics.nmse_db(y_hat, y), "nmse_valid_db": metrics.nmse_valid_db(y_hat, y, x, preset),
+            "accuracy": metrics.accuracy(y_hat, y)}
+
+
+def validation_scores(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, preset: str) -> dict:
+    """What a search selects on, on validation columns x (N, L, 2), y (N, L, 1)."""
+    return split_scores(predict(model, x), x, y, preset)
 
 
 def evaluate_matched_filter(x: torch.Tensor, y: torch.Tensor, preset: str) -> dict:

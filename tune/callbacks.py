@@ -1,8 +1,14 @@
 """Tune callbacks of the sweep driver: MLflow kept current (a child run per trial, live epoch metrics),
-and one progress line per finished or stopped trial."""
+and one progress line per finished or stopped trial.
+
+A tracking server that stops answering must not stop the sweep: every MLflow write is queued, sent
+in order, and kept (with one line saying so) while the server is unreachable, then sent when it
+answers again, at the latest when the experiment ends.
+"""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from ray import tune
@@ -17,13 +23,44 @@ EPOCH_METRICS = ("val_nmse_db", "val_nmse_valid_db", "val_accuracy", "train_tota
 class MlflowTrials(tune.Callback):
     """Holds only names and paths (Tune pickles callbacks with the experiment); the client is made on use."""
 
-    def __init__(self, uri: str, experiment: str, sweep_dir: str, trials_dir: str):
+    def __init__(self, uri: str, experiment: str, sweep_dir: str, trials_dir: str, datasets: list[dict] = ()):
+        """datasets: tracking.dataset_record dicts (with a "context") of the columns every trial uses."""
         self.uri, self.experiment, self.sweep_dir, self.trials_dir = uri, experiment, sweep_dir, trials_dir
+        self.datasets = list(datasets)
         self._tracker: SweepTracker | None = None
         self._runs: dict[str, str] = {}
+        self._steps: dict[str, int] = {}  # run id -> last epoch logged (a resumed trial repeats none)
+        self._pending: list = []  # writes not yet accepted by the server, oldest first
+        self._down_since: float | None = None
 
     def __getstate__(self):
-        return {**self.__dict__, "_tracker": None, "_runs": {}}
+        return {**self.__dict__, "_tracker": None, "_runs": {}, "_steps": {}, "_pending": [], "_down_since": None}
+
+    def send(self, write=None) -> bool:
+        """Queue write (a no-argument callable) and send what is queued, in order; False while unreachable."""
+        if write is not None:
+            self._pending.append(write)
+        while self._pending:
+            try:
+                self._pending[0]()
+            except Exception as err:  # noqa: BLE001 - any tracking failure: keep the write, go on sweeping
+                if self._down_since is None:
+                    self._down_since = time.monotonic()
+                    print(f"[sweep] MLflow {self.uri} unreachable ({type(err).__name__}); trial records are kept "
+                          "and sent when it answers", flush=True)
+                self._tracker = None  # a fresh client when it is back
+                return False
+            self._pending.pop(0)
+        if self._down_since is not None:
+            print(f"[sweep] MLflow answers again after {time.monotonic() - self._down_since:.0f} s; kept records "
+                  "sent", flush=True)
+            self._down_since = None
+        return True
+
+    def on_experiment_end(self, trials, **info):
+        deadline = time.monotonic() + 600
+        while not self.send() and time.monotonic() < deadline:
+            time.sleep(5)
 
     @property
     def tracker(self) -> SweepTracker:
@@ -34,27 +71,38 @@ class MlflowTrials(tune.Callback):
     def run_of(self, trial) -> str:
         if trial.trial_id not in self._runs:
             params = {k: v for k, v in trial.config.items() if not k.startswith("_")}
-            self._runs[trial.trial_id] = self.tracker.trial(trial.trial_id, params)
+            run_id = self.tracker.trial(trial.trial_id, params)
+            self.tracker.log_datasets(run_id, self.datasets)
+            self._steps[run_id] = self.tracker.last_step(run_id, "val_nmse_db")
+            self._runs[trial.trial_id] = run_id
         return self._runs[trial.trial_id]
 
     def on_trial_start(self, iteration, trials, trial, **info):
-        self.run_of(trial)
+        self.send(lambda: self.run_of(trial))
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if result.get("final") or "epochs_done" not in result:
             return
         metrics = {k: result[k] for k in EPOCH_METRICS if isinstance(result.get(k), (int, float))}
-        self.tracker.log_metrics(self.run_of(trial), metrics, step=int(result["epochs_done"]))
+        self.send(lambda: self.log_epoch(trial, int(result["epochs_done"]), metrics))
+
+    def log_epoch(self, trial, step: int, metrics: dict) -> None:
+        run_id = self.run_of(trial)
+        if step <= self._steps.get(run_id, 0):  # logged before the sweep was resumed
+            return
+        self.tracker.log_metrics(run_id, metrics, step=step)
+        self._steps[run_id] = step
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         folder = Path(self.trials_dir) / trial.trial_id
         path = folder / rundir.SUMMARY_FILE
         summary = json.loads(path.read_text()) if path.is_file() else None
         stopped = bool(summary and summary.get("stopped_early"))
-        self.tracker.finish_trial(self.run_of(trial), folder, summary, stopped=stopped)
+        self.send(lambda: self.tracker.finish_trial(self.run_of(trial), folder, summary, stopped=stopped))
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        self.tracker.finish_trial(self.run_of(trial), Path(self.trials_dir) / trial.trial_id, None, stopped=False)
+        folder = Path(self.trials_dir) / trial.trial_id
+        self.send(lambda: self.tracker.finish_trial(self.run_of(trial), folder, None, stopped=False))
 
 
 class ProgressLines(tune.Callback):
@@ -79,10 +127,12 @@ class ProgressLines(tune.Callback):
 
 
 def trial_metrics(summary: dict) -> dict:
-    """What pareto.json and the registry keep of a student's summary.json."""
+    """What pareto.json and the registry keep of a student's summary.json: the kept model's validation
+    figures (val_*, which choose the front) and its test figures (which report it)."""
     keep = ("params", "accuracy", "nmse_db", "nmse_valid_db", "pslr_db", "islr_db", "irw_samples",
             "latency_ms_per_column", "retention", "param_reduction")
-    out = {k: summary[k] for k in keep if k in summary}
+    out = {f"val_{k}": v for k, v in summary.get("validation", {}).items()}
+    out.update({k: summary[k] for k in keep if k in summary})
     teacher_latency = summary.get("teacher", {}).get("latency_ms_per_column")
     if teacher_latency and summary.get("latency_ms_per_column"):
         out["speedup"] = teacher_latency / summary["latency_ms_per_column"]  # measured side by side in one process

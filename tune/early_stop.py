@@ -13,10 +13,21 @@ is asynchronous: a trial is never paused to wait for others, and the first trial
 The decision is taken in the trial's own training loop (StopAtRung) against one shared board (a Ray
 actor), not by a Tune scheduler: Tune stops a trial by killing it, which under Ray Train V2
 leaves the run's placement group behind unless Ray's dashboard is running, and loses the student.
+
+The board must not forget: a resumed sweep that judged its next trials against an empty rung would
+let dominated students through, and a restarted trial could get a second, different verdict. So
+every verdict is written to a JSON file in the sweep folder (atomically) and read back when a board
+starts; Ray restarts a dead board actor (max_restarts) with the same file, and retries the calls
+that were in flight (max_task_retries). A board that cannot be reached lets the trial go on (it is
+early stopping, never a reason to lose a trial), and a restarted trial starts from its best value
+so far (StopAtRung's `best`, from its history).
 """
 from __future__ import annotations
 
+import json
 import math
+import warnings
+from pathlib import Path
 
 import pytorch_lightning as pl
 import ray
@@ -59,7 +70,8 @@ class ParetoHalving:
     Points are minimisation vectors (quality negated when it is maximised, parameters, latency).
     """
 
-    def __init__(self, max_epochs: int, grace_epochs: int = 2, reduction_factor: int = 2):
+    def __init__(self, max_epochs: int, grace_epochs: int = 2, reduction_factor: int = 2, path: str | None = None):
+        """path: the JSON file the board is kept in (read back when it exists); None: memory only."""
         self.reduction_factor = reduction_factor
         self.rungs = []
         rung = grace_epochs
@@ -69,6 +81,24 @@ class ParetoHalving:
         self.recorded: dict[int, dict[str, tuple[float, ...]]] = {r: {} for r in self.rungs}
         self.verdicts: dict[tuple[int, str], bool] = {}
         self.stopped: list[str] = []
+        self.path = Path(path) if path else None
+        if self.path is not None and self.path.is_file():
+            self._load(json.loads(self.path.read_text()))
+
+    def _load(self, state: dict) -> None:
+        if state.get("rungs") != self.rungs:
+            raise ValueError(f"{self.path}: kept for rungs {state.get('rungs')}, this sweep has {self.rungs}")
+        for rung, points in state["recorded"].items():
+            self.recorded[int(rung)] = {trial: tuple(p) for trial, p in points.items()}
+        self.verdicts = {(int(rung), trial): bool(go) for rung, trial, go in state["verdicts"]}
+        self.stopped = list(state["stopped"])
+
+    def _save(self) -> None:
+        from kdssm.checkpoint import atomic_write
+        state = {"rungs": self.rungs, "recorded": {str(r): {t: list(p) for t, p in pts.items()}
+                                                   for r, pts in self.recorded.items()},
+                 "verdicts": [[r, t, go] for (r, t), go in self.verdicts.items()], "stopped": self.stopped}
+        atomic_write(self.path, lambda tmp: Path(tmp).write_text(json.dumps(state) + "\n"))
 
     def decide(self, trial_id: str, epochs_done: int, point: tuple[float, ...]) -> bool:
         """True: go on. Judged once per rung, when the trial first reaches it (a resumed trial gets the same)."""
@@ -76,6 +106,8 @@ class ParetoHalving:
             if epochs_done >= rung:
                 if (rung, trial_id) not in self.verdicts:
                     self.verdicts[(rung, trial_id)] = self._judge(rung, trial_id, tuple(point))
+                    if self.path is not None:
+                        self._save()
                 return self.verdicts[(rung, trial_id)]
         return True
 
@@ -91,7 +123,16 @@ class ParetoHalving:
         return trial_id in self.stopped
 
 
-RungBoard = ray.remote(num_cpus=0)(ParetoHalving)
+RungBoard = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(ParetoHalving)
+
+
+def ask(call, default):
+    """ray.get of a board call; the default (go on / not stopped) when the board cannot be reached."""
+    try:
+        return ray.get(call, timeout=120)
+    except (ray.exceptions.RayError, TimeoutError) as err:
+        warnings.warn(f"early stopping board unreachable ({type(err).__name__}); the trial goes on", stacklevel=2)
+        return default
 
 
 class StopAtRung(pl.Callback):
@@ -102,9 +143,12 @@ class StopAtRung(pl.Callback):
     broadcasts, so every rank stops at the same epoch.
     """
 
-    def __init__(self, board, trial_id: str, metric: str, mode: str, constants: tuple[float, ...]):
+    def __init__(self, board, trial_id: str, metric: str, mode: str, constants: tuple[float, ...],
+                 best: float | None = None):
+        """best: the trial's best value before a restart (from its history), so a resumed trial is judged
+        on its whole run, not on the epochs since the restart."""
         self.board, self.trial_id, self.metric, self.mode, self.constants = board, trial_id, metric, mode, constants
-        self.best: float | None = None
+        self.best = best
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:
@@ -115,8 +159,8 @@ class StopAtRung(pl.Callback):
             if self.best is None or (value > self.best if self.mode == "max" else value < self.best):
                 self.best = value
             quality = -self.best if self.mode == "max" else self.best
-            go_on = ray.get(self.board.decide.remote(self.trial_id, trainer.current_epoch + 1,
-                                                     (quality, *self.constants)))
+            go_on = ask(self.board.decide.remote(self.trial_id, trainer.current_epoch + 1,
+                                                 (quality, *self.constants)), True)
         if trainer.world_size > 1:
             go_on = trainer.strategy.broadcast(go_on, src=0)
         if not go_on:

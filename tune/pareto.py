@@ -1,9 +1,18 @@
-"""The Pareto front of students over (accuracy, parameters), its hypervolume, pareto.json/.png and a table.
+"""The Pareto front of students over the sweep's objectives, its hypervolume, pareto.json/.png and a table.
 
-Objectives are minimised as (1 - accuracy, params / teacher params): both lie in [0, 1] for any
-useful student, so the hypervolume against the fixed reference point (1, 1) is the share of that
-unit square the front dominates (0: nothing; 1: a perfect student with no parameters), comparable
-across sweeps of the same teacher. Optuna's WFG implementation computes it.
+The front is chosen on the **validation** split, over every objective the search was configured
+with (search.accuracy_objective, parameters, and latency with search.latency_objective): the same
+figures the searcher and early stopping saw, so the test split is never used to choose and only
+reports (test figures stand beside the validation ones in pareto.json and the table).
+
+Objectives are minimised on a unit scale, each 1 at the reference point:
+  accuracy       -> 1 - validation accuracy
+  nmse_valid_db  -> validation valid-region NMSE as a ratio, 10^(dB / 10) (1: no better than zero output)
+  params         -> parameters / teacher parameters
+  latency        -> latency / teacher latency (ms per column at batch 32, CPU)
+Every useful student lies inside the unit box, so the hypervolume against (1, ..., 1) is the share of
+it the front dominates (0: nothing; 1: a perfect student with no parameters), comparable across
+sweeps of the same teacher and objectives.
 """
 from __future__ import annotations
 
@@ -12,12 +21,11 @@ import math
 import os
 from pathlib import Path
 
-import numpy as np
-from optuna._hypervolume import compute_hypervolume
-
 from kdssm.metrics import retention
 
-REFERENCE_POINT = (1.0, 1.0)
+from .hypervolume import hypervolume as volume
+
+QUALITY_NAMES = ("accuracy", "nmse_valid_db")
 PARETO_JSON = "pareto.json"
 PARETO_PNG = "pareto.png"
 
@@ -41,16 +49,32 @@ def front_ranks(points: list[tuple[float, ...]]) -> list[int]:
     return ranks
 
 
-def objectives(metrics: dict, teacher_params: int) -> tuple[float, float]:
-    return (1.0 - float(metrics["accuracy"]), float(metrics["params"]) / float(teacher_params))
+def objective_names(quality: str = "accuracy", latency: bool = False) -> list[str]:
+    """The sweep's objectives in order: the quality one, parameters[, latency]."""
+    if quality not in QUALITY_NAMES:
+        raise ValueError(f"quality objective {quality!r}: expected one of {', '.join(QUALITY_NAMES)}")
+    return [quality, "params"] + (["latency"] if latency else [])
 
 
-def hypervolume(points: list[tuple[float, float]]) -> float:
-    """Area dominated by the points inside the reference box; points outside it add nothing."""
-    inside = [p for p in points if all(v < r for v, r in zip(p, REFERENCE_POINT))]
-    if not inside:
-        return 0.0
-    return float(compute_hypervolume(np.asarray(inside, dtype=float), np.asarray(REFERENCE_POINT, dtype=float)))
+def objectives(metrics: dict, teacher: dict, names: list[str], split: str = "val") -> tuple[float, ...]:
+    """A student's minimised unit-scale point (module docstring); split "val" selects, "test" reports."""
+    prefix = "val_" if split == "val" else ""
+    out = []
+    for name in names:
+        if name == "accuracy":
+            out.append(1.0 - float(metrics[f"{prefix}accuracy"]))
+        elif name == "nmse_valid_db":
+            out.append(10.0 ** (float(metrics[f"{prefix}nmse_valid_db"]) / 10.0))
+        elif name == "params":
+            out.append(float(metrics["params"]) / float(teacher["params"]))
+        else:
+            out.append(float(metrics["latency_ms_per_column"]) / float(teacher["latency_ms_per_column"]))
+    return tuple(out)
+
+
+def hypervolume(points: list[tuple[float, ...]]) -> float:
+    """Volume the points dominate inside the unit box (reference point (1, ..., 1)); outside points add 0."""
+    return volume(points, (1.0,) * len(points[0])) if points else 0.0
 
 
 def beats_baseline(metrics: dict, baseline: dict) -> bool:
@@ -62,10 +86,11 @@ def beats_baseline(metrics: dict, baseline: dict) -> bool:
     return float(metrics["accuracy"]) > float(baseline["accuracy"])
 
 
-def build(teacher: dict, trials: list[dict], folder: Path, baseline: dict) -> dict:
-    """pareto.json's content. trials: {"trial_id", "config", "metrics", "checkpoint" (absolute path)};
-    baseline: the matched filter's scores on the same columns."""
-    points = [objectives(t["metrics"], teacher["params"]) for t in trials]
+def build(teacher: dict, trials: list[dict], folder: Path, baseline: dict, names: list[str]) -> dict:
+    """pareto.json's content. trials: {"trial_id", "config", "metrics" (callbacks.trial_metrics: validation
+    figures as val_*), "checkpoint" (absolute path)}; teacher and baseline: test scores and "validation"
+    ones of the teacher and the matched filter on the same columns; names: objective_names(...)."""
+    points = [objectives(t["metrics"], teacher, names) for t in trials]
     ranks = front_ranks(points)
     front = sorted((t for t, r in zip(trials, ranks) if r == 0), key=lambda t: t["metrics"]["params"])
 
@@ -76,11 +101,53 @@ def build(teacher: dict, trials: list[dict], folder: Path, baseline: dict) -> di
     return {
         "teacher": teacher,
         "baseline": {"name": "matched filter", **baseline},
+        "selected_on": "validation",
+        "objectives": names,
         "hypervolume": hypervolume([p for p, r in zip(points, ranks) if r == 0]),
-        "reference_point": {"one_minus_accuracy": REFERENCE_POINT[0], "params_over_teacher": REFERENCE_POINT[1]},
+        "hypervolume_test": hypervolume([objectives(t["metrics"], teacher, names, "test") for t in front]),
+        "reference_point": {name: 1.0 for name in names},
         "front": [entry(t) for t in front],
         "dominated": [entry(t) for t, r in zip(trials, ranks) if r > 0],
     }
+
+
+def hypervolume_history(points: list[tuple[float, ...]]) -> list[float]:
+    """The front's hypervolume after each point, in the order given (trials in the order they finished)."""
+    out = []
+    for k in range(1, len(points) + 1):
+        seen = points[:k]
+        out.append(hypervolume([p for p, r in zip(seen, front_ranks(seen)) if r == 0]))
+    return out
+
+
+def plot_history(path: Path, history: list[float]) -> None:
+    """hypervolume.png: how the front grew as students finished."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kdssm.checkpoint import atomic_write
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    ax.plot(range(1, len(history) + 1), history, "o-", drawstyle="steps-post", c="tab:blue")
+    ax.set_xlabel("students finished")
+    ax.set_ylabel("hypervolume (validation front)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+    plt.close(fig)
+
+
+def chosen(pareto: dict) -> dict[str, dict]:
+    """The front's two named students (registry aliases): best-accuracy (or best-nmse-valid, after the
+    validation quality objective) and smallest."""
+    quality = pareto.get("objectives", ["accuracy"])[0]
+    front = pareto["front"]
+    if quality == "accuracy":
+        best = max(front, key=lambda e: e["metrics"]["val_accuracy"])
+    else:
+        best = min(front, key=lambda e: e["metrics"]["val_nmse_valid_db"])
+    return {f"best-{quality.removesuffix('_db').replace('_', '-')}": best,
+            "smallest": min(front, key=lambda e: e["metrics"]["params"])}
 
 
 def write(folder: Path, pareto: dict, stopped: list[str] = ()) -> None:
@@ -90,60 +157,76 @@ def write(folder: Path, pareto: dict, stopped: list[str] = ()) -> None:
     plot(folder / PARETO_PNG, pareto, stopped)
 
 
+def plotted_quality(pareto: dict) -> tuple[str, str]:
+    """(metric key, axis label) of the validation quality objective the front was chosen on."""
+    if pareto.get("objectives", ["accuracy"])[0] == "accuracy":
+        return "accuracy", "accuracy (validation split)"
+    return "nmse_valid_db", "valid-region NMSE, dB (validation split)"
+
+
 def plot(path: Path, pareto: dict, stopped=()) -> None:
+    """Validation quality against parameters (a 3-objective front shows its projection on these two)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from kdssm.checkpoint import atomic_write
+    key, label = plotted_quality(pareto)
+
+    def xy(entries):
+        return [e["metrics"]["params"] for e in entries], [e["metrics"][f"val_{key}"] for e in entries]
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     dom = pareto["dominated"]
     if dom:
-        ax.scatter([d["metrics"]["params"] for d in dom], [d["metrics"]["accuracy"] for d in dom],
-                   c="0.6", label="dominated")
+        ax.scatter(*xy(dom), c="0.6", label="dominated")
     ended = [e for e in pareto["front"] + dom if e["trial_id"] in set(stopped)]
     if ended:
-        ax.scatter([e["metrics"]["params"] for e in ended], [e["metrics"]["accuracy"] for e in ended], marker="x",
-                   s=60, c="k", label="stopped early at a rung", zorder=3)
-    front = pareto["front"]
-    ax.plot([f["metrics"]["params"] for f in front], [f["metrics"]["accuracy"] for f in front], "o-",
-            c="tab:blue", drawstyle="steps-post", label="Pareto front")
+        ax.scatter(*xy(ended), marker="x", s=60, c="k", label="stopped early at a rung", zorder=3)
+    ax.plot(*xy(pareto["front"]), "o", c="tab:blue", label="Pareto front")
     t = pareto["teacher"]
-    ax.scatter([t["params"]], [t["accuracy"]], marker="*", s=180, c="tab:red", label="teacher")
+    ax.scatter([t["params"]], [t["validation"][key]], marker="*", s=180, c="tab:red", label="teacher")
     base = pareto.get("baseline")
     if base:  # no parameters: a line on the log axis; a student above it focuses better
-        ax.axhline(base["accuracy"], ls="--", c="tab:green", lw=1.2, label="matched filter (0 params)")
+        ax.axhline(base["validation"][key], ls="--", c="tab:green", lw=1.2, label="matched filter (0 params)")
     ax.set_xscale("log")
     ax.set_xlabel("parameters")
-    ax.set_ylabel("accuracy (test split)")
-    ax.set_title(f"students: hypervolume {pareto['hypervolume']:.4f}")
+    ax.set_ylabel(label)
+    objectives = " x ".join(pareto.get("objectives", ["accuracy", "params"]))
+    ax.set_title(f"students ({objectives}): hypervolume {pareto['hypervolume']:.4f}", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right" if key == "accuracy" else "upper right", fontsize=8)
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
     plt.close(fig)
 
 
 def table(pareto: dict) -> str:
-    """The front beside the teacher and the matched filter: parameters, accuracy, retention, speed-up
-    (latency ratio to the teacher), valid-region NMSE, and whether a student beats the filter."""
+    """The front beside the teacher and the matched filter: parameters, validation accuracy (what chose
+    the front), test accuracy, retention and valid-region NMSE (what reports it), speed-up (latency ratio
+    to the teacher), and whether a student beats the filter on the test columns."""
     t = pareto["teacher"]
     base = pareto.get("baseline")
 
     def speed(m: dict) -> float:
         return t["latency_ms_per_column"] / m["latency_ms_per_column"] if m.get("latency_ms_per_column") else math.nan
+
+    def val_accuracy(m: dict) -> float:
+        return m["validation"]["accuracy"] if "validation" in m else m.get("val_accuracy", math.nan)
     rows = [("teacher", t, 1.0, "yes" if base and beats_baseline(t, base) else "")]
     if base:
         rows.append(("matched filter", base, retention(base["accuracy"], t["accuracy"]), ""))
     rows += [(f["trial_id"], f["metrics"], f["metrics"]["retention"],
               "yes" if f.get("beats_baseline") else "no" if base else "") for f in pareto["front"]]
-    lines = [f"{'':<16}{'params':>10}{'accuracy':>10}{'retention':>11}{'speed-up':>10}{'valid dB':>10}"
-             f"{'beats MF':>10}"]
+    lines = [f"{'':<16}{'params':>10}{'val acc':>10}{'test acc':>10}{'retention':>11}{'speed-up':>10}"
+             f"{'valid dB':>10}{'beats MF':>10}"]
     for name, m, ret, beats in rows:
-        lines.append(f"{name:<16}{m['params']:>10,}{m['accuracy']:>10.4f}{ret:>11.4f}{speed(m):>9.2f}x"
-                     f"{m['nmse_valid_db']:>10.2f}{beats:>10}")
-    lines.append(f"hypervolume {pareto['hypervolume']:.4f} (reference: accuracy 0, the teacher's parameters); "
-                 "beats MF: higher whole-column accuracy than the matched filter on the same columns")
+        lines.append(f"{name:<16}{m['params']:>10,}{val_accuracy(m):>10.4f}{m['accuracy']:>10.4f}{ret:>11.4f}"
+                     f"{speed(m):>9.2f}x{m['nmse_valid_db']:>10.2f}{beats:>10}")
+    objectives = ", ".join(pareto.get("objectives", ["accuracy", "params"]))
+    lines.append(f"front chosen on validation over ({objectives}); hypervolume {pareto['hypervolume']:.4f} "
+                 f"(the same front on test: {pareto.get('hypervolume_test', math.nan):.4f}; reference: the "
+                 "teacher's parameters and latency, accuracy 0). test acc, retention, valid dB, beats MF: test "
+                 "split; beats MF: higher whole-column accuracy than the matched filter on the same columns")
     return "\n".join(lines)
 
 

@@ -2,10 +2,11 @@
 
 The driver checks everything first (search space, tracking server, teacher, data, cluster), runs
 the teacher once over the training and validation columns (cached on disk and handed to every
-trial through the object store), then lets Tune run `search.num_samples` trials, each a Ray Train
-distillation. Running the same command on the same folder resumes: Tune restores its experiment
-(finished trials are kept, unfinished ones continue from their Ray Train checkpoints) and the
-Optuna study lives in sqlite beside it.
+trial through the object store without copies) and scores the teacher and the matched filter once,
+then lets Tune run `search.num_samples` trials: a single-worker student trains inside its own Tune
+trial, a multi-worker one through a Ray Train run. Running the same command on the same folder
+resumes: Tune restores its experiment (finished trials are kept, unfinished ones continue from their
+checkpoints), the Optuna study lives in sqlite beside it and the early-stopping board in rungs.json.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ import optuna
 import ray
 import yaml
 from ray import tune
-from ray.tune.search.optuna import OptunaSearch
 
 from kdssm import tracking
 from kdssm.checkpoint import load_model
@@ -27,41 +27,53 @@ from kdssm.data.datasets import load_split, load_unlabelled, with_column_geometr
 from kdssm.distill import teacher_cache
 from kdssm.distill.runner import (check_teacher_geometry, check_teacher_preset, check_unlabelled_can_teach,
                                   compute_targets, resolve_teacher)
-from kdssm.train import rundir
-from kdssm.train.cluster import ClusterOptions, DistributedError, check_resources, connect
+from kdssm.train import folder_lock, rundir
+from kdssm.train.progress import on_terminal
+from kdssm.train.cluster import (ClusterOptions, DistributedError, capacity, check_resources, connect, node_types,
+                                 resolve_storage)
 
-from . import pareto, space
-from .callbacks import MlflowTrials, ProgressLines, trial_metrics
+from . import pareto, shared_targets, space
+from .callbacks import MlflowTrials, ProgressLines
 from .early_stop import RungBoard
+from .records import HYPERVOLUME_PNG, experiment_name, record_when_reachable, split_datasets
+from .results import (LATENCY, REFERENCE, SWEEP_CONFIG, TRIALS, finished_trials, front_of, quiet_latency,
+                      reference_scores)
+from .study import OPTUNA_DB, STUDY, StudentSearch, sampler, study_storage
 from .trial import SweepContext, objectives, run_trial
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-SWEEP_CONFIG = "sweep.yaml"
 TEACHER_RECORD = "teacher.json"
-TRIALS, TUNE, OPTUNA_DB = "trials", "tune", "optuna.db"
+TUNE, RUNGS = "tune", "rungs.json"
 TRIAL_MEMORY = 256 << 20  # bytes reserved by a trial's driver process
 EXPERIMENT = "sweep"  # the Tune experiment's folder under <save_dir>/tune
-CREATED = (SWEEP_CONFIG, TEACHER_RECORD, TRIALS, TUNE, OPTUNA_DB, "teacher_cache", pareto.PARETO_JSON,
-           pareto.PARETO_PNG, "comparison.md", "registry.json", "search_space.json")
-
-
-def experiment_name(cfg: RunConfig, save_dir: Path) -> str:
-    return cfg.tracking.experiment or f"kdssm-{save_dir.resolve().name}"
+CREATED = (SWEEP_CONFIG, TEACHER_RECORD, TRIALS, TUNE, OPTUNA_DB, RUNGS, REFERENCE, LATENCY, "teacher_cache",
+           pareto.PARETO_JSON, pareto.PARETO_PNG, HYPERVOLUME_PNG, "comparison.md", "registry.json",
+           "search_space.json")
 
 
 def prepare_folder(save_dir: Path, cfg: RunConfig, teacher_sha: str, overwrite: bool) -> None:
-    """Make save_dir ready; an interrupted sweep resumes only with the same config and teacher."""
+    """Make save_dir ready and hold it (folder_lock); an interrupted sweep resumes only with the same
+    config and teacher."""
     if save_dir.exists() and not save_dir.is_dir():
         raise rundir.RunDirError(f"{save_dir}: save_dir exists and is not a directory")
-    if overwrite:
-        for name in CREATED:
-            target = save_dir / name
-            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     try:
         rundir.writable_folder(save_dir)
     except OSError as err:
         raise rundir.RunDirError(f"{save_dir}: save_dir is not writable ({err.strerror})") from None
+    folder_lock.acquire(save_dir)  # released by run_sweep when the sweep ends
+    try:
+        _resume_or_start(save_dir, cfg, teacher_sha, overwrite)
+    except BaseException:
+        folder_lock.release(save_dir)
+        raise
+
+
+def _resume_or_start(save_dir: Path, cfg: RunConfig, teacher_sha: str, overwrite: bool) -> None:
+    if overwrite:
+        for name in CREATED:
+            target = save_dir / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     stored, record = save_dir / SWEEP_CONFIG, save_dir / TEACHER_RECORD
     if stored.is_file():
         diff = rundir.first_difference(yaml.safe_load(stored.read_text()) or {}, cfg.to_dict())
@@ -76,20 +88,12 @@ def prepare_folder(save_dir: Path, cfg: RunConfig, teacher_sha: str, overwrite: 
     cfg.dump(stored)
 
 
-def sampler(cfg: RunConfig) -> optuna.samplers.BaseSampler:
-    s = cfg.search
-    if s.sampler == "nsga2":  # population: half the trials, so that a small sweep still breeds a generation
-        return optuna.samplers.NSGAIISampler(population_size=max(2, min(50, s.num_samples // 2)), seed=s.search_seed)
-    if s.sampler == "tpe":
-        return optuna.samplers.TPESampler(n_startup_trials=max(2, min(10, s.num_samples // 2)), multivariate=True,
-                                          seed=s.search_seed)
-    return optuna.samplers.RandomSampler(seed=s.search_seed)
-
-
 def concurrency(cfg: RunConfig, cluster: ClusterOptions) -> int:
-    """Trials at once: search.max_concurrent_trials, or as many as the cluster's CPUs (GPUs) hold."""
-    available = ray.cluster_resources()
-    check_resources(cluster, available)
+    """Trials at once: search.max_concurrent_trials, or as many as the cluster's CPUs (GPUs) hold, counting
+    the nodes an autoscaler may add (Tune's pending trials are what makes it add them)."""
+    types = node_types()
+    check_resources(cluster, ray.cluster_resources(), types)
+    available = capacity(ray.cluster_resources(), types)
     if cfg.search.max_concurrent_trials:
         return cfg.search.max_concurrent_trials
     fits = int(available.get("CPU", 0) // (cluster.num_workers * cluster.cpus_per_worker))
@@ -98,26 +102,51 @@ def concurrency(cfg: RunConfig, cluster: ClusterOptions) -> int:
     return max(1, min(fits, cfg.search.num_samples))
 
 
-def build_tuner(cfg: RunConfig, ctx: SweepContext, save_dir: Path, uri: str, parallel: int, progress: bool):
-    # The trial only drives its Ray Train run, whose workers hold the CPUs (GPUs); it reserves memory only.
-    trainable = tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), {"memory": TRIAL_MEMORY})
-    path = save_dir / TUNE / EXPERIMENT
-    if tune.Tuner.can_restore(str(path)):
+DRIVER_RESOURCE = "kdssm_driver"  # cluster.yaml gives it to on-demand nodes only: trial drivers never land on spot
+
+
+def trial_resources(cluster: ClusterOptions, in_trial: bool) -> tune.PlacementGroupFactory:
+    """In-trial training holds the worker's CPUs (GPU) itself; a Ray Train trial only drives its workers,
+    on a node that advertises DRIVER_RESOURCE where the cluster has one (a driver lost with a spot node
+    would take its whole run down)."""
+    if in_trial:
+        return tune.PlacementGroupFactory([{"CPU": cluster.cpus_per_worker, "memory": TRIAL_MEMORY,
+                                            **({"GPU": 1} if cluster.use_gpu else {})}])
+    pinned = {DRIVER_RESOURCE: 0.001} if DRIVER_RESOURCE in capacity(ray.cluster_resources(), node_types()) else {}
+    return tune.PlacementGroupFactory([{"CPU": 0, "memory": TRIAL_MEMORY, **pinned}])
+
+
+def tune_storage(save_dir: Path, cluster: ClusterOptions) -> str:
+    """Where Tune keeps the experiment: --storage_path (shared storage, s3:// on a cluster) or save_dir/tune."""
+    if cluster.storage_path:
+        return resolve_storage(cluster.storage_path, save_dir) + "/" + TUNE
+    return str((save_dir / TUNE).resolve())
+
+
+def build_tuner(cfg: RunConfig, ctx: SweepContext, save_dir: Path, uri: str, parallel: int, progress: bool,
+                datasets: list[dict]):
+    trainable = tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), trial_resources(ctx.cluster,
+                                                                                              ctx.in_trial))
+    storage = tune_storage(save_dir, ctx.cluster)
+    path = f"{storage}/{EXPERIMENT}"
+    if tune.Tuner.can_restore(path):
         print(f"[sweep] resuming the interrupted sweep in {save_dir}", flush=True)
-        return tune.Tuner.restore(str(path), trainable, resume_unfinished=True, resume_errored=True)
+        return tune.Tuner.restore(path, trainable, resume_unfinished=True, resume_errored=True)
     s = cfg.search
     goals = objectives(cfg)
-    search = OptunaSearch(space=space.distributions(s), metric=[m for m, _ in goals], mode=[m for _, m in goals],
-                          sampler=sampler(cfg), study_name="kdssm",
-                          storage=optuna.storages.RDBStorage(f"sqlite:///{(save_dir / OPTUNA_DB).resolve()}"))
+    search = StudentSearch(space=space.distributions(s), metric=[m for m, _ in goals], mode=[m for _, m in goals],
+                           sampler=sampler(cfg), study_name=STUDY, storage=study_storage(cfg, save_dir))
     trials_dir = str((save_dir / TRIALS).resolve())
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(search_alg=search, num_samples=s.num_samples,
                                     max_concurrent_trials=parallel),
         run_config=tune.RunConfig(
-            name=EXPERIMENT, storage_path=str((save_dir / TUNE).resolve()), verbose=1 if progress else 0,
-            callbacks=[MlflowTrials(uri, experiment_name(cfg, save_dir), str(save_dir), trials_dir),
+            # Tune's status table on a terminal only; a log file gets the plain per-trial lines
+            name=EXPERIMENT, storage_path=storage, verbose=1 if progress and on_terminal() else 0,
+            # a trial whose node is lost (a spot GPU preempted) runs again and resumes from its checkpoint
+            failure_config=tune.FailureConfig(max_failures=ctx.cluster.max_failures),
+            callbacks=[MlflowTrials(uri, experiment_name(cfg, save_dir), str(save_dir), trials_dir, datasets),
                        ProgressLines(s.num_samples, trials_dir)]),
     )
 
@@ -131,7 +160,7 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
     teacher = load_model(ckpt)
     check_teacher_preset(ckpt, cfg)
     check_unlabelled_can_teach(cfg)
-    train, val = (load_split(cfg.data, which) for which in ("train", "val"))
+    train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))
     unlabelled = load_unlabelled(cfg.data)
     cfg = with_column_geometry(cfg)
     check_teacher_geometry(teacher, cfg)
@@ -142,83 +171,52 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
     parallel = concurrency(cfg, cluster)
     sha = teacher_cache.file_sha256(ckpt)
     prepare_folder(save_dir, cfg, sha, overwrite)
-    if uri.startswith("sqlite:"):  # its folder may be save_dir, which exists only now
-        tracking.check_reachable(uri)
-    (save_dir / "search_space.json").write_text(json.dumps(cfg.search.space, indent=2) + "\n")
-    targets = None
-    if cfg.search.share_teacher:
-        columns = len(train) + len(val) + (len(unlabelled) if unlabelled is not None else 0)
-        print(f"[sweep] teacher outputs and features over {columns} columns, once for every trial", flush=True)
-        targets = compute_targets(cfg, teacher, sha, list(range(teacher.config.num_layers)), train, val,
-                                  unlabelled, save_dir / "teacher_cache")
-    s = cfg.search
-    board = (RungBoard.remote(cfg.training.num_epochs, s.grace_epochs, s.reduction_factor)
-             if s.early_stopping == "pareto_halving" else None)
-    ctx = SweepContext(cfg, str((save_dir / TRIALS).resolve()), str(ckpt.resolve()), sha, targets, cluster, board)
-    print(f"[sweep] {cfg.search.num_samples} students, {parallel} at a time, {cluster.num_workers} Ray Train "
-          f"worker(s) each; MLflow: {uri}", flush=True)
-    results = build_tuner(cfg, ctx, save_dir, uri, parallel, progress).fit()
-    return conclude(cfg, save_dir, ckpt, uri, results)
+    try:
+        if uri.startswith("sqlite:"):  # its folder may be save_dir, which exists only now
+            tracking.check_reachable(uri)
+        (save_dir / "search_space.json").write_text(json.dumps(cfg.search.space, indent=2) + "\n")
+        targets = None
+        if cfg.search.share_teacher:
+            columns = len(train) + len(val) + (len(unlabelled) if unlabelled is not None else 0)
+            print(f"[sweep] teacher outputs and features over {columns} columns, once for every trial", flush=True)
+            targets = shared_targets.to_numpy(compute_targets(
+                cfg, teacher, sha, list(range(teacher.config.num_layers)), train, val, unlabelled,
+                save_dir / "teacher_cache"))  # NumPy: every trial reads the object store's copy
+        s = cfg.search
+        board = (RungBoard.remote(cfg.training.num_epochs, s.grace_epochs, s.reduction_factor,
+                                  str(save_dir / RUNGS)) if s.early_stopping == "pareto_halving" else None)
+        reference = reference_scores(cfg, teacher, val, test) | {"checkpoint": str(ckpt)}
+        rundir.write_json(save_dir / REFERENCE, reference)  # `kdssm pareto` on the running sweep reads it
+        ctx = SweepContext(cfg, str((save_dir / TRIALS).resolve()), str(ckpt.resolve()), sha, targets, cluster, board,
+                           test, reference)
+        how = "in the trial itself" if ctx.in_trial else f"{cluster.num_workers} Ray Train worker(s)"
+        print(f"[sweep] {cfg.search.num_samples} students, {parallel} at a time, each trained {how}; MLflow: {uri}",
+              flush=True)
+        datasets = split_datasets(cfg, {"train": train, "val": val, "test": test}
+                                  | ({"unlabelled": unlabelled} if unlabelled is not None else {}))
+        build_tuner(cfg, ctx, save_dir, uri, parallel, progress, datasets).fit()
+        return conclude(cfg, save_dir, ckpt, uri, reference, datasets)
+    except BaseException as err:
+        tracking.end_sweep_run(uri, experiment_name(cfg, save_dir), save_dir,
+                               "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
+        raise
+    finally:
+        folder_lock.release(save_dir)
 
 
-def conclude(cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, results) -> dict:
+def conclude(cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, reference: dict, datasets: list[dict]) -> dict:
     """pareto.json/.png, the comparison table, the parent and teacher runs, the registry."""
-    finished = []
-    for result in results:
-        trial_id = (result.metrics or {}).get("trial_id") or Path(result.path).name
-        folder = save_dir / TRIALS / trial_id
-        summary_path = folder / rundir.SUMMARY_FILE
-        if summary_path.is_file():
-            summary = json.loads(summary_path.read_text())
-            finished.append({"trial_id": trial_id, "config": summary["model"] | {
-                k: v for k, v in result.config.items() if k not in summary["model"]},
-                "metrics": trial_metrics(summary), "checkpoint": str(folder / "model.ckpt"), "summary": summary})
+    finished = finished_trials(cfg, save_dir)
     if not finished:
         raise DistributedError(f"no trial of the sweep in {save_dir} finished; see {save_dir / TUNE}")
-    teacher = dict(finished[0]["summary"]["teacher"])
-    baseline = dict(finished[0]["summary"]["matched_filter"])  # on the same test columns as every student
-    front = pareto.build(teacher, [{k: t[k] for k in ("trial_id", "config", "metrics", "checkpoint")}
-                                   for t in finished], save_dir, baseline)
+    quiet_latency(save_dir, finished, reference, load_split(cfg.data, "test").x)
+    front = front_of(cfg, save_dir, finished, reference)
     stopped = [t["trial_id"] for t in finished if t["summary"].get("stopped_early")]
     pareto.write(save_dir, front, stopped)
+    by_end = sorted(finished, key=lambda t: (save_dir / TRIALS / t["trial_id"] / rundir.SUMMARY_FILE).stat().st_mtime)
+    pareto.plot_history(save_dir / HYPERVOLUME_PNG, pareto.hypervolume_history(
+        [pareto.objectives(t["metrics"], reference["teacher"], front["objectives"]) for t in by_end]))
     table = pareto.table(front)
     (save_dir / "comparison.md").write_text("```\n" + table + "\n```\n")
-    record(cfg, save_dir, ckpt, uri, front, len(finished), stopped)
+    record_when_reachable(cfg, save_dir, ckpt, uri, front, len(finished), stopped, datasets)
     return front
-
-
-def record(cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, front: dict, finished: int, stopped: list) -> None:
-    name = experiment_name(cfg, save_dir)
-    tracker = tracking.SweepTracker(uri, name, save_dir)
-    teacher_summary = ckpt.parent / rundir.SUMMARY_FILE
-    config_file = ckpt.parent / rundir.CONFIG_FILE
-    tracker.teacher(ckpt.parent, json.loads(teacher_summary.read_text()) if teacher_summary.is_file() else {},
-                    yaml.safe_load(config_file.read_text()) if config_file.is_file() else {})
-    tracker.finish_sweep(
-        tracking.flat("", {"search": cfg.search.to_dict() | {"space": json.dumps(cfg.search.space)},
-                           "training": cfg.training.to_dict(), "data": cfg.data.to_dict()}),
-        {"hypervolume": front["hypervolume"], "trials_finished": finished, "trials_stopped_early": len(stopped),
-         "front_size": len(front["front"]),
-         "front_beating_matched_filter": sum(e["beats_baseline"] for e in front["front"]),
-         **tracking.scalar_metrics({k: v for k, v in front["baseline"].items() if k != "name"}, "matched_filter.")},
-        [save_dir / n for n in (pareto.PARETO_JSON, pareto.PARETO_PNG, SWEEP_CONFIG, "comparison.md",
-                                "search_space.json")])
-    if not cfg.tracking.register_front:
-        return
-    model_name = cfg.tracking.registered_model or f"{name}-students"
-    versions = {}
-    length = None
-    for entry in front["front"]:
-        run_id = tracker.trial(entry["trial_id"], {})
-        if length is None:
-            length = load_split(cfg.data, "test").x.shape[1]
-        versions[entry["trial_id"]] = tracker.register(model_name, run_id, save_dir / entry["checkpoint"],
-                                                       entry["metrics"], length)
-    best = max(front["front"], key=lambda e: e["metrics"]["accuracy"])
-    smallest = min(front["front"], key=lambda e: e["metrics"]["params"])
-    aliases = {"best-accuracy": versions[best["trial_id"]], "smallest": versions[smallest["trial_id"]]}
-    for alias, version in aliases.items():
-        tracker.alias(model_name, alias, version)
-    rundir.write_json(save_dir / "registry.json", {"tracking_uri": uri, "experiment": name,
-                                                   "registered_model": model_name,
-                                                   "versions": versions, "aliases": aliases})

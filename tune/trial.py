@@ -1,16 +1,22 @@
-"""One trial of the sweep: a sampled student distilled by the Ray Train run of `kdssm distill --num_workers`.
+"""One trial of the sweep: a sampled student distilled in the Tune trial itself, or by a Ray Train run.
 
-The trial function runs inside a Tune trial and launches a TorchTrainer (Ray Train V2). Its epoch
-reports reach Tune through a TuneReportCallback that adds the trial's constant objectives, so the
-searcher and the early-stopping rule see every objective in every result.
+A single-worker trial (search.trial_runner auto) fits with Lightning inside the trial's own process,
+which Tune gave the worker's CPUs (GPU): no Ray Train controller, worker group or second copy of the
+teacher's targets, so a trial costs its training and little else (Ray Train start-up was ~20 s
+per trial on 2 cores). A multi-worker trial (or trial_runner ray_train) launches the TorchTrainer of
+`kdssm distill --num_workers`. Either way every epoch reaches Tune with the trial's constant
+objectives and its best validation quality so far, and is appended to the trial's history.jsonl,
+from which a restarted trial takes its best value back.
 """
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import ray
+import pytorch_lightning as pl
+import torch
 from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
@@ -20,13 +26,13 @@ from kdssm.data.datasets import load_split, load_unlabelled
 from kdssm.distill.runner import check_teacher_identity, compute_targets, coupled_layers, plan_from_targets
 from kdssm.evaluate import latency_ms_per_column
 from kdssm.models import build_model, count_params
-from kdssm.train import distributed, rundir
+from kdssm.train import distributed, folder_lock, rundir, runner
 from kdssm.train.cluster import ClusterOptions
-from kdssm.train.history import read_history
+from kdssm.train.history import KEPT as HISTORY_KEYS, read_history
 from kdssm.train.plan import RunPlan
 
-from . import space
-from .early_stop import StopAtRung
+from . import shared_targets, space
+from .early_stop import StopAtRung, ask
 
 QUALITY = "quality"  # the quality objective as reported: best validation value so far
 PARAMS = "params"
@@ -41,9 +47,16 @@ class SweepContext:
     trials_dir: str
     teacher_checkpoint: str
     teacher_sha: str
-    targets: dict | None  # distill.runner.compute_targets over every teacher layer; None: each trial runs it
+    targets: dict | None  # compute_targets over all teacher layers, as NumPy (shared_targets); None: trials run it
     cluster: ClusterOptions  # num_workers = search.workers_per_trial
     board: object = None  # early_stop.RungBoard actor; None: no early stopping
+    test: object = None  # datasets.Split of the test columns, loaded once by the driver
+    reference: dict | None = None  # {"teacher", "matched_filter"}: test scores, computed once by the driver
+
+    @property
+    def in_trial(self) -> bool:
+        """Train inside the Tune trial (True) or through a Ray Train run."""
+        return self.cluster.num_workers == 1 and self.base.search.trial_runner == "auto"
 
 
 def quality_key(cfg: RunConfig) -> tuple[str, str]:
@@ -58,6 +71,42 @@ def objectives(cfg: RunConfig) -> list[tuple[str, str]]:
     return out + ([(LATENCY, "min")] if cfg.search.latency_objective else [])
 
 
+def better(value: float, best: float | None, mode: str) -> bool:
+    return best is None or (value > best if mode == "max" else value < best)
+
+
+def best_so_far(history: list[dict], metric: str, mode: str) -> float | None:
+    """The best value of metric over a trial's history rows (None before its first epoch)."""
+    best = None
+    for row in history:
+        if metric in row and better(row[metric], best, mode):
+            best = row[metric]
+    return best
+
+
+class EpochsToTune(pl.Callback):
+    """In-trial runs: each validated epoch to history.jsonl and to Tune, with the constant objectives and
+    the best quality so far (restored from the history when the trial restarts)."""
+
+    def __init__(self, history: Path, constants: dict, metric: str, mode: str):
+        self.history, self.constants, self.metric, self.mode = history, constants, metric, mode
+        self.best = best_so_far(read_history(history), metric, mode)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        # after the epoch's validation (whose figures the module has logged by now), before the next epoch
+        row = {k: float(v) for k, v in trainer.callback_metrics.items() if k in HISTORY_KEYS}
+        row.update(epoch=trainer.current_epoch, time=time.time())
+        with open(self.history, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        value = row.get(self.metric)
+        if value is not None and better(value, self.best, self.mode):
+            self.best = value
+        reported = {**row, **self.constants, "epochs_done": trainer.current_epoch + 1}
+        if self.best is not None:
+            reported[QUALITY] = self.best
+        tune.report(reported)
+
+
 class ReportToTune(TuneReportCallback):
     """Each epoch's metrics to Tune, with the constant objectives and the best quality so far."""
 
@@ -69,58 +118,74 @@ class ReportToTune(TuneReportCallback):
     def after_report(self, run_context, metrics, checkpoint):
         reported = dict(metrics[0])
         value = reported.get(self.metric)
-        if value is not None:
-            better = self.best is None or (value > self.best if self.mode == "max" else value < self.best)
-            self.best = value if better else self.best
+        if value is not None and better(value, self.best, self.mode):
+            self.best = value
         reported.update(self.constants, epochs_done=int(reported.get("epoch", -1)) + 1)
         if self.best is not None:
             reported[QUALITY] = self.best
         super().after_report(run_context, [reported, *metrics[1:]], checkpoint)
 
 
-def final_report(summary: dict, constants: dict, cfg: RunConfig, root: Path) -> dict:
-    """The trial's last result: the best validation quality (as in epoch reports) and the test scores."""
+def final_report(summary: dict, constants: dict, cfg: RunConfig, root: Path, started: float) -> dict:
+    """The trial's last result: the best validation quality (as in epoch reports), the test scores, and
+    the seconds since the trial function began (trial_seconds; its fixed cost is that minus the fit)."""
     metric, mode = quality_key(cfg)
-    history = read_history(root / distributed.HISTORY_FILE)
-    values = [row[metric] for row in history if metric in row]
-    quality = (max(values) if mode == "max" else min(values)) if values else float("nan")
-    return {**constants, QUALITY: quality, "epochs_done": summary["training"]["epochs"],
+    quality = best_so_far(read_history(root / distributed.HISTORY_FILE), metric, mode)
+    return {**constants, QUALITY: float("nan") if quality is None else quality,
+            "epochs_done": summary["training"]["epochs"],
             "test_accuracy": summary["accuracy"], "test_nmse_valid_db": summary["nmse_valid_db"],
             "retention": summary.get("retention"), "stopped_early": summary.get("stopped_early", False),
-            "final": True}
+            "trial_seconds": round(time.perf_counter() - started, 2), "final": True}
 
 
 def run_trial(config: dict, ctx: SweepContext) -> None:
+    started = time.perf_counter()
     trial_id = tune.get_context().get_trial_id()
     root = Path(ctx.trials_dir) / trial_id
     cfg = space.apply(ctx.base, config)
+    if ctx.in_trial and ctx.cluster.use_gpu:
+        cfg = cfg.with_overrides({"training": {"accelerator": "cuda"}})
+    threads = cfg.training.num_threads or ctx.cluster.cpus_per_worker
+    torch.set_num_threads(threads)  # the CPUs Tune reserved for this trial (latency is measured on them too)
     student = build_model(cfg.model)
     constants = {PARAMS: count_params(student)}
-    test = load_split(cfg.data, "test")
+    test = ctx.test if ctx.test is not None else load_split(cfg.data, "test")
     if cfg.search.latency_objective:  # fixed by the architecture: measured once, on the untrained student
         constants[LATENCY] = latency_ms_per_column(student.eval(), test.x)
     summary_path = root / rundir.SUMMARY_FILE
     if summary_path.is_file():  # finished before the sweep was interrupted: report it, never train it again
-        tune.report(final_report(json.loads(summary_path.read_text()), constants, cfg, root))
+        tune.report(final_report(json.loads(summary_path.read_text()), constants, cfg, root, started))
         return
     teacher = load_model(ctx.teacher_checkpoint)
     pairs = coupled_layers(cfg, teacher)
-    targets = ctx.targets
+    targets = shared_targets.to_torch(ctx.targets) if ctx.targets is not None else None  # no copy
     if targets is None:  # share_teacher false: this trial pays for the teacher itself
         train, val = (load_split(cfg.data, which) for which in ("train", "val"))
         targets = compute_targets(cfg, teacher, ctx.teacher_sha, list(range(teacher.config.num_layers)),
                                   train, val, load_unlabelled(cfg.data), cache_dir=None)
     fit = plan_from_targets(cfg, teacher, pairs, targets)
     root, resuming = rundir.prepare(root, cfg)
-    check_teacher_identity(root, Path(ctx.teacher_checkpoint), ctx.teacher_sha, resuming)
-    run = RunPlan(fit, root, resuming, test, "student")
+    try:
+        check_teacher_identity(root, Path(ctx.teacher_checkpoint), ctx.teacher_sha, resuming)
+    except BaseException:
+        folder_lock.release(root)
+        raise
+    run = RunPlan(fit, root, resuming, test, "student", reference=ctx.reference)
+    history = root / distributed.HISTORY_FILE
+    if not resuming:
+        history.unlink(missing_ok=True)
     metric, mode = quality_key(cfg)
     stop = []
     if ctx.board is not None:
-        stop = [StopAtRung(ctx.board, trial_id, metric, mode, tuple(constants[k] for k, _ in objectives(cfg)[1:]))]
-    summary = distributed.execute(run, ctx.cluster, progress=False,
-                                  callbacks=[ReportToTune(constants, metric, mode)], worker_callbacks=stop)
-    if ctx.board is not None and ray.get(ctx.board.was_stopped.remote(trial_id)):
+        stop = [StopAtRung(ctx.board, trial_id, metric, mode, tuple(constants[k] for k, _ in objectives(cfg)[1:]),
+                           best=best_so_far(read_history(history), metric, mode))]
+    if ctx.in_trial:
+        summary = runner.execute(run, progress=False, callbacks=[EpochsToTune(history, constants, metric, mode),
+                                                                 *stop])
+    else:
+        summary = distributed.execute(run, ctx.cluster, progress=False,
+                                      callbacks=[ReportToTune(constants, metric, mode)], worker_callbacks=stop)
+    if ctx.board is not None and ask(ctx.board.was_stopped.remote(trial_id), False):
         summary["stopped_early"] = True
         rundir.write_json(root / rundir.SUMMARY_FILE, summary)
-    tune.report(final_report(summary, constants, cfg, root))
+    tune.report(final_report(summary, constants, cfg, root, started))

@@ -11,7 +11,7 @@ from ..checkpoint import load_model
 from ..config import ConfigError, ModelConfig, RunConfig
 from ..data.datasets import data_columns, load_split, load_unlabelled, with_column_geometry
 from ..models import build_model
-from ..train import rundir
+from ..train import folder_lock, rundir
 from ..train.plan import FitPlan, RunPlan, check_model
 from ..train.runner import execute
 from . import losses, schedules, teacher_cache
@@ -98,9 +98,13 @@ def plan_distillation(cfg: RunConfig, teacher_path: str | Path, save_dir: str | 
     check_teacher_geometry(teacher, cfg)
     check_model(cfg)
     root, resuming = rundir.prepare(save_dir, cfg, overwrite)
-    sha = teacher_cache.file_sha256(ckpt)
-    check_teacher_identity(root, ckpt, sha, resuming)
-    fit_plan = teacher_targets(cfg, teacher, sha, pairs, train, val, unlabelled, root / "teacher_cache")
+    try:
+        sha = teacher_cache.file_sha256(ckpt)
+        check_teacher_identity(root, ckpt, sha, resuming)
+        fit_plan = teacher_targets(cfg, teacher, sha, pairs, train, val, unlabelled, root / "teacher_cache")
+    except BaseException:
+        folder_lock.release(root)  # the run that would have released it will not start
+        raise
     return RunPlan(fit_plan, root, resuming, test, "student")
 
 

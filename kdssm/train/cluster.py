@@ -77,18 +77,58 @@ def connect(opts: ClusterOptions, worker_output: bool = True) -> None:
             except ConnectionError:
                 raise DistributedError(f"--address {opts.address}: no running Ray cluster found "
                                        "(start one with `ray start --head` or `ray up cluster.yaml`)") from None
-    check_resources(opts, ray.cluster_resources())
+    check_resources(opts, ray.cluster_resources(), node_types())
 
 
-def check_resources(opts: ClusterOptions, available: dict) -> None:
-    cpus, gpus = available.get("CPU", 0), available.get("GPU", 0)
+AUTOSCALER_CONFIG = Path("~/ray_bootstrap_config.yaml")  # what `ray up` leaves on the head node
+
+
+def node_types(config: Path = AUTOSCALER_CONFIG) -> dict[str, tuple[dict, int]] | None:
+    """{node type: (resources of one node, most nodes of it)} from the autoscaler's config on this node
+    (the head of a `ray up` cluster, where jobs run), or None where there is no autoscaler."""
+    path = Path(config).expanduser()
+    if not path.is_file():
+        return None
+    import yaml
+    spec = yaml.safe_load(path.read_text()) or {}
+    out = {}
+    for name, node in (spec.get("available_node_types") or {}).items():
+        most = node.get("max_workers", spec.get("max_workers", 0)) if name != spec.get("head_node_type") else 1
+        out[name] = ({k: float(v) for k, v in (node.get("resources") or {}).items()}, int(most))
+    return out or None
+
+
+def capacity(available: dict, types: dict[str, tuple[dict, int]] | None) -> dict:
+    """What the cluster can ever hold: with an autoscaler, every node type at its maximum count;
+    without one, what is there now."""
+    if not types:
+        return dict(available)
+    total: dict[str, float] = {}
+    for resources, most in types.values():
+        for key, value in resources.items():
+            total[key] = total.get(key, 0.0) + value * most
+    return {key: max(total.get(key, 0.0), available.get(key, 0.0)) for key in set(total) | set(available)}
+
+
+def check_resources(opts: ClusterOptions, available: dict, types: dict[str, tuple[dict, int]] | None = None) -> None:
+    """Refuse only what the cluster can never provide: now (no autoscaler), or once the autoscaler has
+    added every node it may (types: node_types()); a worker must also fit on one node type."""
+    cpus, gpus = (capacity(available, types).get(k, 0) for k in ("CPU", "GPU"))
+    where = "the Ray cluster can grow to" if types else "the Ray cluster has"
     need_cpus = opts.num_workers * opts.cpus_per_worker
     if need_cpus > cpus:
         raise DistributedError(f"--num_workers {opts.num_workers}: needs {need_cpus:g} CPUs "
-                               f"({opts.cpus_per_worker} per worker), the Ray cluster has {cpus:g}")
+                               f"({opts.cpus_per_worker} per worker), {where} {cpus:g}")
     if opts.use_gpu and opts.num_workers > gpus:
         raise DistributedError(f"--use_gpu with --num_workers {opts.num_workers}: needs {opts.num_workers} GPUs, "
-                               f"the Ray cluster has {gpus:g}")
+                               f"{where} {gpus:g}")
+    if types:
+        worker = {"CPU": opts.cpus_per_worker, **({"GPU": 1} if opts.use_gpu else {})}
+        if not any(all(res.get(k, 0) >= v for k, v in worker.items()) for res, most in types.values() if most):
+            gpu = " with --use_gpu" if opts.use_gpu else ""
+            raise DistributedError(f"--cpus_per_worker {opts.cpus_per_worker}{gpu}: "
+                                   "no node type of the cluster holds one worker "
+                                   f"({', '.join(f'{n}: {r}' for n, (r, _) in types.items())})")
 
 
 def check_storage(storage_path: str | None) -> None:

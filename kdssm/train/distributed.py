@@ -29,6 +29,7 @@ from ray.train.torch import TorchConfig, TorchTrainer
 from torch.utils.data import DataLoader
 
 from ..models import build_model
+from . import folder_lock
 from .cluster import ClusterOptions, DistributedError, clear_run, resolve_storage
 from .history import EpochHistory
 from .plan import RunPlan
@@ -74,8 +75,10 @@ def _worker_trainer(job: dict, plan, log_here: bool, profiler) -> pl.Trainer:
 
 def _worker(job: dict) -> dict:
     """One Ray Train worker: build the seeded module, fit on this rank's shard, resume from Ray's checkpoint."""
-    from ray.train.v2._internal.execution import context as train_context
-    logging.getLogger(train_context.__file__).setLevel(logging.WARNING)  # one INFO line per report otherwise
+    # Ray Train's context module logs one INFO line per report under a logger named by its file path;
+    # named here by path, not imported (a private module): if Ray moves it, the lines merely come back.
+    logging.getLogger(os.path.join(os.path.dirname(ray.train.__file__), "v2", "_internal", "execution",
+                                   "context.py")).setLevel(logging.WARNING)
     quiet_lightning()
     plan = ray.get(job["plan"])
     t = plan.cfg.training
@@ -109,8 +112,16 @@ def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks
     """Fit run.fit on Ray Train workers, then score the best epoch's weights into model.ckpt and summary.json.
 
     callbacks: Ray Train UserCallbacks (in the controller, on this node); worker_callbacks: Lightning
-    callbacks for every worker's Trainer (picklable).
+    callbacks for every worker's Trainer (picklable). The run folder is released when this returns.
     """
+    try:
+        return _fit_on_workers(run, opts, progress, callbacks, worker_callbacks)
+    finally:
+        folder_lock.release(run.root)  # held since rundir.prepare
+
+
+def _fit_on_workers(run: RunPlan, opts: ClusterOptions, progress: bool, callbacks: list | None,
+                    worker_callbacks: list | None) -> dict:
     if run.fit.cfg.training.num_epochs == 0:  # nothing to train: score the initialised model here
         return execute_here(run, progress)
     storage = resolve_storage(opts.storage_path, run.root)
@@ -163,7 +174,7 @@ def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks
                 "ray_run": f"{storage}/{name}"}
     if "profile" in outcome:
         training["profile"] = outcome["profile"]
-    return finish(model, run.fit.cfg, run.root, run.test, run.kind, training, teacher=run.fit.teacher)
+    return finish(model, run, training)
 
 
 def best_weights(checkpoint: ray.train.Checkpoint) -> dict[str, torch.Tensor]:

@@ -50,6 +50,7 @@ class RunPlan:
     resuming: bool
     test: object  # datasets.Split of the test columns
     kind: str  # "teacher" or "student"
+    reference: dict | None = None  # {"teacher", "matched_filter"}: their test scores, computed once by a sweep
 
 
 def check_model(cfg: RunConfig) -> None:

@@ -10,6 +10,7 @@ import yaml
 
 from ..checkpoint import atomic_write
 from ..config import RunConfig
+from . import folder_lock
 
 
 class RunDirError(ValueError):
@@ -47,35 +48,45 @@ def writable_folder(path: Path) -> None:
 
 
 def prepare(save_dir: str | Path, cfg: RunConfig, overwrite: bool = False) -> tuple[Path, bool]:
-    """Make `save_dir` ready for `cfg`; returns (path, resuming).
+    """Make `save_dir` ready for `cfg` and hold it for this process (folder_lock); returns (path, resuming).
 
     A finished run (summary.json present) is only replaced with overwrite. An unfinished one
     resumes when its stored config equals `cfg`, and is refused otherwise, naming the first
-    differing field, so nothing is silently mixed or overwritten.
+    differing field, so nothing is silently mixed or overwritten. A folder another live process
+    holds is refused before anything in it changes; the caller releases it when the run ends.
     """
     root = Path(save_dir)
     if root.exists() and not root.is_dir():
         raise RunDirError(f"{root}: save_dir exists and is not a directory")
+    try:
+        writable_folder(root)
+    except OSError as err:
+        raise RunDirError(f"{root}: save_dir is not writable ({err.strerror})") from None
+    folder_lock.acquire(root)
+    try:
+        return root, _resume_or_start(root, cfg, overwrite)
+    except BaseException:
+        folder_lock.release(root)
+        raise
+
+
+def _resume_or_start(root: Path, cfg: RunConfig, overwrite: bool) -> bool:
     stored = root / CONFIG_FILE
-    if overwrite and root.exists():
+    if overwrite:
         for name in (CONFIG_FILE, SUMMARY_FILE, "model.ckpt"):
             (root / name).unlink(missing_ok=True)
         shutil.rmtree(root / LIGHTNING_DIR, ignore_errors=True)
     elif (root / SUMMARY_FILE).exists():
         raise RunDirError(f"{root}: holds a finished run; pass --overwrite to replace it")
-    try:
-        writable_folder(root)
-    except OSError as err:
-        raise RunDirError(f"{root}: save_dir is not writable ({err.strerror})") from None
     if stored.exists():
         old = yaml.safe_load(stored.read_text()) or {}
         diff = first_difference(old, cfg.to_dict())
         if diff:
             raise RunDirError(f"{root}: holds an unfinished run with another config ({diff}); "
                               "use another --save_dir or --overwrite")
-        return root, True
+        return True
     atomic_write(stored, lambda tmp: cfg.dump(tmp))
-    return root, False
+    return False
 
 
 def last_checkpoint(root: Path) -> Path | None:

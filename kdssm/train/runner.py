@@ -17,9 +17,9 @@ from .. import metrics
 from ..checkpoint import save_model
 from ..config import ConfigError, RunConfig
 from ..data.datasets import data_columns, load_split, with_column_geometry
-from ..evaluate import evaluate_matched_filter, evaluate_model
+from ..evaluate import evaluate_matched_filter, evaluate_model, validation_scores
 from ..models import build_model
-from . import rundir
+from . import folder_lock, rundir
 from .module import GroundTruthModule, selection
 from .plan import FitPlan, RunPlan, check_model
 from .progress import progress_callbacks
@@ -78,13 +78,20 @@ def ground_truth_module(plan: FitPlan) -> GroundTruthModule:
                              preset=data_columns(plan.cfg.data))
 
 
-def execute(run: RunPlan, progress: bool = True) -> dict:
-    """Fit in this process (resuming from the last checkpoint), then write model.ckpt and summary.json."""
-    quiet_lightning()
-    seed_and_threads(run.fit.cfg)
-    module = run.fit.module()
-    training = fit(module, run.fit.cfg, run.root, run.resuming, run.fit.train_ds, run.fit.val_ds, progress)
-    return finish(module.model, run.fit.cfg, run.root, run.test, run.kind, training, teacher=run.fit.teacher)
+def execute(run: RunPlan, progress: bool = True, callbacks: list | None = None) -> dict:
+    """Fit in this process (resuming from the last checkpoint), then write model.ckpt and summary.json.
+
+    callbacks: extra Lightning callbacks (a sweep trial's reports to Tune and its early stopping).
+    """
+    try:
+        quiet_lightning()
+        seed_and_threads(run.fit.cfg)
+        module = run.fit.module()
+        training = fit(module, run.fit.cfg, run.root, run.resuming, run.fit.train_ds, run.fit.val_ds, progress,
+                       callbacks or [])
+        return finish(module.model, run, training)
+    finally:
+        folder_lock.release(run.root)  # held since rundir.prepare
 
 
 def train_run(cfg: RunConfig, save_dir: str | Path, *, overwrite: bool = False, kind: str = "teacher",
@@ -100,7 +107,7 @@ def seed_and_threads(cfg: RunConfig) -> None:
 
 
 def fit(module: pl.LightningModule, cfg: RunConfig, root: Path, resuming: bool, train_ds, val_ds,
-        progress: bool) -> dict:
+        progress: bool, callbacks: list = ()) -> dict:
     """Fit with early stopping and best/last checkpoints (resuming from last), then load the best weights.
 
     Returns what the summary records of the training itself.
@@ -113,7 +120,7 @@ def fit(module: pl.LightningModule, cfg: RunConfig, root: Path, resuming: bool, 
                            mode=mode, save_top_k=1, save_last=True)
     stop = EarlyStopping(monitor=metric, mode=mode, patience=t.early_stopping_patience)
     steps_per_epoch = math.ceil(len(train_ds) / t.batch_size)
-    trainer = make_trainer(cfg, root, progress, [best, stop], log_every=max(1, min(10, steps_per_epoch)))
+    trainer = make_trainer(cfg, root, progress, [best, stop, *callbacks], log_every=max(1, min(10, steps_per_epoch)))
     loaders = (DataLoader(train_ds, batch_size=t.batch_size, shuffle=True),
                DataLoader(val_ds, batch_size=max(t.batch_size, 64)))
     last = rundir.last_checkpoint(root) if resuming else None
@@ -134,27 +141,33 @@ def fit(module: pl.LightningModule, cfg: RunConfig, root: Path, resuming: bool, 
             "best_epoch": best_epoch, "schedule_steps": module.schedule_steps}
 
 
-def finish(model: torch.nn.Module, cfg: RunConfig, root: Path, test, kind: str, training: dict,
-           teacher: torch.nn.Module | None = None) -> dict:
+def finish(model: torch.nn.Module, run: RunPlan, training: dict) -> dict:
     """Write model.ckpt, then score on the test split against the matched filter into summary.json.
 
-    With a teacher, its figures on the same columns and the student's retention are added.
+    The kept model's validation scores (what a search selects on) go under "validation". With a
+    teacher, its figures on the same columns and the student's retention are added; `run.reference`
+    (a sweep's teacher and matched-filter scores, computed once by its driver) spares scoring them again.
     """
+    cfg, test = run.fit.cfg, run.test
     model = model.cpu().eval()
-    save_model(model, root / "model.ckpt", kind)
+    save_model(model, run.root / "model.ckpt", run.kind)
     preset = data_columns(cfg.data)
-    summary = {"kind": kind, **evaluate_model(model, test.x, test.y, preset),
+    val_x, val_y = run.fit.val_ds.tensors[:2]  # (N, L, 2), (N, L, 1) complex64
+    summary = {"kind": run.kind, **evaluate_model(model, test.x, test.y, preset),
+               "validation": validation_scores(model, val_x, val_y, preset),
                "init": {"used": getattr(model, "init_used", None), "fit_db": getattr(model, "init_fit_db", None)}}
+    reference = run.reference or {}
+    teacher = run.fit.teacher
     if teacher is not None:
-        summary["teacher"] = evaluate_model(teacher, test.x, test.y, preset)
+        summary["teacher"] = reference.get("teacher") or evaluate_model(teacher, test.x, test.y, preset)
         summary["retention"] = metrics.retention(summary["accuracy"], summary["teacher"]["accuracy"])
         summary["param_reduction"] = 1.0 - summary["params"] / summary["teacher"]["params"]
     summary.update({
-        "matched_filter": evaluate_matched_filter(test.x, test.y, preset),
+        "matched_filter": reference.get("matched_filter") or evaluate_matched_filter(test.x, test.y, preset),
         "preset": cfg.data.preset,
         "test_columns": len(test),
         "training": training,
         "model": cfg.model.to_dict(),
     })
-    rundir.write_json(root / rundir.SUMMARY_FILE, summary)
+    rundir.write_json(run.root / rundir.SUMMARY_FILE, summary)
     return summary

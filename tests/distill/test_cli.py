@@ -1,7 +1,6 @@
 import json
 
 import pytest
-import torch
 
 import kdssm
 import kdssm.data

@@ -1,14 +1,17 @@
 """Ray Train data parallelism: equivalence with one worker, per-epoch history, output contract."""
 import json
+import pathlib
 
 import pytest
 
 from kdssm import load_model
 from kdssm.config import RunConfig
 from kdssm.train import distributed
-from kdssm.train.cluster import ClusterOptions, DistributedError, check_resources
+from kdssm.train.cluster import ClusterOptions, DistributedError, capacity, check_resources, node_types
 from kdssm.train.history import read_history
 from kdssm.train.runner import plan_training
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 STUDENT = dict(model_dim=4, state_dim=8, num_layers=2, use_selectivity=False, dropout=0.0)
 
@@ -75,6 +78,21 @@ def test_resource_check_names_what_is_missing():
     check_resources(ClusterOptions(num_workers=2, use_gpu=True), {"CPU": 2.0, "GPU": 2.0})
     with pytest.raises(DistributedError, match="--num_workers must be at least 1"):
         ClusterOptions(num_workers=0)
+
+
+def test_an_autoscaling_cluster_is_judged_by_what_it_can_grow_to():
+    """cluster.yaml's node types (the autoscaler's config on the head): with one GPU node up now, a 4-GPU
+    run is allowed (the autoscaler adds nodes for it); 9 GPUs or a 16-CPU worker can never fit."""
+    types = node_types(ROOT / "cluster.yaml")
+    assert types["gpu_worker"] == ({"CPU": 8.0, "GPU": 1.0}, 8) and types["head"][1] == 1
+    now = {"CPU": 8.0, "GPU": 1.0}
+    check_resources(ClusterOptions(num_workers=4, use_gpu=True), now, types)
+    with pytest.raises(DistributedError, match="needs 9 GPUs, the Ray cluster can grow to 8"):
+        check_resources(ClusterOptions(num_workers=9, use_gpu=True), now, types)
+    with pytest.raises(DistributedError, match="--cpus_per_worker 16 with --use_gpu: no node type .* holds one"):
+        check_resources(ClusterOptions(num_workers=1, cpus_per_worker=16, use_gpu=True), now, types)
+    assert node_types(ROOT / "no-such-file.yaml") is None
+    assert capacity(now, None) == now and capacity(now, types)["GPU"] == 8.0
 
 
 def test_run_name_is_stable_per_folder(tmp_path):

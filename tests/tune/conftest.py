@@ -17,35 +17,50 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
-    mlflow = Path(sys.executable).parent / "mlflow"
-    proc = subprocess.Popen([str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port),
-                             "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-                             "--artifacts-destination", str(root / "artifacts"), "--workers", "1"],
-                            cwd=root, stdout=subprocess.DEVNULL, stderr=open(root / "server.log", "w"),
-                            start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
-    try:
+class MlflowServer:
+    """`mlflow server` on 127.0.0.1:port over a sqlite store in root; stopped and started again at will."""
+
+    def __init__(self, root: Path, port: int):
+        self.root, self.port, self.proc = root, port, None
+        self.url = f"http://127.0.0.1:{port}"
+
+    def start(self) -> None:
+        mlflow = Path(sys.executable).parent / "mlflow"
+        self.proc = subprocess.Popen(
+            [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(self.port),
+             "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
+             "--artifacts-destination", str(self.root / "artifacts"), "--workers", "1"],
+            cwd=self.root, stdout=subprocess.DEVNULL, stderr=open(self.root / "server.log", "a"),
+            start_new_session=True)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
-                if requests.get(f"{uri}/health", timeout=1).status_code == 200:
-                    break
+                if requests.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
             except requests.RequestException:
                 pass
-            if proc.poll() is not None:
-                raise RuntimeError("mlflow server exited: " + (root / "server.log").read_text()[-2000:])
+            if self.proc.poll() is not None:
+                raise RuntimeError("mlflow server exited: " + (self.root / "server.log").read_text()[-2000:])
             time.sleep(0.5)
-        else:
-            raise RuntimeError("mlflow server did not answer /health in 90 s")
-        yield uri
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        self.stop()
+        raise RuntimeError("mlflow server did not answer /health in 90 s")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=20)
+            self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    server = MlflowServer(tmp_path_factory.mktemp("mlflow-server"), free_port())
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()

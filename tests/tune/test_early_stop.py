@@ -1,5 +1,8 @@
-"""Pareto successive halving: dominated students stop at a rung, small ones are not penalised for size."""
-from tune.early_stop import ParetoHalving, keep_best
+"""Pareto successive halving: dominated students stop at a rung, small ones are not penalised for size;
+the board survives a resume and a dead actor."""
+import pytest
+
+from tune.early_stop import ParetoHalving, RungBoard, ask, keep_best
 
 
 def test_rungs():
@@ -30,3 +33,32 @@ def test_a_later_rung_judges_against_that_rung_only():
     assert board.recorded[4].keys() == {"a", "b", "c"} and board.recorded[2] == {}
     # b arrives second: dominated by a, and only ceil(2/2) = 1 of the two goes on; c: dominated by both
     assert board.stopped == ["b", "c"]
+
+
+def test_board_is_kept_in_its_file_and_read_back(tmp_path):
+    path = tmp_path / "rungs.json"
+    board = ParetoHalving(max_epochs=8, grace_epochs=2, reduction_factor=2, path=str(path))
+    board.decide("big", 2, (-0.95, 5000))
+    assert not board.decide("dominated", 2, (-0.30, 6000))
+    again = ParetoHalving(max_epochs=8, grace_epochs=2, reduction_factor=2, path=str(path))  # a resumed sweep
+    assert again.stopped == ["dominated"] and again.recorded[2].keys() == {"big", "dominated"}
+    assert not again.decide("dominated", 2, (-0.99, 1))  # the same verdict, not a second chance
+    assert not again.decide("worse", 2, (-0.20, 7000))  # judged against the trials seen before the resume
+    with pytest.raises(ValueError, match="rungs"):
+        ParetoHalving(max_epochs=16, grace_epochs=2, reduction_factor=2, path=str(path))
+
+
+def test_board_actor_restarts_with_its_verdicts(ray_local, tmp_path):
+    board = RungBoard.remote(8, 2, 2, str(tmp_path / "rungs.json"))
+    assert ray_local.get(board.decide.remote("big", 2, (-0.95, 5000)))
+    assert not ray_local.get(board.decide.remote("dominated", 2, (-0.30, 6000)))
+    ray_local.kill(board, no_restart=False)  # dies; Ray starts it again from the same file
+    assert ray_local.get(board.was_stopped.remote("dominated"), timeout=60)
+    assert not ray_local.get(board.decide.remote("worse", 2, (-0.20, 7000)), timeout=60)
+
+
+def test_an_unreachable_board_lets_the_trial_go_on(ray_local):
+    board = RungBoard.remote(8, 2, 2)
+    ray_local.kill(board, no_restart=True)
+    with pytest.warns(UserWarning, match="unreachable"):
+        assert ask(board.decide.remote("a", 2, (0.0, 1.0)), True) is True

@@ -1,7 +1,9 @@
-"""A smoke sweep of 4 students on a local Ray, recorded on a real MLflow server; checked through MlflowClient."""
+"""A 3-objective smoke sweep of 4 students on a local Ray (each trained inside its Tune trial), recorded on a
+real MLflow server; checked through pareto.json, the Optuna study and MlflowClient."""
 import json
 
 import mlflow
+import optuna
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
@@ -11,9 +13,11 @@ from kdssm.cli import main
 from kdssm.config import RunConfig
 from kdssm.data.datasets import load_split
 from kdssm.tracking import to_pyfunc_input
+from tune import pareto
 from tune.sweep import run_sweep
 
-SPACE = {"model_dim": {"choices": [2, 4]}, "num_layers": {"low": 1, "high": 2}, "temperature": {"low": 1.0, "high": 4.0}}
+SPACE = {"model_dim": {"choices": [2, 4]}, "num_layers": {"low": 1, "high": 2},
+         "temperature": {"low": 1.0, "high": 4.0}}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +33,8 @@ def sweep(tmp_path_factory, teacher_run, mlflow_server):
         "data": {"unlabelled_size": 16},  # the teacher labels them for every trial
         "training": {"num_epochs": 3, "batch_size": 16, "max_minutes": 0},
         "distillation": {"curriculum_epochs": 1},
-        "search": {"num_samples": 4, "grace_epochs": 1, "reduction_factor": 2, "space": SPACE},
+        "search": {"num_samples": 4, "grace_epochs": 1, "reduction_factor": 2, "space": SPACE,
+                   "latency_objective": True},
         "tracking": {"tracking_uri": mlflow_server, "experiment": "smoke"}})
     front = run_sweep(cfg, teacher_run, save_dir, progress=False)
     return save_dir, front, cfg, mlflow_server
@@ -54,15 +59,56 @@ def test_sweep_writes_the_output_contract(sweep):
 
 
 @pytest.mark.slow
-def test_mlflow_holds_parent_children_teacher_and_registry(sweep):
+def test_front_is_chosen_on_validation_over_all_three_objectives(sweep):
+    save_dir, front, _, _ = sweep
+    assert front["selected_on"] == "validation" and front["objectives"] == ["accuracy", "params", "latency"]
+    assert set(front["reference_point"]) == {"accuracy", "params", "latency"}
+    entries = front["front"] + front["dominated"]
+    points = [pareto.objectives(e["metrics"], front["teacher"], front["objectives"]) for e in entries]
+    assert all(len(p) == 3 for p in points)
+    on_front = [p for p, e in zip(points, entries) if e in front["front"]]
+    assert front["hypervolume"] == pytest.approx(pareto.hypervolume(on_front)) and 0 < front["hypervolume"] <= 1
+    assert 0 <= front["hypervolume_test"] <= 1
+    for entry in entries:  # validation figures of the kept model beside its test figures
+        summary = json.loads((save_dir / entry["checkpoint"]).with_name("summary.json").read_text())
+        assert entry["metrics"]["val_accuracy"] == summary["validation"]["accuracy"]
+        assert entry["metrics"]["accuracy"] == summary["accuracy"]
+        assert "ray_run" not in summary["training"]  # single-worker trials train inside the Tune trial
+        assert (save_dir / entry["checkpoint"]).with_name("history.jsonl").read_text().count("\n") >= 1
+    registry = json.loads((save_dir / "registry.json").read_text())
+    best = max(front["front"], key=lambda e: e["metrics"]["val_accuracy"])
+    assert registry["aliases"]["best-accuracy"] == registry["versions"][best["trial_id"]]
+
+
+@pytest.mark.slow
+def test_optuna_study_names_its_objectives_and_keeps_stopped_trials_out(sweep):
+    save_dir, front, _, _ = sweep
+    study = optuna.load_study(study_name="kdssm", storage=f"sqlite:///{save_dir / 'optuna.db'}")
+    assert study.metric_names == ["val_accuracy", "params", "latency_ms_per_column"]
+    stopped = {e["trial_id"] for e in front["front"] + front["dominated"]
+               if json.loads((save_dir / e["checkpoint"]).with_name("summary.json").read_text()).get("stopped_early")}
+    states = [t.state for t in study.trials]
+    assert len(states) == 4 and all(s.is_finished() for s in states)
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert len(pruned) == len(stopped) and all(t.user_attrs.get("stopped_early") for t in pruned)
+    assert all(len(t.values) == 3 for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE)
+
+
+@pytest.mark.slow
+def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
     save_dir, front, cfg, uri = sweep
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("smoke")
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI opens on the runs
     runs = client.search_runs([exp.experiment_id], max_results=100)
     roles = {}
     for run in runs:
         roles.setdefault(run.data.tags.get("kdssm.role"), []).append(run)
     (parent,) = roles["sweep"]
+    assert parent.info.status == "FINISHED"
+    for run in runs:  # provenance on every run: Source column, user, version
+        assert run.data.tags["mlflow.source.name"].startswith("kdssm") and run.data.tags["kdssm.version"]
+        assert run.data.tags["mlflow.user"]
     assert len(roles["trial"]) == 4 and len(roles["teacher"]) == 1
     assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in roles["trial"] + roles["teacher"])
     assert parent.data.metrics["hypervolume"] == pytest.approx(front["hypervolume"])
@@ -70,7 +116,14 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep):
         assert parent.data.metrics[f"matched_filter.{key}"] == pytest.approx(front["baseline"][key])
     assert parent.data.metrics["front_beating_matched_filter"] == sum(e["beats_baseline"] for e in front["front"])
     parent_files = {f.path for f in client.list_artifacts(parent.info.run_id)}
-    assert {"pareto.json", "pareto.png", "sweep.yaml", "comparison.md", "search_space.json"} <= parent_files
+    assert {"pareto.json", "pareto.png", "hypervolume.png", "trials.json", "sweep.yaml", "comparison.md",
+            "search_space.json"} <= parent_files
+    client.download_artifacts(parent.info.run_id, "trials.json", str(tmp_path))
+    table = json.loads((tmp_path / "trials.json").read_text())
+    assert len(table["data"]) == 4 and {"trial_id", "on_front", "stopped_early", "val_accuracy", "accuracy"} <= set(
+        table["columns"])
+    contexts = {d.tags[0].value for d in roles["trial"][0].inputs.dataset_inputs}
+    assert contexts == {"training", "validation", "test", "unlabelled"}  # the Dataset column fills
     finished = [r for r in roles["trial"] if r.info.status == "FINISHED"]
     assert finished and all("accuracy" in r.data.metrics for r in finished)
     one = finished[0]
@@ -94,6 +147,12 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep):
     assert metrics.accuracy(y_hat, test.y) == pytest.approx(logged, abs=1e-5)
     assert float(json.loads(best.tags["accuracy"])) == pytest.approx(logged, abs=1e-9)
     assert type(model.unwrap_python_model().model).__name__ == "SarSSM"
+    assert model.metadata.get_input_schema().inputs[0].shape == (-1, -1, 4)  # any number and length of columns
+    (logged,) = client.search_logged_models([exp.experiment_id], filter_string=f"source_run_id = '{best.run_id}'")
+    model_metrics = {m.key for m in logged.metrics}  # the UI sorts the versions by them
+    assert {"model.accuracy", "model.val_accuracy", "model.params"} <= model_metrics
+    teacher = client.search_model_versions("name = 'smoke-teacher'")
+    assert len(teacher) == 1 and teacher[0].run_id == roles["teacher"][0].info.run_id
 
 
 @pytest.mark.slow
@@ -104,3 +163,42 @@ def test_pareto_command_prints_the_front(sweep, capsys):
     assert "teacher" in out and "matched filter" in out and f"{front['hypervolume']:.4f}" in out
     for entry in front["front"]:
         assert entry["trial_id"] in out
+
+
+@pytest.mark.slow
+def test_pareto_command_on_a_running_sweep_shows_the_front_so_far(sweep, tmp_path, capsys):
+    save_dir, front, _, _ = sweep
+    running = tmp_path / "running"  # the sweep as it was before its end: trial folders, no pareto.json
+    for name in ("sweep.yaml", "reference.json"):
+        (running / name).parent.mkdir(parents=True, exist_ok=True)
+        (running / name).write_bytes((save_dir / name).read_bytes())
+    first = sorted((save_dir / "trials").glob("*/summary.json"))[0].parent
+    (running / "trials" / first.name).mkdir(parents=True)
+    for name in ("summary.json", "config.yaml", "model.ckpt"):
+        (running / "trials" / first.name / name).write_bytes((first / name).read_bytes())
+    assert main(["pareto", "--save_dir", str(running)]) == 0
+    out = capsys.readouterr().out
+    assert "the front of 1 of 4 students finished so far" in out and first.name in out
+    assert not (running / "pareto.json").exists()
+    assert main(["pareto", "--save_dir", str(tmp_path / "nothing")]) == 2
+    assert "no pareto.json and no sweep in progress" in capsys.readouterr().err
+
+
+
+@pytest.mark.slow
+def test_zz_rerun_of_a_finished_sweep_logs_nothing_twice(sweep, teacher_run):
+    """Runs last (it re-runs the sweep): the same command on the finished folder adds no metric twice."""
+    save_dir, front, cfg, uri = sweep
+    again = run_sweep(cfg, teacher_run, save_dir, progress=False)
+    assert [e["trial_id"] for e in again["front"]] == [e["trial_id"] for e in front["front"]]
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("smoke")
+    runs = client.search_runs([exp.experiment_id], max_results=100)
+    assert len(runs) == 6  # parent, teacher, 4 trials: none created again
+    for run in runs:
+        for key in ("accuracy", "hypervolume"):
+            if key in run.data.metrics:
+                assert len(client.get_metric_history(run.info.run_id, key)) == 1, (run.info.run_name, key)
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_nmse_db")]
+        assert len(steps) == len(set(steps))
+    assert len(client.search_model_versions("name = 'smoke-students'")) == len(front["front"])

@@ -1,0 +1,86 @@
+"""A sweep's results as its folder holds them: the reference scores (teacher, matched filter), the finished
+trials, their front. Read from files, so a running sweep can be shown too (`kdssm pareto`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from kdssm.checkpoint import load_model
+from kdssm.config import SPACE_PARAMS, RunConfig
+from kdssm.data import matched_filter
+from kdssm.data.datasets import data_columns
+from kdssm.evaluate import (evaluate_matched_filter, evaluate_model, latency_ms_per_column, split_scores,
+                            validation_scores)
+from kdssm.train import rundir
+
+from . import pareto
+from .callbacks import trial_metrics
+
+SWEEP_CONFIG = "sweep.yaml"
+TRIALS = "trials"
+REFERENCE = "reference.json"  # the teacher's and the matched filter's scores, once per sweep
+LATENCY = "latency.json"  # latencies measured in one quiet pass at the end, once per student
+
+
+def reference_scores(cfg: RunConfig, teacher, val, test) -> dict:
+    """The teacher's and the matched filter's test scores (and validation ones), once for the whole sweep."""
+    preset = data_columns(cfg.data)
+    return {"teacher": {**evaluate_model(teacher, test.x, test.y, preset),
+                        "validation": validation_scores(teacher, val.x, val.y, preset)},
+            "matched_filter": {**evaluate_matched_filter(test.x, test.y, preset),
+                               "validation": split_scores(matched_filter(val.x, preset), val.x, val.y, preset)}}
+
+
+def finished_trials(cfg: RunConfig, save_dir: Path) -> list[dict]:
+    """Every trial of the sweep with a summary.json: its sampled config, metrics (callbacks.trial_metrics),
+    checkpoint and summary. Read from the trial folders, so it works on a running sweep too."""
+    out = []
+    for summary_path in sorted((save_dir / TRIALS).glob(f"*/{rundir.SUMMARY_FILE}")):
+        folder = summary_path.parent
+        summary = json.loads(summary_path.read_text())
+        run_cfg = yaml.safe_load((folder / rundir.CONFIG_FILE).read_text())
+        sampled = {name: run_cfg[SPACE_PARAMS[name]][name] for name in cfg.search.space}
+        out.append({"trial_id": folder.name, "config": summary["model"] | sampled, "metrics": trial_metrics(summary),
+                    "checkpoint": str(folder / "model.ckpt"), "summary": summary})
+    return out
+
+
+def quiet_latency(save_dir: Path, trials: list[dict], reference: dict, x) -> None:
+    """Latency of every student and the teacher measured again here, one after another with nothing else
+    running (in-trial figures were taken beside other training trials); updates the metrics in place.
+
+    Kept in <save_dir>/latency.json: a student is measured once, so a resumed or re-run sweep reads the
+    same figures and chooses the same front."""
+    path = save_dir / LATENCY
+    kept = json.loads(path.read_text()) if path.is_file() else {}
+
+    def measured(name: str, checkpoint) -> float:
+        if name not in kept:
+            kept[name] = latency_ms_per_column(load_model(checkpoint).eval(), x)
+        return kept[name]
+    if reference.get("checkpoint"):
+        reference["teacher"]["latency_ms_per_column"] = measured("teacher", reference["checkpoint"])
+    for t in trials:
+        t["metrics"]["latency_ms_per_column"] = measured(t["trial_id"], t["checkpoint"])
+        t["metrics"]["speedup"] = reference["teacher"]["latency_ms_per_column"] / t["metrics"]["latency_ms_per_column"]
+    rundir.write_json(path, kept)
+
+
+def front_of(cfg: RunConfig, save_dir: Path, trials: list[dict], reference: dict) -> dict:
+    names = pareto.objective_names(cfg.search.accuracy_objective, cfg.search.latency_objective)
+    return pareto.build(reference["teacher"], [{k: t[k] for k in ("trial_id", "config", "metrics", "checkpoint")}
+                                               for t in trials], save_dir, reference["matched_filter"], names)
+
+
+def front_so_far(save_dir: Path) -> tuple[dict, int, int]:
+    """(front of the trials finished so far, finished, planned) of a sweep folder, finished or running;
+    nothing is written. Raises FileNotFoundError when save_dir holds no sweep."""
+    for name in (SWEEP_CONFIG, REFERENCE):
+        if not (save_dir / name).is_file():
+            raise FileNotFoundError(save_dir / name)
+    cfg = RunConfig.from_file(save_dir / SWEEP_CONFIG)
+    reference = json.loads((save_dir / REFERENCE).read_text())
+    trials = finished_trials(cfg, save_dir)
+    return (front_of(cfg, save_dir, trials, reference) if trials else None), len(trials), cfg.search.num_samples
