@@ -29,8 +29,8 @@ from kdssm.distill.runner import (check_teacher_geometry, check_teacher_preset, 
                                   compute_targets, resolve_teacher)
 from kdssm.train import folder_lock, rundir
 from kdssm.train.progress import on_terminal
-from kdssm.train.cluster import (ClusterOptions, DistributedError, capacity, check_resources, connect, node_types,
-                                 resolve_storage)
+from kdssm.train.cluster import (ClusterOptions, DistributedError, capacity, check_resources, check_shared_folder,
+                                 connect, node_types, resolve_storage)
 
 from . import pareto, shared_targets, space
 from .callbacks import MlflowTrials, ProgressLines
@@ -170,6 +170,8 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
     connect(cluster, worker_output=False)
     parallel = concurrency(cfg, cluster)
     sha = teacher_cache.file_sha256(ckpt)
+    existing = next(p for p in (save_dir, *save_dir.parents) if p.is_dir())
+    check_shared_folder(existing)  # several nodes: every trial must see the folder (nothing written yet)
     prepare_folder(save_dir, cfg, sha, overwrite)
     try:
         if uri.startswith("sqlite:"):  # its folder may be save_dir, which exists only now

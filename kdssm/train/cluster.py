@@ -148,6 +148,38 @@ def check_storage(storage_path: str | None) -> None:
         raise DistributedError(f"--storage_path {storage_path}: not a writable folder ({err.strerror})") from None
 
 
+def nodes_not_seeing(path: Path, nodes: list[str] | None = None) -> list[str]:
+    """The alive Ray nodes (all, or those named) on which path does not exist: a folder on a node's own
+    disk is seen by that node alone, a shared one (EFS, NFS) by every node."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    @ray.remote(num_cpus=0)
+    def exists(folder: str) -> bool:
+        import os
+        return os.path.exists(folder)
+    ids = nodes or [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
+    answers = ray.get([exists.options(scheduling_strategy=NodeAffinitySchedulingStrategy(i, soft=False))
+                       .remote(str(path)) for i in ids], timeout=120)
+    return [i for i, seen in zip(ids, answers) if not seen]
+
+
+def check_shared_folder(folder: Path, flag: str = "--save_dir") -> None:
+    """On a cluster of several nodes, folder must be one every node sees: its trials write there."""
+    alive = [n for n in ray.nodes() if n.get("Alive")]
+    if len(alive) < 2:
+        return
+    probe = Path(folder) / f".shared-probe-{socket.gethostname()}"
+    probe.write_text("")
+    try:
+        missing = nodes_not_seeing(probe, [n["NodeID"] for n in alive])
+    finally:
+        probe.unlink(missing_ok=True)
+    if missing:
+        where = next(n["NodeManagerAddress"] for n in alive if n["NodeID"] == missing[0])
+        raise DistributedError(f"{flag} {folder}: not visible from node {where} ({len(missing)} of {len(alive)} "
+                               "nodes); a multi-node sweep needs a folder every node sees (EFS, NFS)")
+
+
 def resolve_storage(storage_path: str | None, root: Path) -> str:
     """Ray wants an absolute path or a URI."""
     if storage_path and "://" in storage_path:

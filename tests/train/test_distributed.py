@@ -7,7 +7,8 @@ import pytest
 from kdssm import load_model
 from kdssm.config import RunConfig
 from kdssm.train import distributed
-from kdssm.train.cluster import ClusterOptions, DistributedError, capacity, check_resources, node_types
+from kdssm.train.cluster import (ClusterOptions, DistributedError, capacity, check_resources, check_shared_folder,
+                                 node_types, nodes_not_seeing)
 from kdssm.train.history import read_history
 from kdssm.train.runner import plan_training
 
@@ -93,6 +94,16 @@ def test_an_autoscaling_cluster_is_judged_by_what_it_can_grow_to():
         check_resources(ClusterOptions(num_workers=1, cpus_per_worker=16, use_gpu=True), now, types)
     assert node_types(ROOT / "no-such-file.yaml") is None
     assert capacity(now, None) == now and capacity(now, types)["GPU"] == 8.0
+
+
+def test_a_folder_is_shared_only_if_every_node_sees_it(ray_local, tmp_path):
+    """What a sweep's --save_dir check asks each node: a folder one node lacks is what a node's own disk
+    looks like from the others; on one machine every node sees tmp_path."""
+    assert nodes_not_seeing(tmp_path) == []
+    alive = [n["NodeID"] for n in ray_local.nodes() if n["Alive"]]
+    assert nodes_not_seeing(tmp_path / "only-on-some-other-disk") == alive
+    check_shared_folder(tmp_path)  # one node: nothing to compare
+    assert not list(tmp_path.iterdir())  # the probe is gone
 
 
 def test_run_name_is_stable_per_folder(tmp_path):

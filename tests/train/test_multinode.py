@@ -5,7 +5,7 @@ from kdssm import load_model
 from kdssm.config import RunConfig
 from kdssm.distill.runner import plan_distillation
 from kdssm.train import distributed
-from kdssm.train.cluster import ClusterOptions, connect
+from kdssm.train.cluster import ClusterOptions, check_shared_folder, connect, nodes_not_seeing
 
 
 @pytest.mark.slow
@@ -20,6 +20,8 @@ def test_two_node_distillation(tmp_path, teacher_run):
         opts = ClusterOptions(num_workers=2, address=cluster.address, placement="SPREAD")
         connect(opts)
         assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+        check_shared_folder(tmp_path)  # both nodes see this machine's disk: a sweep may write there
+        assert nodes_not_seeing(tmp_path / "elsewhere") and not list(tmp_path.iterdir())
         cfg = RunConfig.from_file(teacher_run / "config.yaml").with_overrides({
             "model": {"use_selectivity": False, "model_dim": 3, "state_dim": 8, "num_layers": 2},
             "training": {"num_epochs": 2, "batch_size": 8, "max_minutes": 0}})
