@@ -247,14 +247,13 @@ class SweepTracker:
         self.log_files(self.parent_id, files)
         self.client.set_terminated(self.parent_id, RunStatus.to_string(RunStatus.FINISHED))
 
-    def register(self, name: str, run_id: str, checkpoint: Path, metrics: dict, artifact: str = "student") -> str:
-        """Log the model as a pyfunc model in its run (its metrics on the logged model as model.<name>,
-        where MLflow sorts them) and register it; returns the version.
-
-        A version already registered from this run is reused (a resumed sweep registers nothing twice).
-        """
-        for version in self.client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'"):
-            return version.version
+    def log_model(self, run_id: str, checkpoint: Path, metrics: dict, artifact: str = "student") -> str:
+        """Log the checkpoint as a pyfunc model in its run, its metrics on the logged model as model.<name>
+        (where MLflow's UI sorts them); returns the model URI. A model already logged from this run under
+        this name is reused (a resumed sweep logs nothing twice)."""
+        for logged in self.client.search_logged_models(
+                [self.experiment_id], filter_string=f"source_run_id = '{run_id}' AND name = '{artifact}'"):
+            return f"models:/{logged.model_id}"
         import logging
         import os
 
@@ -272,7 +271,16 @@ class SweepTracker:
         now = int(time.time() * 1000)
         for key, value in scalar_metrics(metrics, "model.").items():  # prefixed: the run's own curves stay as they are
             self.client.log_metric(run_id, key, value, timestamp=now, step=0, model_id=info.model_id)
-        version = mlflow.register_model(info.model_uri, name).version
+        return info.model_uri
+
+    def register(self, name: str, run_id: str, checkpoint: Path, metrics: dict, artifact: str = "student") -> str:
+        """Log the model (log_model) and register it; returns the version. A version already registered
+        from this run is reused (a resumed sweep registers nothing twice)."""
+        for version in self.client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'"):
+            return version.version
+        import logging
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+        version = mlflow.register_model(self.log_model(run_id, checkpoint, metrics, artifact), name).version
         for key, value in metrics.items():
             self.client.set_model_version_tag(name, version, key, json.dumps(value))
         return version

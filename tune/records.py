@@ -95,6 +95,9 @@ def record(cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, front: dict, fi
          **tracking.scalar_metrics({k: v for k, v in front["baseline"].items() if k != "name"}, "matched_filter.")},
         [save_dir / n for n in (pareto.PARETO_JSON, pareto.PARETO_PNG, HYPERVOLUME_PNG, "sweep.yaml",
                                 "comparison.md", "search_space.json")])
+    # every student run gets its logged model (the UI's Model column); registering logs the front's below
+    for entry in front["dominated"] + ([] if cfg.tracking.register_front else front["front"]):
+        tracker.log_model(tracker.trial(entry["trial_id"], {}), save_dir / entry["checkpoint"], entry["metrics"])
     if not cfg.tracking.register_front:
         return
     model_name = cfg.tracking.registered_model or f"{name}-students"

@@ -151,6 +151,9 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
     (logged,) = client.search_logged_models([exp.experiment_id], filter_string=f"source_run_id = '{best.run_id}'")
     model_metrics = {m.key for m in logged.metrics}  # the UI sorts the versions by them
     assert {"model.accuracy", "model.val_accuracy", "model.params"} <= model_metrics
+    for run in roles["trial"]:  # every student, on the front or not, has its logged model (the Model column)
+        if run.info.status == "FINISHED":
+            assert client.search_logged_models([exp.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'")
     teacher = client.search_model_versions("name = 'smoke-teacher'")
     assert len(teacher) == 1 and teacher[0].run_id == roles["teacher"][0].info.run_id
 
