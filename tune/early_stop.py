@@ -35,6 +35,11 @@ import ray
 from .pareto import front_ranks
 
 
+def better(value: float, best: float | None, mode: str) -> bool:
+    """value improves on best (None: nothing yet) for a metric maximised (mode "max") or minimised."""
+    return best is None or (value > best if mode == "max" else value < best)
+
+
 def crowding(points: list[tuple[float, ...]]) -> list[float]:
     """NSGA-II crowding distance of each point within its set (boundary points: infinity)."""
     n = len(points)
@@ -156,7 +161,7 @@ class StopAtRung(pl.Callback):
         go_on = True
         if trainer.global_rank == 0 and self.metric in trainer.callback_metrics:
             value = float(trainer.callback_metrics[self.metric])
-            if self.best is None or (value > self.best if self.mode == "max" else value < self.best):
+            if better(value, self.best, self.mode):
                 self.best = value
             quality = -self.best if self.mode == "max" else self.best
             go_on = ask(self.board.decide.remote(self.trial_id, trainer.current_epoch + 1,

@@ -29,8 +29,8 @@ from kdssm.distill.runner import (check_teacher_geometry, check_teacher_preset, 
                                   compute_targets, resolve_teacher)
 from kdssm.train import folder_lock, rundir
 from kdssm.train.progress import on_terminal
-from kdssm.train.cluster import (ClusterOptions, DistributedError, capacity, check_resources, check_shared_folder,
-                                 connect, node_types, resolve_storage)
+from kdssm.train.cluster import (ClusterOptions, DistributedError, capacity, check_shared_folder, connect, node_types,
+                                 resolve_storage)
 
 from . import pareto, shared_targets, space
 from .callbacks import MlflowTrials, ProgressLines
@@ -55,18 +55,9 @@ CREATED = (SWEEP_CONFIG, TEACHER_RECORD, TRIALS, TUNE, OPTUNA_DB, RUNGS, REFEREN
 def prepare_folder(save_dir: Path, cfg: RunConfig, teacher_sha: str, overwrite: bool) -> None:
     """Make save_dir ready and hold it (folder_lock); an interrupted sweep resumes only with the same
     config and teacher."""
-    if save_dir.exists() and not save_dir.is_dir():
-        raise rundir.RunDirError(f"{save_dir}: save_dir exists and is not a directory")
-    try:
-        rundir.writable_folder(save_dir)
-    except OSError as err:
-        raise rundir.RunDirError(f"{save_dir}: save_dir is not writable ({err.strerror})") from None
-    folder_lock.acquire(save_dir)  # released by run_sweep when the sweep ends
-    try:
+    rundir.claim(save_dir)  # released by run_sweep when the sweep ends
+    with folder_lock.released_on_error(save_dir):
         _resume_or_start(save_dir, cfg, teacher_sha, overwrite)
-    except BaseException:
-        folder_lock.release(save_dir)
-        raise
 
 
 def _resume_or_start(save_dir: Path, cfg: RunConfig, teacher_sha: str, overwrite: bool) -> None:
@@ -90,10 +81,9 @@ def _resume_or_start(save_dir: Path, cfg: RunConfig, teacher_sha: str, overwrite
 
 def concurrency(cfg: RunConfig, cluster: ClusterOptions) -> int:
     """Trials at once: search.max_concurrent_trials, or as many as the cluster's CPUs (GPUs) hold, counting
-    the nodes an autoscaler may add (Tune's pending trials are what makes it add them)."""
-    types = node_types()
-    check_resources(cluster, ray.cluster_resources(), types)
-    available = capacity(ray.cluster_resources(), types)
+    the nodes an autoscaler may add (Tune's pending trials are what makes it add them). The resources
+    themselves were checked by connect()."""
+    available = capacity(ray.cluster_resources(), node_types())
     if cfg.search.max_concurrent_trials:
         return cfg.search.max_concurrent_trials
     fits = int(available.get("CPU", 0) // (cluster.num_workers * cluster.cpus_per_worker))
@@ -197,7 +187,7 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
         datasets = split_datasets(cfg, {"train": train, "val": val, "test": test}
                                   | ({"unlabelled": unlabelled} if unlabelled is not None else {}))
         build_tuner(cfg, ctx, save_dir, uri, parallel, progress, datasets).fit()
-        return conclude(cfg, save_dir, ckpt, uri, reference, datasets)
+        return conclude(cfg, save_dir, ckpt, uri, reference, datasets, test.x)
     except BaseException as err:
         tracking.end_sweep_run(uri, experiment_name(cfg, save_dir), save_dir,
                                "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
@@ -206,12 +196,14 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
         folder_lock.release(save_dir)
 
 
-def conclude(cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, reference: dict, datasets: list[dict]) -> dict:
-    """pareto.json/.png, the comparison table, the parent and teacher runs, the registry."""
+def conclude(cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, reference: dict, datasets: list[dict],
+             test_x) -> dict:
+    """pareto.json/.png, the comparison table, the parent and teacher runs, the registry; test_x (N, L, 2):
+    the test columns the latencies are measured on."""
     finished = finished_trials(cfg, save_dir)
     if not finished:
         raise DistributedError(f"no trial of the sweep in {save_dir} finished; see {save_dir / TUNE}")
-    quiet_latency(save_dir, finished, reference, load_split(cfg.data, "test").x)
+    quiet_latency(save_dir, finished, reference, test_x)
     front = front_of(cfg, save_dir, finished, reference)
     stopped = [t["trial_id"] for t in finished if t["summary"].get("stopped_early")]
     pareto.write(save_dir, front, stopped)

@@ -28,11 +28,11 @@ from kdssm.evaluate import latency_ms_per_column
 from kdssm.models import build_model, count_params
 from kdssm.train import distributed, folder_lock, rundir, runner
 from kdssm.train.cluster import ClusterOptions
-from kdssm.train.history import KEPT as HISTORY_KEYS, read_history
+from kdssm.train.history import append_row, read_history
 from kdssm.train.plan import RunPlan
 
 from . import shared_targets, space
-from .early_stop import StopAtRung, ask
+from .early_stop import StopAtRung, ask, better
 
 QUALITY = "quality"  # the quality objective as reported: best validation value so far
 PARAMS = "params"
@@ -71,10 +71,6 @@ def objectives(cfg: RunConfig) -> list[tuple[str, str]]:
     return out + ([(LATENCY, "min")] if cfg.search.latency_objective else [])
 
 
-def better(value: float, best: float | None, mode: str) -> bool:
-    return best is None or (value > best if mode == "max" else value < best)
-
-
 def best_so_far(history: list[dict], metric: str, mode: str) -> float | None:
     """The best value of metric over a trial's history rows (None before its first epoch)."""
     best = None
@@ -88,16 +84,13 @@ class EpochsToTune(pl.Callback):
     """In-trial runs: each validated epoch to history.jsonl and to Tune, with the constant objectives and
     the best quality so far (restored from the history when the trial restarts)."""
 
-    def __init__(self, history: Path, constants: dict, metric: str, mode: str):
-        self.history, self.constants, self.metric, self.mode = history, constants, metric, mode
-        self.best = best_so_far(read_history(history), metric, mode)
+    def __init__(self, history: Path, constants: dict, metric: str, mode: str, best: float | None):
+        """best: the best value in the history before a restart (best_so_far)."""
+        self.history, self.constants, self.metric, self.mode, self.best = history, constants, metric, mode, best
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         # after the epoch's validation (whose figures the module has logged by now), before the next epoch
-        row = {k: float(v) for k, v in trainer.callback_metrics.items() if k in HISTORY_KEYS}
-        row.update(epoch=trainer.current_epoch, time=time.time())
-        with open(self.history, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
+        row = append_row(self.history, trainer.callback_metrics, trainer.current_epoch)
         value = row.get(self.metric)
         if value is not None and better(value, self.best, self.mode):
             self.best = value
@@ -165,23 +158,21 @@ def run_trial(config: dict, ctx: SweepContext) -> None:
                                   train, val, load_unlabelled(cfg.data), cache_dir=None)
     fit = plan_from_targets(cfg, teacher, pairs, targets)
     root, resuming = rundir.prepare(root, cfg)
-    try:
+    with folder_lock.released_on_error(root):
         check_teacher_identity(root, Path(ctx.teacher_checkpoint), ctx.teacher_sha, resuming)
-    except BaseException:
-        folder_lock.release(root)
-        raise
     run = RunPlan(fit, root, resuming, test, "student", reference=ctx.reference)
     history = root / distributed.HISTORY_FILE
     if not resuming:
         history.unlink(missing_ok=True)
     metric, mode = quality_key(cfg)
+    best = best_so_far(read_history(history), metric, mode)  # a restarted trial keeps its best value
     stop = []
     if ctx.board is not None:
         stop = [StopAtRung(ctx.board, trial_id, metric, mode, tuple(constants[k] for k, _ in objectives(cfg)[1:]),
-                           best=best_so_far(read_history(history), metric, mode))]
+                           best=best)]
     if ctx.in_trial:
-        summary = runner.execute(run, progress=False, callbacks=[EpochsToTune(history, constants, metric, mode),
-                                                                 *stop])
+        summary = runner.execute(run, progress=False,
+                                 callbacks=[EpochsToTune(history, constants, metric, mode, best), *stop])
     else:
         summary = distributed.execute(run, ctx.cluster, progress=False,
                                       callbacks=[ReportToTune(constants, metric, mode)], worker_callbacks=stop)

@@ -98,13 +98,10 @@ def plan_distillation(cfg: RunConfig, teacher_path: str | Path, save_dir: str | 
     check_teacher_geometry(teacher, cfg)
     check_model(cfg)
     root, resuming = rundir.prepare(save_dir, cfg, overwrite)
-    try:
+    with folder_lock.released_on_error(root):
         sha = teacher_cache.file_sha256(ckpt)
         check_teacher_identity(root, ckpt, sha, resuming)
         fit_plan = teacher_targets(cfg, teacher, sha, pairs, train, val, unlabelled, root / "teacher_cache")
-    except BaseException:
-        folder_lock.release(root)  # the run that would have released it will not start
-        raise
     return RunPlan(fit_plan, root, resuming, test, "student")
 
 

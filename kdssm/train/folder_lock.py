@@ -15,6 +15,7 @@ released when the run ends or the process exits.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import socket
@@ -114,6 +115,17 @@ def release(folder: Path) -> None:
     holder = _holder(path)
     if holder and holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
         path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def released_on_error(folder: Path):
+    """Keep an acquired folder while the block succeeds; release it if the block raises (the run that
+    would have released it will not start)."""
+    try:
+        yield
+    except BaseException:
+        release(folder)
+        raise
 
 
 def held() -> list[Path]:

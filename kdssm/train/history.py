@@ -16,6 +16,15 @@ KEPT = ("epoch", "step", "train_loss", "val_loss", "val_nmse_db", "val_nmse_vali
         "train_total_loss", "val_total_loss")
 
 
+def append_row(path: str | Path, metrics: dict, epoch: int, **extra) -> dict:
+    """One epoch's KEPT metrics (floats), its number, the time and extra fields, appended to history.jsonl."""
+    row = {k: float(metrics[k]) for k in KEPT if k in metrics and k != "epoch"}
+    row.update(epoch=int(epoch), time=time.time(), **extra)
+    with open(path, "a") as fh:
+        fh.write(json.dumps(row) + "\n")
+    return row
+
+
 class EpochHistory(UserCallback):
     def __init__(self, path: str, total_epochs: int, echo: bool = True):
         self.path = path
@@ -25,12 +34,8 @@ class EpochHistory(UserCallback):
 
     def after_report(self, run_context, metrics: list[dict], checkpoint) -> None:
         reported = metrics[0]  # rank 0; validation metrics are already reduced across ranks
-        row = {k: float(reported[k]) for k in KEPT if k in reported}
-        row["epoch"] = int(row.get("epoch", -1))
-        row["time"] = time.time()
-        row["checkpoint"] = checkpoint.path if checkpoint else None
-        with open(self.path, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
+        row = append_row(self.path, reported, reported.get("epoch", -1),
+                         checkpoint=checkpoint.path if checkpoint else None)
         if self.echo:
             print(f"[kdssm] epoch {row['epoch'] + 1}/{self.total_epochs}: "
                   f"val nmse {row.get('val_nmse_db', float('nan')):.2f} dB "

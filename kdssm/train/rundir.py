@@ -56,6 +56,14 @@ def prepare(save_dir: str | Path, cfg: RunConfig, overwrite: bool = False) -> tu
     holds is refused before anything in it changes; the caller releases it when the run ends.
     """
     root = Path(save_dir)
+    claim(root)
+    with folder_lock.released_on_error(root):
+        return root, _resume_or_start(root, cfg, overwrite)
+
+
+def claim(root: Path) -> None:
+    """A usable folder for a run or a sweep, created if needed and held for this process (folder_lock);
+    a one-line RunDirError (or FolderInUse) otherwise, before anything in it changes."""
     if root.exists() and not root.is_dir():
         raise RunDirError(f"{root}: save_dir exists and is not a directory")
     try:
@@ -63,11 +71,6 @@ def prepare(save_dir: str | Path, cfg: RunConfig, overwrite: bool = False) -> tu
     except OSError as err:
         raise RunDirError(f"{root}: save_dir is not writable ({err.strerror})") from None
     folder_lock.acquire(root)
-    try:
-        return root, _resume_or_start(root, cfg, overwrite)
-    except BaseException:
-        folder_lock.release(root)
-        raise
 
 
 def _resume_or_start(root: Path, cfg: RunConfig, overwrite: bool) -> bool:
