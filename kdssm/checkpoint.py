@@ -18,14 +18,15 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message is one line naming the file."""
 
 
-def atomic_write(path: str | Path, write) -> None:
+def atomic_write(path: str | Path, write, suffix: str = ".tmp") -> None:
     """Call write(tmp_path) on a temporary file beside `path`, fsync it, then rename it over `path`.
 
-    A kill at any moment leaves either the old file or the new one, never a torn one.
+    A kill at any moment leaves either the old file or the new one, never a torn one. `suffix` ends
+    the temporary's name, for writers that insist on one (torch.export wants .pt2).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         write(tmp)

@@ -261,7 +261,8 @@ def print_front_so_far(folder: Path) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare_runs
-    compare_runs(Path(args.teacher), [Path(s) for s in args.students], Path(args.out) if args.out else None)
+    compare_runs(Path(args.teacher), [Path(s) for s in args.students], Path(args.out) if args.out else None,
+                 args.precision)
     return 0
 
 
@@ -347,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--teacher", required=True, help="teacher run folder")
     cmp.add_argument("--students", nargs="+", required=True, help="student run folders")
     cmp.add_argument("--out", help="folder for comparison.json/.csv/.png (default: the teacher's parent)")
+    cmp.add_argument("--precision", nargs="+", default=[], choices=("fp32", "bf16", "fp16", "int8-dynamic"),
+                     help="also score each student at these precisions (extra rows; FFTs stay fp32)")
     cmp.set_defaults(func=cmd_compare)
 
     ev = sub.add_parser("evaluate", help="score a model.ckpt on test columns against the matched filter")
@@ -356,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--num_columns", "--num-columns", type=int, default=512)
     ev.add_argument("--seed", type=int, default=3)
     ev.set_defaults(func=cmd_evaluate)
+
+    from .cli_deploy import add_deploy_commands
+    add_deploy_commands(sub)
     return parser
 
 
@@ -363,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .checkpoint import CheckpointError
     from .data.datasets import DataError
-    user_errors: tuple[type[Exception], ...] = (ConfigError, CheckpointError, DataError, UserError)
+    from .deploy.errors import DeployError
+    user_errors: tuple[type[Exception], ...] = (ConfigError, CheckpointError, DataError, UserError, DeployError)
     try:
         from .train.folder_lock import FolderInUse
         from .train.rundir import RunDirError

@@ -13,6 +13,7 @@ from .data import matched_filter
 from .data.datasets import data_columns, load_split
 from .evaluate import evaluate_matched_filter, evaluate_model, latency_ms_per_column, predict
 from .memory import peak_memory_mb
+from .models import count_params
 from .train import rundir
 
 COLUMNS = ("name", "model_dim", "state_dim", "num_layers", "selectivity", "params", "param_reduction_pct",
@@ -42,9 +43,30 @@ def describe_matched_filter(x: torch.Tensor, y: torch.Tensor, preset) -> dict:
             "latency_ms_b32": scores["latency_ms_per_column"], "peak_mem_mb": None}
 
 
-def compare_runs(teacher_dir: Path, student_dirs: list[Path], out_dir: Path | None = None) -> list[dict]:
-    """Score every run and the matched filter on the teacher's test split; print a table and write
-    JSON, CSV and PNG."""
+def precision_rows(models: dict, precisions: list[str], x: torch.Tensor, y: torch.Tensor, preset) -> list[dict]:
+    """Each student again at every reduced precision (deploy/precision.py): its nmse change against its
+    own fp32 output beside the usual figures, rows named 'student (bf16)'."""
+    from .deploy.precision import at_precision
+    rows = []
+    for name, (run, model) in models.items():
+        if name == "teacher":
+            continue
+        reference = predict(model, x)
+        for precision in precisions:
+            if precision == "fp32":
+                continue
+            low = at_precision(model, precision, x.shape[1])
+            row = describe(f"{name} ({precision})", run, low, x, y, preset)
+            row["params"], row["peak_mem_mb"] = count_params(model), None  # memory is measured for fp32 only
+            row["nmse_change_db"] = metrics.nmse_db(predict(low, x), reference)
+            rows.append(row)
+    return rows
+
+
+def compare_runs(teacher_dir: Path, student_dirs: list[Path], out_dir: Path | None = None,
+                 precisions: list[str] | None = None) -> list[dict]:
+    """Score every run and the matched filter on the teacher's test split (each student also at the
+    reduced `precisions`); print a table and write JSON, CSV and PNG."""
     cfg = RunConfig.from_file(teacher_dir / rundir.CONFIG_FILE)
     test = load_split(cfg.data, "test")
     preset = data_columns(cfg.data)
@@ -52,6 +74,7 @@ def compare_runs(teacher_dir: Path, student_dirs: list[Path], out_dir: Path | No
     for d in student_dirs:
         models[d.name] = (d, load_model(d))
     rows = [describe(name, run, model, test.x, test.y, preset) for name, (run, model) in models.items()]
+    rows += precision_rows(models, precisions or [], test.x, test.y, preset)
     rows.append(describe_matched_filter(test.x, test.y, preset))
     teacher = rows[0]
     for row in rows:

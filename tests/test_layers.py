@@ -11,12 +11,16 @@ LOWER = ("kdssm.geometry", "kdssm.models", "kdssm.data", "kdssm.metrics", "kdssm
          "kdssm.checkpoint", "kdssm.evaluate", "kdssm")
 
 
-@pytest.mark.parametrize("module", LOWER)
-def test_lower_layers_do_not_import_frameworks(module):
+def _frameworks_loaded_by(module: str) -> str:
+    """The heavy frameworks a fresh interpreter has loaded after importing `module`, comma-separated."""
     code = (f"import sys, {module}; heavy = [m for m in sys.modules if m.split('.')[0] in {HEAVY!r}]; "
             "print(','.join(heavy))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.mark.parametrize("module", LOWER)
+def test_lower_layers_do_not_import_frameworks(module):
+    assert _frameworks_loaded_by(module) == ""
 
 
 def test_geometry_sits_below_models_and_data():
@@ -48,7 +52,7 @@ def test_models_never_import_training_or_upper_layers():
 
 
 ALLOWED_FRAMEWORK_FILES = {"kdssm/train/distributed.py", "kdssm/train/cluster.py", "kdssm/train/history.py",
-                           "kdssm/tracking.py"}
+                           "kdssm/tracking.py", "kdssm/deploy/source.py", "kdssm/deploy/ray_focus.py"}
 
 
 def test_ray_optuna_mlflow_only_in_distributed_tracking_and_search():
@@ -59,3 +63,16 @@ def test_ray_optuna_mlflow_only_in_distributed_tracking_and_search():
         assert not used or rel in ALLOWED_FRAMEWORK_FILES, f"{rel} imports {sorted(used)}"
     for path in sorted((root / "tune").glob("*.py")):  # the search layer may use all three, never the CLI
         assert not any("cli" in name for name in _imports(path)), path.name
+
+
+@pytest.mark.parametrize("module", ["kdssm.deploy.focus", "kdssm.deploy.export", "kdssm.cli_deploy"])
+def test_deploy_loads_ray_and_mlflow_only_when_used(module):
+    """focus and export start fast: Ray, MLflow and Lightning load only for a cluster or a registry URI."""
+    assert _frameworks_loaded_by(module) == ""
+
+
+def test_deploy_sits_above_training_and_below_the_cli():
+    root = pathlib.Path(__file__).resolve().parents[1] / "kdssm" / "deploy"
+    for path in root.glob("*.py"):
+        for name in _imports(path):
+            assert not any(part in name for part in ("cli", "tune", "distill", "..train")), f"{path.name} imports {name}"

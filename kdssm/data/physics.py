@@ -6,21 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _next_fast_len(n: int) -> int:
-    """Smallest 2^a 3^b 5^c >= n (FFT-friendly)."""
-    best = 1 << (n - 1).bit_length()
-    f5 = 1
-    while f5 < best:
-        f35 = f5
-        while f35 < best:
-            f = f35
-            while f < n:
-                f *= 2
-            best = min(best, f)
-            f35 *= 3
-        f5 *= 5
-    return best
+from ..models.s4d_kernel import fast_length
 
 
 def aperture_taps(ka: np.ndarray, na: np.ndarray, prf: float) -> tuple[np.ndarray, int]:
@@ -43,7 +29,7 @@ def convolve_same(signal: np.ndarray, taps: np.ndarray, half_max: int) -> np.nda
     signal: (C, E) complex, taps: (C, 2*half_max+1) complex -> (C, E) complex128.
     """
     e, k = signal.shape[1], taps.shape[1]
-    nfft = _next_fast_len(e + k - 1)
+    nfft = fast_length(e + k - 1)
     full = np.fft.ifft(np.fft.fft(signal, nfft) * np.fft.fft(taps, nfft), nfft)  # (C, nfft)
     return full[:, half_max:half_max + e]
 

@@ -49,12 +49,16 @@ def _add_point_targets(raw: np.ndarray, origin: int, rows: np.ndarray, pos: np.n
     np.add.at(raw, (np.broadcast_to(rows[:, None], cols.shape)[ok], cols[ok]), contrib[ok])
 
 
-def simulate_numpy(preset: Preset, n: int, seed: int,
-                   targets_per_column: float = TARGETS_PER_COLUMN) -> dict[str, np.ndarray]:
-    """Simulate n columns; returns raw (noisy) line, ground truth and the per-column geometry."""
+def simulate_numpy(preset: Preset, n: int, seed: int, targets_per_column: float = TARGETS_PER_COLUMN,
+                   p: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Simulate n columns; returns raw (noisy) line, ground truth and the per-column geometry.
+
+    p: the columns' positional encodings (n,) (a scene's range bins); drawn uniformly when None.
+    """
     rng = np.random.default_rng(seed)
     length, prf = preset.length, preset.prf_hz
-    p = rng.uniform(0.0, 1.0, n)
+    drawn = rng.uniform(0.0, 1.0, n)  # drawn either way: a given seed yields the same rest
+    p = drawn if p is None else np.asarray(p, dtype=np.float64)
     r0 = preset.slant_range(p)
     ka, na = preset.fm_rate(r0), preset.aperture_samples(r0)  # (n,) float64, int64
     # One common extended grid of L + 2 Na_max samples; grid index j is column sample j - Na_max.

@@ -11,7 +11,7 @@ from torch import nn
 from ..geometry import Geometry
 from .complex import ComplexActivation, ComplexDropout, ComplexLinear
 from .range_grid import build_grid
-from .s4d_kernel import KERNELS, circular_kernel, discretised_c
+from .s4d_kernel import KERNELS, circular_kernel, discretised_c, fast_length
 
 # Parameters of the SSM dynamics: their own learning rate and no weight decay.
 SSM_PARAMETER_NAMES = ("log_dt", "a_log_re", "a_im", "dt_slope")
@@ -60,24 +60,38 @@ class S4DConv(nn.Module):
             log_dt = log_dt + self.dt_slope * rho[:, None]  # (G, H)
         return torch.exp(log_dt)
 
-    def kernels(self, length: int, index: torch.Tensor | None = None) -> torch.Tensor:
-        """Time-domain kernels (G, directions, H, L) complex64 of the grid points `index` (all when None)."""
+    def taps(self, length: int) -> int:
+        """Lags on each side a kernel for lines of `length` samples has (all of them without a window)."""
+        return length if self.max_half is None else min(length, self.max_half + 1)
+
+    def fft_length(self, length: int) -> int:
+        """Circular convolution length for lines of `length` samples: nothing wraps onto them."""
+        return 2 * length if self.max_half is None else fast_length(length + self.taps(length) - 1)
+
+    def kernel_taps(self, length: int, index: torch.Tensor | None = None) -> torch.Tensor:
+        """The nonzero lags (G, directions, H, taps) complex64 of the grid points `index` (all when None)."""
         a = torch.complex(-torch.exp(self.a_log_re), self.a_im)  # (H, M) complex64
         dt = self.step_sizes(index)  # (G, H)
         dt_a = dt.unsqueeze(-1) * a  # (G, H, M) complex64
         c_tilde = discretised_c(torch.view_as_complex(self.c).unsqueeze(0), dt[:, None, :, None])  # (G, D, H, M)
-        taps = length if self.max_half is None else min(length, self.max_half + 1)  # beyond the window: zero
+        taps = self.taps(length)  # beyond the window: zero
         # dt_a broadcasts over the directions: its exponentials are computed once for both.
         k = self.kernel_fn(c_tilde, dt_a.unsqueeze(1), taps)  # (G, D, H, taps)
         if self.half_aperture is not None:
             half = self.half_aperture if index is None else self.half_aperture[index]  # (G,)
             inside = torch.arange(taps, device=k.device)[None, :] <= half[:, None]  # (G, taps) bool
             k = k * inside[:, None, None, :]
-        return nn.functional.pad(k, (0, length - taps)) if taps < length else k
+        return k
+
+    def kernels(self, length: int, index: torch.Tensor | None = None) -> torch.Tensor:
+        """Time-domain kernels (G, directions, H, L) complex64 of the grid points `index` (all when None)."""
+        k = self.kernel_taps(length, index)  # (G, D, H, taps)
+        return nn.functional.pad(k, (0, length - k.shape[-1]))
 
     def kernel_spectrum(self, length: int, index: torch.Tensor | None = None) -> torch.Tensor:
-        """FFT of the circular two-sided kernels of the grid points `index` (all when None), (G, H, 2L)
-        complex64. The whole grid's is cached when no grad is needed.
+        """FFT of the circular two-sided kernels of the grid points `index` (all when None), (G, H, N)
+        complex64 with N = fft_length(L) (2L without a window, about L + Na / 2 with one). The whole
+        grid's is cached when no grad is needed.
 
         The cache key holds every parameter's version counter and storage, so an optimizer step,
         load_state_dict or a device move invalidates it.
@@ -90,39 +104,61 @@ class S4DConv(nn.Module):
             hit = self._cache.get(key)
             if hit is not None and hit[0] == stamp:
                 return hit[1]
-        k = self.kernels(length, index)  # (G, D, H, L)
-        spectrum = torch.fft.fft(circular_kernel(k[:, 0], k[:, 1] if self.bidirectional else None))
+        k = self.kernel_taps(length, index)  # (G, D, H, taps)
+        n = self.fft_length(length)
+        spectrum = torch.fft.fft(circular_kernel(k[:, 0], k[:, 1] if self.bidirectional else None, n))  # (G, H, N)
         if cacheable:
             self._cache[key] = (stamp, spectrum)
         return spectrum
 
     def column_spectra(self, length: int, p: torch.Tensor | None) -> torch.Tensor:
-        """Each column's kernel spectrum, (B, H, 2L) complex64 ((1, H, 2L) without range conditioning).
+        """Each column's kernel spectrum, (B, H, N) complex64 ((1, H, N) without range conditioning).
 
         A column reads its two grid kernels by a gather: without grad from the cached whole grid,
         with grad from kernels built for the grid points this batch touches only.
         """
         if len(self.grid) == 1:
-            return self.kernel_spectrum(length)  # (1, H, 2L), broadcast over the batch
+            return self.kernel_spectrum(length)  # (1, H, N), broadcast over the batch
         if p is None:
             raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
         idx, w = self.grid.locate(p)  # (B, 2) int64, (B, 2) float32
         if torch.is_grad_enabled() and any(q.requires_grad for q in self.parameters()):
             used, idx = torch.unique(idx, return_inverse=True)
-            spectrum = self.kernel_spectrum(length, used)  # (G_used, H, 2L)
+            spectrum = self.kernel_spectrum(length, used)  # (G_used, H, N)
         else:
-            spectrum = self.kernel_spectrum(length)  # (G, H, 2L), cached
+            spectrum = self.kernel_spectrum(length)  # (G, H, N), cached
         w = w.to(spectrum.real.dtype)[:, :, None, None]  # (B, 2, 1, 1)
-        lower = spectrum.index_select(0, idx[:, 0]) * w[:, 0]  # (B, H, 2L)
+        lower = spectrum.index_select(0, idx[:, 0]) * w[:, 0]  # (B, H, N)
         return lower + spectrum.index_select(0, idx[:, 1]) * w[:, 1]
+
+    def _forward_inference(self, u: torch.Tensor, p: torch.Tensor | None) -> torch.Tensor:
+        """The no-grad forward, equal to the autograd one (tests/models/test_s4d.py) with fewer passes
+        over memory: the cached grid spectra weighted in place, the product in place, D by addcmul."""
+        length = u.shape[1]
+        table = self.kernel_spectrum(length)  # (G, H, N), cached
+        u_f = torch.fft.fft(u.transpose(1, 2), n=table.shape[-1])  # (B, H, N)
+        if len(self.grid) == 1:
+            u_f.mul_(table)
+        else:
+            if p is None:
+                raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
+            idx, w = self.grid.locate(p)  # (B, 2) int64, (B, 2) float32
+            w = w.to(u.dtype)[:, :, None, None]  # (B, 2, 1, 1) complex64
+            spectrum = table.index_select(0, idx[:, 0]).mul_(w[:, 0])  # (B, H, N)
+            spectrum.addcmul_(table.index_select(0, idx[:, 1]), w[:, 1])
+            u_f.mul_(spectrum)
+        y = torch.fft.ifft(u_f)[..., :length].transpose(1, 2)  # (B, L, H)
+        return torch.addcmul(y, u, torch.view_as_complex(self.d))
 
     def forward(self, u: torch.Tensor, p: torch.Tensor | None = None) -> torch.Tensor:
         """u (B, L, H) complex64, p (B,) float32 positional encoding -> (B, L, H) complex64."""
         length = u.shape[1]
         with torch.autocast(device_type=u.device.type, enabled=False):  # FFTs stay fp32
             u = u.to(torch.complex64)
-            spectrum = self.column_spectra(length, p)  # (B or 1, H, 2L)
-            u_f = torch.fft.fft(u.transpose(1, 2), n=2 * length)  # (B, H, 2L)
+            if not torch.is_grad_enabled() or not any(q.requires_grad for q in self.parameters()):
+                return self._forward_inference(u, p)
+            spectrum = self.column_spectra(length, p)  # (B or 1, H, N)
+            u_f = torch.fft.fft(u.transpose(1, 2), n=spectrum.shape[-1])  # (B, H, N)
             y = torch.fft.ifft(u_f * spectrum)[..., :length].transpose(1, 2)  # (B, L, H)
             return y + u * torch.view_as_complex(self.d)
 

@@ -58,15 +58,37 @@ def kernel_chunked(c_tilde: torch.Tensor, dt_a: torch.Tensor, length: int) -> to
 KERNELS = {"reference": kernel_reference, "fast": kernel_chunked}
 
 
-def circular_kernel(causal: torch.Tensor, anticausal: torch.Tensor | None) -> torch.Tensor:
-    """Lay a two-sided kernel out for a circular convolution of length 2L.
+def fast_length(n: int) -> int:
+    """Smallest n' >= n that is a power of two times 1, 3 or 5: FFT lengths pocketfft runs fast.
+
+    Smoothness alone is not enough: on the 2-core CPU a batch of 1,500-point FFTs (2^2 3 5^3) took
+    17.8 ms against 11.1 ms at 1,536 (2^9 3) and 11.7 ms at 1,600 (2^6 5^2).
+    """
+    best = 1 << (n - 1).bit_length()
+    for odd in (3, 5):
+        size = odd
+        while size < n:
+            size *= 2
+        best = min(best, size)
+    return best
+
+
+def circular_kernel(causal: torch.Tensor, anticausal: torch.Tensor | None, n: int | None = None) -> torch.Tensor:
+    """Lay a two-sided kernel of `taps` lags each side out for a circular convolution of length n.
 
     causal[l] multiplies u[i - l] and anticausal[l] multiplies u[i + l] (l >= 1; its l = 0 tap is
-    dropped so the present sample is counted once). (..., L) complex -> (..., 2L) complex.
+    dropped so the present sample is counted once): lag d sits at index d, lag -d at index n - d.
+    A line of L samples convolved circularly at n >= L + taps - 1 gives the linear convolution on
+    its L samples (nothing wraps onto them); n defaults to 2 taps.
+    (..., taps) complex -> (..., n) complex.
     """
-    length = causal.shape[-1]
+    taps = causal.shape[-1]
+    n = 2 * taps if n is None else n
+    if n < 2 * taps - 1:
+        raise ValueError(f"a circular length of {n} cannot hold {taps} lags on each side")
+    middle = causal.new_zeros(*causal.shape[:-1], n - 2 * taps + 1)
     if anticausal is None:
-        tail = torch.zeros_like(causal)
-    else:  # index 2L - d holds lag -d: [0 at L, anticausal[L-1], ..., anticausal[1]]
-        tail = torch.cat([torch.zeros_like(anticausal[..., :1]), anticausal[..., 1:].flip(-1)], dim=-1)
-    return torch.cat([causal[..., :length], tail], dim=-1)
+        tail = causal.new_zeros(*causal.shape[:-1], taps - 1)
+    else:
+        tail = anticausal[..., 1:].flip(-1)  # lags -(taps - 1) .. -1
+    return torch.cat([causal, middle, tail], dim=-1)

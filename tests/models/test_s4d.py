@@ -178,3 +178,46 @@ def test_dt_scaled_family_is_one_continuous_response():
 def test_parameters_are_real():
     conv = S4DConv(2, 8, range_conditioning=True)
     assert all(not p.is_complex() for p in conv.parameters())
+
+
+def test_circular_kernel_at_a_given_length():
+    causal = torch.tensor([1, 2, 3], dtype=torch.complex64)
+    anti = torch.tensor([9, 4, 5], dtype=torch.complex64)
+    assert circular_kernel(causal, anti, 8).real.tolist() == [1, 2, 3, 0, 0, 0, 5, 4]
+    with pytest.raises(ValueError, match="cannot hold 3 lags"):
+        circular_kernel(causal, anti, 4)
+
+
+def test_windowed_layer_convolves_at_a_short_length_and_stays_linear():
+    """With an aperture window only (Na - 1) / 2 + 1 taps are nonzero: the circular length drops from
+    2L to about L + Na / 2, and the output still equals the direct two-sided sum."""
+    torch.manual_seed(0)
+    conv = S4DConv(1, 16, range_conditioning=True, geometry=PRESETS["mini"].geometry())
+    conv.d.data.zero_()
+    assert conv.fft_length(256) == 320 < 512  # 256 + 50 - 1 = 305 -> 320 = 5 * 2^6
+    u = torch.randn(1, 256, 1, dtype=torch.complex64)
+    p = torch.tensor([0.3])
+    with torch.no_grad():
+        y = conv(u, p)[0, :, 0]
+        idx, w = conv.grid.locate(p)
+        k = (conv.kernels(256)[idx[0]] * w[0][:, None, None, None]).sum(0)[:, 0]  # (D, L) the column's kernel
+    expected = _direct_two_sided(u[0, :, 0].to(torch.complex128), k[0].to(torch.complex128), k[1].to(torch.complex128))
+    torch.testing.assert_close(y.to(torch.complex128), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["aperture", "uniform", "single", "causal"])
+@pytest.mark.parametrize("length", [200, 1000])
+def test_inference_path_equals_the_autograd_path(kind, length):
+    torch.manual_seed(0)
+    kwargs = {"aperture": dict(range_conditioning=True, geometry=PRESETS["mini"].geometry()),
+              "uniform": dict(range_conditioning=True, range_grid=8), "single": {},
+              "causal": dict(bidirectional=False, range_conditioning=True)}[kind]
+    conv = S4DConv(3, 16, **kwargs)
+    u = torch.randn(5, length, 3, dtype=torch.complex64)
+    p = torch.rand(5)
+    with torch.no_grad():
+        fast = conv(u, p)
+        again = conv(u, p)  # from the cached tables
+    slow = conv(u, p).detach()
+    torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(again, fast)

@@ -1,0 +1,64 @@
+"""`kdssm focus` and `kdssm export`: putting a trained model to work (the deploy layer's commands)."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+PRECISIONS = ("fp32", "bf16", "fp16", "int8-dynamic")  # deploy/precision.py, without importing torch here
+EXPORT_FORMATS = ("torchscript", "onnx", "exported-program")
+
+
+def cmd_focus(args: argparse.Namespace) -> int:
+    from .deploy.focus import FocusRequest, focus_file
+    req = FocusRequest(model=args.model, input=Path(args.input), output=Path(args.output),
+                       batch_columns=args.batch_columns, precision=args.precision, compare=args.compare,
+                       tile_length=args.tile_length, overwrite=args.overwrite, device=args.device,
+                       tracking_uri=args.tracking_uri, address=args.address, num_actors=args.num_actors,
+                       use_gpu=args.use_gpu)
+    figures = focus_file(req, progress=not args.quiet)
+    print(f"focused {figures['columns']} range bins at {figures['columns_per_second']:,.0f} per second "
+          f"({figures['precision']}, tiles of {figures['tile_length']} samples overlapping by {figures['overlap']}): "
+          f"{figures['output']}, quick-look {figures['quicklook']}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .deploy.export import export_model
+    figures = export_model(args.model, args.format, Path(args.out), args.length, args.tracking_uri, args.overwrite)
+    print(f"exported {args.model} as {figures['format']} for tiles of {figures['length']} samples: {figures['path']} "
+          f"(outputs equal the eager model's to {figures['relative_error']:.1e} relative on "
+          f"{figures['check_columns']} test columns)")
+    print(json.dumps({k: figures[k] for k in ("input", "output")}))
+    return 0
+
+
+def add_deploy_commands(sub) -> None:
+    model_help = "a run folder, a model.ckpt, or models:/<name>@<alias> (with --tracking_uri)"
+    foc = sub.add_parser("focus", help="focus a scene (.npz or Zarr) or column set with a trained model")
+    foc.add_argument("model", help=model_help)
+    foc.add_argument("--input", required=True, help="scene: raw (azimuth, range bins) + slant_range_m; or columns x")
+    foc.add_argument("--output", required=True, help="focused scene (.npz or .zarr); a quick-look .png beside it")
+    foc.add_argument("--compare", choices=("matched_filter",), help="also write the classical focusing beside it")
+    foc.add_argument("--batch_columns", "--batch-columns", type=int, default=256,
+                     help="range bins held in memory at once (default 256)")
+    foc.add_argument("--precision", choices=PRECISIONS, default="fp32", help="linear layers' precision; FFTs stay fp32")
+    foc.add_argument("--tile_length", "--tile-length", type=int,
+                     help="azimuth samples per tile (default: 8 overlaps, at least 1024)")
+    foc.add_argument("--device", default="cpu", help="cpu or cuda")
+    foc.add_argument("--tracking_uri", "--tracking-uri", help="MLflow tracking URI for a models:/ source")
+    foc.add_argument("--address", help="Ray cluster (auto, host:port, or local) to focus through Ray Data")
+    foc.add_argument("--num_actors", "--num-actors", type=int, default=2, help="Ray Data actors (default 2)")
+    foc.add_argument("--use_gpu", "--use-gpu", action="store_true", help="one GPU per Ray actor")
+    foc.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    foc.add_argument("--quiet", action="store_true", help="no progress lines")
+    foc.set_defaults(func=cmd_focus)
+
+    exp = sub.add_parser("export", help="export a trained model (TorchScript, ONNX, ExportedProgram), checked")
+    exp.add_argument("model", help=model_help)
+    exp.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    exp.add_argument("--out", required=True, help="file to write (.pt, .onnx or .pt2 by format)")
+    exp.add_argument("--length", type=int, help="tile length T (default: the column length it was trained on)")
+    exp.add_argument("--tracking_uri", "--tracking-uri", help="MLflow tracking URI for a models:/ source")
+    exp.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    exp.set_defaults(func=cmd_export)

@@ -1,0 +1,174 @@
+"""`kdssm focus`: a trained model (or the matched filter beside it) over a whole scene or column set.
+
+The scene streams in batches of range bins (`batch_columns`): read (scene_io.py), focused on tiles
+(engine.py), written into a hidden temporary (renamed over OUT when complete), reduced into the
+quick-look (quicklook.py). With `address`, the batches go through Ray Data instead (ray_focus.py)
+and come back to the same writer.
+"""
+from __future__ import annotations
+
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .engine import MatchedFilterLines, ModelLines
+from .progress import Progress
+from .quicklook import QuickLook
+from .scene_io import SceneError, SceneReader, SceneWriter, check_geometry, check_output, positional_encodings
+from .source import load_source
+
+COMPARISONS = ("matched_filter",)
+
+
+@dataclass
+class FocusRequest:
+    model: str
+    input: Path
+    output: Path
+    batch_columns: int = 256
+    precision: str = "fp32"
+    compare: str | None = None
+    tile_length: int | None = None
+    overwrite: bool = False
+    device: str = "cpu"
+    tracking_uri: str | None = None
+    address: str | None = None
+    num_actors: int = 2
+    use_gpu: bool = False
+
+
+def focus_block(reader: SceneReader, focusers: dict, p: np.ndarray | None, start: int,
+                stop: int) -> tuple[dict, dict]:
+    """Range bins [start, stop) through every focuser: ({output array name: (n, A) or (n, L, 1) complex64},
+    {name: seconds it took})."""
+    block = reader.read(start, stop)
+    arrays, seconds = {}, {}
+    for name, focuser in focusers.items():
+        tic = time.perf_counter()
+        arrays[name] = focuser.focus_columns(block) if reader.columns else focuser.focus_lines(block, p[start:stop])
+        seconds[name] = time.perf_counter() - tic
+    return arrays, seconds
+
+
+class StopRequests:
+    """SIGTERM and SIGINT noted by a flag and acted on between batches, never in the middle of a write:
+    Zarr writes from its own I/O thread, and an exception raised while a chunk is in flight would let
+    that chunk land after the temporary output was removed."""
+
+    def __init__(self):
+        self.signal = None
+
+    def __enter__(self):
+        self.previous = {sig: signal.signal(sig, self._note) for sig in (signal.SIGTERM, signal.SIGINT)}
+        return self
+
+    def _note(self, signum, frame):
+        self.signal = signum
+
+    def check(self) -> None:
+        if self.signal == signal.SIGINT:
+            raise KeyboardInterrupt
+        if self.signal is not None:
+            raise SystemExit(128 + self.signal)
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+def focus_file(req: FocusRequest, progress: bool = True) -> dict:
+    """Focus req.input into req.output (+ quick-look PNG); returns the run's figures."""
+    reader = SceneReader(req.input)
+    out = Path(req.output)
+    png = out.with_suffix(".png")
+    check_output(out, req.overwrite)
+    if png.exists() and not req.overwrite:
+        raise SceneError(f"{png}: exists (pass --overwrite to replace it)")
+    if req.compare is not None and req.compare not in COMPARISONS:
+        raise SceneError(f"--compare {req.compare}: unknown (known: {', '.join(COMPARISONS)})")
+    if req.batch_columns < 1:
+        raise SceneError(f"--batch_columns must be >= 1, got {req.batch_columns}")
+    if req.address and req.num_actors < 1:
+        raise SceneError(f"--num_actors must be >= 1, got {req.num_actors}")
+    model, ckpt = load_source(req.model, req.tracking_uri)
+    geometry = check_geometry(reader, model.geometry)
+    p = positional_encodings(reader, geometry)
+    focusers = {"focused" if not reader.columns else "y_hat":
+                ModelLines(model, geometry, req.precision, req.tile_length, req.device)}
+    if req.compare:
+        focusers["matched_filter"] = MatchedFilterLines(geometry)
+    total = reader.range_bins
+    if reader.columns:
+        n, length = reader.shape[:2]
+        quick = QuickLook(length, n, list(focusers))
+        shapes = {name: ((n, length, 1), "complex64") for name in focusers}
+    else:
+        azimuth = reader.shape[0]
+        quick = QuickLook(azimuth, total, list(focusers))
+        shapes = {name: ((azimuth, total), "complex64") for name in focusers}
+    batch = quick.batch_multiple(req.batch_columns)
+    spans = [(s, min(s + batch, total)) for s in range(0, total, batch)]
+    with StopRequests() as stops:
+        writer = SceneWriter(out, shapes, batch, reader.columns)
+        try:
+            if req.address:
+                from .ray_focus import focus_blocks_on_ray
+                blocks = focus_blocks_on_ray(req, ckpt, geometry, p, spans)
+            else:
+                blocks = _local_blocks(reader, focusers, p, spans)
+            bar = Progress(total, "columns" if reader.columns else "range bins", progress)
+            figures = _stream(blocks, writer, quick, focusers, bar, stops, reader.columns)
+            figures = {"model": req.model, "precision": req.precision, "columns": int(total), **figures}
+            _put_fields(writer, reader, geometry, p, figures)
+            stops.check()
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+    title = f"{Path(req.model).name if not req.model.startswith('models:/') else req.model} on {reader.path.name}"
+    quick.save(png, f"{title}: |y| in dB ({req.precision})")
+    return {**figures, "output": str(out), "quicklook": str(png)}
+
+
+def _stream(blocks, writer: SceneWriter, quick: QuickLook, focusers: dict, bar: Progress, stops: StopRequests,
+            columns: bool) -> dict:
+    """Write every focused block and add it to the quick-look; the run's timing figures."""
+    started, done = time.perf_counter(), 0
+    busy = dict.fromkeys(focusers, 0.0)
+    for start, stop, arrays, seconds in blocks:
+        for name in busy:
+            busy[name] += seconds[name]
+        for name, values in arrays.items():
+            writer.write(name, start, stop, values)
+            quick.add(name, start, values[..., 0] if columns else values)
+        done += stop - start
+        bar.update(done)
+        stops.check()
+    main = "y_hat" if columns else "focused"
+    lines = focusers[main]
+    figures = {"tile_length": int(lines.tile_length), "overlap": int(lines.overlap),
+               "tiles_exact_for_linear_models": bool(lines.exact), "focus_seconds": round(busy[main], 3),
+               "wall_seconds": round(time.perf_counter() - started, 3),
+               "columns_per_second": round(done / max(busy[main], 1e-9), 1)}
+    if "matched_filter" in busy:
+        figures["matched_filter_columns_per_second"] = round(done / max(busy["matched_filter"], 1e-9), 1)
+    return figures
+
+
+def _local_blocks(reader, focusers, p, spans):
+    for start, stop in spans:
+        arrays, seconds = focus_block(reader, focusers, p, start, stop)
+        yield start, stop, arrays, seconds
+
+
+def _put_fields(writer: SceneWriter, reader: SceneReader, geometry, p, figures: dict) -> None:
+    for key, value in geometry.to_dict().items():
+        writer.put(key, value)
+    if not reader.columns:
+        writer.put("slant_range_m", geometry.slant_range(p))
+        writer.put("edge_samples", geometry.half_aperture(p).astype(np.int64))
+    for key in ("precision", "tile_length", "overlap", "columns_per_second"):
+        writer.put(key, figures[key])

@@ -1,0 +1,34 @@
+"""Tiny trained-looking models for the deploy tests: matched-filter starts, gates made to act."""
+import torch
+
+from kdssm.checkpoint import save_model
+from kdssm.geometry import PRESETS
+from kdssm.models import SarSSM
+
+MINI = PRESETS["mini"].geometry()
+
+
+def linear_student() -> SarSSM:
+    """No gate, identity activation: a linear, range-dependent filter (windowed kernels: tiles are exact)."""
+    torch.manual_seed(0)
+    return SarSSM(model_dim=4, state_dim=32, num_layers=2, use_selectivity=False, geometry=MINI.to_dict()).eval()
+
+
+def gated_student(norm: str = "none", activation: str = "identity", gate_layers: str = "last") -> SarSSM:
+    """A gated student whose gates and mixing are perturbed, so the model is not linear."""
+    torch.manual_seed(1)
+    model = SarSSM(model_dim=4, state_dim=32, num_layers=2, use_selectivity=True, gate_layers=gate_layers,
+                   gate_width=4, norm=norm, activation=activation, geometry=MINI.to_dict()).eval()
+    with torch.no_grad():
+        for gate in model.gates.values():
+            gate.out.weight.normal_(0.0, 0.3)
+        for layer in model.layers:
+            layer.mix.weight.add_(0.05 * torch.randn_like(layer.mix.weight))
+    return model
+
+
+def saved(model: SarSSM, folder) -> str:
+    """The model as a model.ckpt in `folder` (a run folder without config.yaml)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_model(model, folder / "model.ckpt", "student")
+    return str(folder)

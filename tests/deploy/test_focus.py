@@ -1,0 +1,190 @@
+"""`kdssm focus` end to end on real files: scenes and columns, .npz and Zarr, bad input, kills."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+import zarr
+
+from kdssm import metrics
+from kdssm.cli import main
+from kdssm.data import simulate
+from kdssm.data.scene import simulate_scene
+
+from .models import MINI, gated_student, linear_student, saved
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("focus")
+    scene = simulate_scene(MINI, 700, 48, seed=4)
+    np.savez(root / "scene.npz", raw=scene["raw"], slant_range_m=scene["slant_range_m"], preset="mini")
+    group = zarr.open_group(str(root / "scene.zarr"), mode="w")
+    group.create_array("raw", shape=scene["raw"].shape, dtype="complex64", chunks=(700, 16))[...] = scene["raw"]
+    group.create_array("slant_range_m", shape=(48,), dtype="float64")[...] = scene["slant_range_m"]
+    group.attrs.update(MINI.to_dict())
+    x, y = simulate("mini", 20, seed=9)
+    np.savez(root / "columns.npz", x=x.numpy())
+    return {"root": root, "truth": scene["truth"], "student": saved(gated_student(), root / "student"),
+            "linear": saved(linear_student(), root / "linear"), "x": x, "y": y}
+
+
+def _nmse_db(a: np.ndarray, b: np.ndarray) -> float:
+    return metrics.nmse_db(torch.from_numpy(a), torch.from_numpy(b))
+
+
+def _focus(*args) -> int:
+    return main(["focus", *map(str, args), "--quiet"])
+
+
+def test_scene_npz_to_npz_with_the_matched_filter(files, tmp_path):
+    out = tmp_path / "focused.npz"
+    assert _focus(files["linear"], "--input", files["root"] / "scene.npz", "--output", out,
+                  "--compare", "matched_filter", "--batch_columns", 16) == 0
+    got = np.load(out)
+    assert got["focused"].shape == (700, 48) and got["focused"].dtype == np.complex64
+    assert got["matched_filter"].shape == (700, 48)
+    assert np.allclose(got["slant_range_m"], np.load(files["root"] / "scene.npz")["slant_range_m"])
+    assert got["edge_samples"].min() == 41 and got["edge_samples"].max() == 49  # (Na - 1) / 2 across mini's swath
+    assert float(got["prf_hz"]) == MINI.prf_hz
+    # the untrained linear student starts as the matched filter: so must its focused scene be
+    assert _nmse_db(got["focused"], got["matched_filter"]) < -35
+    assert (tmp_path / "focused.png").stat().st_size > 10_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["focused.npz", "focused.png"]
+
+
+def test_zarr_in_and_out_streams_the_same_result(files, tmp_path):
+    a, b = tmp_path / "a.npz", tmp_path / "b.zarr"
+    assert _focus(files["student"], "--input", files["root"] / "scene.npz", "--output", a) == 0
+    assert _focus(files["student"], "--input", files["root"] / "scene.zarr", "--output", b,
+                  "--batch_columns", 16) == 0
+    out = zarr.open_group(str(b), mode="r")
+    assert np.array_equal(out["focused"][...], np.load(a)["focused"])
+    assert out.attrs["precision"] == "fp32" and out["edge_samples"].shape == (48,)
+
+
+def test_columns_in_columns_out(files, tmp_path):
+    out = tmp_path / "cols.npz"
+    assert _focus(files["student"], "--input", files["root"] / "columns.npz", "--output", out) == 0
+    y_hat = np.load(out)["y_hat"]
+    from kdssm import load_model
+    want = load_model(files["student"])(files["x"]).detach().numpy()
+    assert y_hat.shape == (20, 256, 1) and np.allclose(y_hat, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8-dynamic"])
+def test_reduced_precision_focus_stays_close(files, tmp_path, precision):
+    ref, out = tmp_path / "ref.npz", tmp_path / "low.npz"
+    assert _focus(files["student"], "--input", files["root"] / "scene.npz", "--output", ref) == 0
+    assert _focus(files["student"], "--input", files["root"] / "scene.npz", "--output", out,
+                  "--precision", precision) == 0
+    change = _nmse_db(np.load(out)["focused"], np.load(ref)["focused"])
+    assert -90 < change < -25
+
+
+def _bad(files, tmp_path, name, **arrays):
+    path = tmp_path / name
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("case, message", [
+    ("real dtype", "raw has dtype float32, expected complex64"),
+    ("nan", "raw holds NaN or Inf"),
+    ("no ranges", "missing slant_range_m"),
+    ("other geometry", "prf_hz = 1717 but the model was trained for 600"),
+    ("outside swath", "lies outside the model's swath"),
+    ("both", "holds both raw"),
+])
+def test_bad_scenes_get_one_line_and_nothing_written(files, tmp_path, capsys, case, message):
+    raw = np.load(files["root"] / "scene.npz")["raw"][:, :8]
+    ranges = np.linspace(800e3, 950e3, 8)
+    arrays = {"real dtype": dict(raw=raw.real, slant_range_m=ranges),
+              "nan": dict(raw=np.where(np.arange(8) == 3, np.nan, raw).astype(np.complex64), slant_range_m=ranges),
+              "no ranges": dict(raw=raw),
+              "other geometry": dict(raw=raw, slant_range_m=ranges, preset="s1"),
+              "outside swath": dict(raw=raw, slant_range_m=ranges + 1e5),
+              "both": dict(raw=raw, x=raw, slant_range_m=ranges)}[case]
+    path = _bad(files, tmp_path, "bad.npz", **arrays)
+    out = tmp_path / "out.npz"
+    assert _focus(files["student"], "--input", path, "--output", out) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.npz"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--tile_length", "100"], "--tile_length 100 must exceed twice the overlap (198 samples"),
+    (["--batch_columns", "0"], "--batch_columns must be >= 1"),
+    (["--address", "auto", "--num_actors", "0"], "--num_actors must be >= 1"),
+])
+def test_bad_focus_flags_get_one_line(files, tmp_path, capsys, flags, message):
+    assert _focus(files["student"], "--input", files["root"] / "scene.npz", "--output", tmp_path / "o.npz", *flags) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_output_is_kept_without_overwrite(files, tmp_path, capsys):
+    out = tmp_path / "out.npz"
+    out.write_bytes(b"precious")
+    assert _focus(files["student"], "--input", files["root"] / "scene.npz", "--output", out) == 2
+    assert "exists (pass --overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == b"precious"
+    assert _focus(files["student"], "--input", files["root"] / "scene.npz", "--output", out, "--overwrite") == 0
+    assert np.load(out)["focused"].shape == (700, 48)
+
+
+def test_registry_alias_resolves_and_unknown_alias_is_one_line(files, tmp_path, capsys):
+    from mlflow import MlflowClient
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    logged = tmp_path / "logged"
+    (logged / "artifacts").mkdir(parents=True)
+    (logged / "artifacts" / "model.ckpt").write_bytes(open(os.path.join(files["student"], "model.ckpt"), "rb").read())
+    client.create_registered_model("students")
+    version = client.create_model_version("students", logged.as_uri())
+    client.set_registered_model_alias("students", "best-accuracy", version.version)
+    out = tmp_path / "reg.npz"
+    assert _focus("models:/students@best-accuracy", "--tracking_uri", uri, "--input", files["root"] / "columns.npz",
+                  "--output", out) == 0
+    assert np.load(out)["y_hat"].shape == (20, 256, 1)
+    capsys.readouterr()
+    assert _focus("models:/students@nope", "--tracking_uri", uri, "--input", files["root"] / "columns.npz",
+                  "--output", tmp_path / "x.npz") == 2
+    err = capsys.readouterr().err
+    assert "unknown alias or version of 'students' (aliases: best-accuracy)" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_focus_leaves_no_partial_output(files, tmp_path, sig):
+    big = tmp_path / "big.npz"
+    scene = simulate_scene(MINI, 2000, 2048, seed=1)
+    np.savez(big, raw=scene["raw"], slant_range_m=scene["slant_range_m"])
+    out = tmp_path / "big.zarr"
+    cmd = [sys.executable, "-m", "kdssm.cli", "focus", files["student"], "--input", str(big), "--output", str(out),
+           "--batch_columns", "8", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = tmp_path / ".big.zarr.partial"
+    deadline = time.time() + 120
+    while not _chunks(partial) and time.time() < deadline:  # mid-scene: the first batches are written
+        time.sleep(0.02)
+    assert proc.poll() is None, "focus finished before it could be killed"
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    assert not out.exists()
+    if sig == signal.SIGTERM:
+        assert not partial.exists()  # cleaned up on the way out
+    assert subprocess.run(cmd, timeout=600).returncode == 0  # the same command completes afterwards
+    assert zarr.open_group(str(out), mode="r")["focused"].shape == (2000, 2048)
+    assert not partial.exists()
+
+
+def _chunks(store) -> list:
+    """Chunk files the zarr store under `store` holds for `focused` so far."""
+    folder = store / "focused" / "c"
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
