@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 import typing
 from pathlib import Path
 
 from .config import ConfigError, RunConfig, SECTIONS, field_index
 
+DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # a write the disk or a file-size limit refused
 REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
@@ -272,6 +275,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .data import simulate
     from .evaluate import evaluate_matched_filter, evaluate_model
     from .report import print_scores
+    from .checkpoint import read_checkpoint
+    from .config import ModelConfig
+    from .data import get_preset
+    from .resources import check_scoring
+    config = ModelConfig.from_dict(read_checkpoint(args.checkpoint)["config"])
+    check_scoring([config], args.num_columns, get_preset(args.data_preset).length, "evaluate")
     model = load_model(args.checkpoint)
     if args.npz:
         split = load_npz(args.npz)
@@ -281,6 +290,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print_scores({"model": evaluate_model(model, x, y, args.data_preset),
                   "matched filter": evaluate_matched_filter(x, y, args.data_preset)})
     return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .preflight import format_preflight, preflight
+    cfg = load_config(args.config, args)
+    teacher = None
+    if args.teacher_checkpoint:
+        from .checkpoint import read_checkpoint
+        from .config import ModelConfig
+        path = Path(args.teacher_checkpoint)
+        teacher = ModelConfig.from_dict(read_checkpoint(path)["config"])
+    result = preflight(cfg, teacher, args.save_dir, run_probe=not args.no_probe)
+    print(format_preflight(cfg, result, "distillation" if teacher else "training"))
+    return 0 if result["fits"] else 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -360,6 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=3)
     ev.set_defaults(func=cmd_evaluate)
 
+    pln = sub.add_parser("plan", help="what a run needs (memory, disk, speed) before running it; nothing written")
+    pln.add_argument("config", help="run YAML (as for train or distill)")
+    pln.add_argument("--teacher_checkpoint", "--teacher-checkpoint", help="plan a distillation from this teacher")
+    pln.add_argument("--save_dir", "--save-dir", help="where the run would go (its disk's free space)")
+    pln.add_argument("--no_probe", "--no-probe", action="store_true", help="skip the short speed probe")
+    add_config_flags(pln)
+    pln.set_defaults(func=cmd_plan)
+
     from .cli_deploy import add_deploy_commands
     add_deploy_commands(sub)
     return parser
@@ -370,7 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     from .checkpoint import CheckpointError
     from .data.datasets import DataError
     from .deploy.errors import DeployError
-    user_errors: tuple[type[Exception], ...] = (ConfigError, CheckpointError, DataError, UserError, DeployError)
+    from .resources import ResourceError
+    user_errors: tuple[type[Exception], ...] = (ConfigError, CheckpointError, DataError, UserError, DeployError,
+                                               ResourceError)
     try:
         from .train.folder_lock import FolderInUse
         from .train.rundir import RunDirError
@@ -389,6 +422,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kdssm: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+    except OSError as err:
+        if err.errno not in DISK_FULL:
+            raise
+        where = f" writing {err.filename}" if err.filename else ""
+        print(f"kdssm: error: {os.strerror(err.errno).lower()}{where}; what was written before is intact: free "
+              "space (or raise the file-size limit) and run the same command again to resume", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -7,13 +7,14 @@ from pathlib import Path
 import torch
 
 from . import metrics
-from .checkpoint import load_model
-from .config import RunConfig
+from .checkpoint import load_model, read_checkpoint
+from .config import ModelConfig, RunConfig
 from .data import matched_filter
 from .data.datasets import data_columns, load_split
 from .evaluate import evaluate_matched_filter, evaluate_model, latency_ms_per_column, predict
 from .memory import peak_memory_mb
 from .models import count_params
+from .resources import check_scoring
 from .train import rundir
 
 COLUMNS = ("name", "model_dim", "state_dim", "num_layers", "selectivity", "params", "param_reduction_pct",
@@ -68,8 +69,10 @@ def compare_runs(teacher_dir: Path, student_dirs: list[Path], out_dir: Path | No
     """Score every run and the matched filter on the teacher's test split (each student also at the
     reduced `precisions`); print a table and write JSON, CSV and PNG."""
     cfg = RunConfig.from_file(teacher_dir / rundir.CONFIG_FILE)
-    test = load_split(cfg.data, "test")
     preset = data_columns(cfg.data)
+    configs = [ModelConfig.from_dict(read_checkpoint(d)["config"]) for d in [teacher_dir, *student_dirs]]
+    check_scoring(configs, cfg.data.test_size, preset.length, "compare")
+    test = load_split(cfg.data, "test")
     models = {"teacher": (teacher_dir, load_model(teacher_dir))}
     for d in student_dirs:
         models[d.name] = (d, load_model(d))

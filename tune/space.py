@@ -35,3 +35,18 @@ def apply(base: RunConfig, sample: dict) -> RunConfig:
     if "gate_width" in model:  # a sampled width of 0 means no gate; any other width means gates
         model["use_selectivity"] = model["gate_width"] > 0
     return base.with_overrides(overrides)
+
+
+SIZE_FIELDS = ("model_dim", "state_dim", "num_layers", "gate_width", "gate_hidden", "batch_size")
+
+
+def largest(base: RunConfig, search: SearchConfig) -> RunConfig:
+    """The trial config of the space's largest student (every size field at its top): what a trial's
+    memory estimate is taken for. Categorical non-size fields keep the base's value."""
+    sample = {}
+    for name, rule in search.space.items():
+        if name in SIZE_FIELDS:
+            sample[name] = max(rule["choices"]) if "choices" in rule else rule["high"]
+    if sample.get("gate_width") == 0:
+        sample.pop("gate_width")
+    return apply(base, sample)

@@ -22,11 +22,12 @@ from ray import tune
 
 from kdssm import tracking
 from kdssm.checkpoint import load_model
-from kdssm.config import RunConfig
+from kdssm.config import ModelConfig, RunConfig
 from kdssm.data.datasets import load_split, load_unlabelled, with_column_geometry
 from kdssm.distill import teacher_cache
 from kdssm.distill.runner import (check_teacher_geometry, check_teacher_preset, check_unlabelled_can_teach,
                                   compute_targets, resolve_teacher)
+from kdssm.resources import ResourceError, available_memory, mb, run_memory
 from kdssm.train import folder_lock, rundir
 from kdssm.train.progress import on_terminal
 from kdssm.train.cluster import (ClusterOptions, DistributedError, capacity, check_shared_folder, connect, node_types,
@@ -77,6 +78,19 @@ def _resume_or_start(save_dir: Path, cfg: RunConfig, teacher_sha: str, overwrite
         return
     rundir.write_json(record, {"sha256": teacher_sha})
     cfg.dump(stored)
+
+
+def check_trial_memory(largest: RunConfig, teacher: ModelConfig) -> None:
+    """Refuse (one line, nothing written) a space whose largest student cannot train on any Ray node."""
+    nodes = [n["Resources"].get("memory", 0) for n in ray.nodes() if n.get("Alive")] if ray.is_initialized() else []
+    biggest = int(max(nodes, default=0)) or available_memory()
+    estimate = run_memory(largest, teacher)
+    if estimate.total > biggest:
+        m = largest.model
+        raise ResourceError(f"search.space: its largest student ({m.model_dim}/{m.state_dim}/{m.num_layers}, batch "
+                            f"{largest.training.batch_size}) needs about {mb(estimate.total)} of memory per trial, the "
+                            f"largest Ray node has {mb(biggest)}; lower the space's model_dim, state_dim, num_layers "
+                            "or training.batch_size")
 
 
 def concurrency(cfg: RunConfig, cluster: ClusterOptions) -> int:
@@ -158,6 +172,7 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
         tracking.check_reachable(uri)
     cluster = replace(cluster or ClusterOptions(), num_workers=cfg.search.workers_per_trial)
     connect(cluster, worker_output=False)
+    check_trial_memory(space.largest(cfg, cfg.search), teacher.config)
     parallel = concurrency(cfg, cluster)
     sha = teacher_cache.file_sha256(ckpt)
     existing = next(p for p in (save_dir, *save_dir.parents) if p.is_dir())

@@ -97,7 +97,7 @@ def geometry_known(data_cfg) -> bool:
     return data_cfg.stated_geometry() is not None or not uses_files
 
 
-def with_column_geometry(cfg):
+def with_column_geometry(cfg, quiet: bool = False):
     """The RunConfig whose model records the columns' geometry (model.geometry empty: the data's).
 
     Columns of unknown geometry (.npz without the data section's geometry fields) leave it empty:
@@ -110,7 +110,7 @@ def with_column_geometry(cfg):
     blocker = model.matched_filter_blocker()
     if model.init == "matched_filter" and blocker:
         raise ConfigError(f"model.init: matched_filter {blocker}")
-    if model.init == "auto" and model.geometry is None:
+    if model.init == "auto" and model.geometry is None and not quiet:
         print("kdssm: warning: the .npz columns state no geometry (data.wavelength_m ... data.slant_range_far_m): "
               "the model starts from the random init, and valid-region scores and the matched filter assume "
               f"the {cfg.data.preset!r} preset's geometry", file=sys.stderr)

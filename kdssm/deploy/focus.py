@@ -111,6 +111,7 @@ def focus_file(req: FocusRequest, progress: bool = True) -> dict:
         shapes = {name: ((azimuth, total), "complex64") for name in focusers}
     batch = quick.batch_multiple(req.batch_columns)
     spans = [(s, min(s + batch, total)) for s in range(0, total, batch)]
+    check_room(reader, focusers, shapes, batch, out)
     with StopRequests() as stops:
         writer = SceneWriter(out, shapes, batch, reader.columns)
         try:
@@ -131,6 +132,29 @@ def focus_file(req: FocusRequest, progress: bool = True) -> dict:
     title = f"{Path(req.model).name if not req.model.startswith('models:/') else req.model} on {reader.path.name}"
     quick.save(png, f"{title}: |y| in dB ({req.precision})")
     return {**figures, "output": str(out), "quicklook": str(png)}
+
+
+def check_room(reader: SceneReader, focusers: dict, shapes: dict, batch: int, out: Path) -> None:
+    """Refuse, before anything is written, a focus run that its memory or the output's disk cannot hold."""
+    import shutil
+
+    from ..resources import COMPLEX, available_memory, mb, model_memory
+    lines = focusers["y_hat" if reader.columns else "focused"]
+    tile = min(lines.tile_length, reader.shape[1] if reader.columns else reader.shape[0])
+    model = model_memory(lines.model.config, lines.tiles_per_call, tile, "forward").total
+    output = sum(int(np.prod(shape)) * COMPLEX for shape, _ in shapes.values())
+    per_column = output // reader.range_bins
+    block = batch * per_column * (1 + len(shapes))  # the block read, and every focuser's output of it
+    whole = output if out.suffix == ".npz" else 0  # an .npz output is assembled in memory
+    if reader.path.suffix == ".npz":
+        whole += reader.path.stat().st_size  # and an .npz input read whole
+    needed, available = model + block + whole, available_memory()
+    if needed > available:
+        raise SceneError(f"focusing {reader.path.name} needs about {mb(needed)} of memory, {mb(available)} is "
+                         "available; lower --batch_columns or --tile_length, or write .zarr (streamed) instead of .npz")
+    free = shutil.disk_usage(out.parent).free
+    if output > free:
+        raise SceneError(f"{out}: the output needs about {mb(output)} of disk, {mb(free)} is free there")
 
 
 def _stream(blocks, writer: SceneWriter, quick: QuickLook, focusers: dict, bar: Progress, stops: StopRequests,

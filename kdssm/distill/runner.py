@@ -7,9 +7,10 @@ from pathlib import Path
 import torch
 from torch.utils.data import TensorDataset
 
-from ..checkpoint import load_model
+from ..checkpoint import load_model, read_checkpoint
 from ..config import ConfigError, ModelConfig, RunConfig
 from ..data.datasets import data_columns, load_split, load_unlabelled, with_column_geometry
+from ..resources import check_disk, check_run, disk_needs, room_for
 from ..models import build_model
 from ..train import folder_lock, rundir
 from ..train.plan import FitPlan, RunPlan, check_model
@@ -88,6 +89,8 @@ def plan_distillation(cfg: RunConfig, teacher_path: str | Path, save_dir: str | 
                       teacher_config: ModelConfig | None = None, overwrite: bool = False) -> RunPlan:
     """Check teacher, config and data, prepare the run folder and the teacher's cached targets."""
     ckpt = resolve_teacher(teacher_path)
+    check_run(with_column_geometry(cfg, quiet=True), "distillation", teacher_model_config(ckpt))
+    check_disk(save_dir, disk_needs(cfg), "distillation")
     teacher = load_model(ckpt, expect=teacher_config)
     check_teacher_preset(ckpt, cfg)
     pairs = coupled_layers(cfg, teacher)
@@ -103,6 +106,11 @@ def plan_distillation(cfg: RunConfig, teacher_path: str | Path, save_dir: str | 
         check_teacher_identity(root, ckpt, sha, resuming)
         fit_plan = teacher_targets(cfg, teacher, sha, pairs, train, val, unlabelled, root / "teacher_cache")
     return RunPlan(fit_plan, root, resuming, test, "student")
+
+
+def teacher_model_config(ckpt: Path) -> ModelConfig:
+    """The teacher's architecture from its checkpoint, without building it."""
+    return ModelConfig.from_dict(read_checkpoint(ckpt)["config"])
 
 
 def teacher_targets(cfg: RunConfig, teacher: torch.nn.Module, sha: str, pairs: list[tuple[int, int]],
@@ -123,6 +131,11 @@ def compute_targets(cfg: RunConfig, teacher: torch.nn.Module, sha: str, layers: 
     with_features = teacher_cache.feature_bytes(sum(len(split) for _, split in splits), train.x.shape[1],
                                                 teacher.config.model_dim, len(layers)) <= CACHE_BUDGET_BYTES
     out: dict = {"with_features": with_features}
+    if cache_dir is not None:
+        n = sum(len(split) for _, split in splits)
+        cache_bytes = n * train.x.shape[1] * 8 * (1 + (teacher.config.model_dim * len(layers) if with_features else 0))
+        if not room_for(cache_dir, cache_bytes, "the teacher cache (computed in memory instead)"):
+            cache_dir = None
     for which, split in splits:
         if cache_dir is None:
             targets = teacher_cache.run_teacher(teacher, split.x, layers, with_features)

@@ -19,6 +19,7 @@ from ..config import ConfigError, RunConfig
 from ..data.datasets import data_columns, load_split, with_column_geometry
 from ..evaluate import evaluate_matched_filter, evaluate_model, validation_scores
 from ..models import build_model
+from ..resources import check_disk, check_run, disk_needs
 from . import folder_lock, rundir
 from .module import GroundTruthModule, selection
 from .plan import FitPlan, RunPlan, check_model
@@ -66,6 +67,8 @@ def plan_training(cfg: RunConfig, save_dir: str | Path, overwrite: bool = False,
     if cfg.data.has_unlabelled:
         raise ConfigError("data.unlabelled_size: only `kdssm distill` learns from unlabelled columns "
                           "(the teacher labels them)")
+    check_run(with_column_geometry(cfg, quiet=True), "training")  # before any column or weight is allocated
+    check_disk(save_dir, disk_needs(cfg), "training")
     train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))  # checked first
     cfg = with_column_geometry(cfg)
     check_model(cfg)
