@@ -33,6 +33,30 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scene(args: argparse.Namespace) -> int:
+    from .data.scene import simulate_scene
+    from .deploy.scene_io import SceneWriter, check_output
+    from .geometry import get_preset
+    out = Path(args.output)
+    check_output(out, args.overwrite)
+    preset = get_preset(args.preset)
+    scene = simulate_scene(preset.geometry(), args.azimuth, args.range_bins, args.seed)
+    shape = (args.azimuth, args.range_bins)
+    writer = SceneWriter(out, {"raw": (shape, "complex64"), "truth": (shape, "complex64")}, args.range_bins, False)
+    try:
+        writer.write("raw", 0, args.range_bins, scene["raw"].T)
+        writer.write("truth", 0, args.range_bins, scene["truth"].T)  # noise-free focused reference, for scoring
+        writer.put("slant_range_m", scene["slant_range_m"])
+        writer.put("preset", args.preset)
+        writer.commit()
+    except BaseException:
+        writer.abort()
+        raise
+    print(f"simulated a {args.preset} scene of {args.azimuth} azimuth samples x {args.range_bins} range bins "
+          f"(raw, truth, slant_range_m): {out}")
+    return 0
+
+
 def add_deploy_commands(sub) -> None:
     model_help = "a run folder, a model.ckpt, or models:/<name>@<alias> (with --tracking_uri)"
     foc = sub.add_parser("focus", help="focus a scene (.npz or Zarr) or column set with a trained model")
@@ -53,6 +77,15 @@ def add_deploy_commands(sub) -> None:
     foc.add_argument("--overwrite", action="store_true", help="replace an existing output")
     foc.add_argument("--quiet", action="store_true", help="no progress lines")
     foc.set_defaults(func=cmd_focus)
+
+    sce = sub.add_parser("scene", help="simulate a whole scene (raw, its focused truth, slant ranges) to focus")
+    sce.add_argument("--preset", default="mini", choices=("mini", "s1"))
+    sce.add_argument("--azimuth", type=int, default=1000, help="azimuth samples (default 1000)")
+    sce.add_argument("--range_bins", "--range-bins", type=int, default=1024, help="range bins (default 1024)")
+    sce.add_argument("--seed", type=int, default=0)
+    sce.add_argument("--output", required=True, help=".npz or .zarr")
+    sce.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    sce.set_defaults(func=cmd_scene)
 
     exp = sub.add_parser("export", help="export a trained model (TorchScript, ONNX, ExportedProgram), checked")
     exp.add_argument("model", help=model_help)

@@ -90,3 +90,7 @@ def explain_mlflow(sweep_dir: Path) -> None:
     if uri.startswith("sqlite:"):
         print(f"[demo] open the UI: .venv/bin/mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000 "
               "and browse http://127.0.0.1:5000")
+    if "best-accuracy" in info["aliases"]:
+        print(f"[demo] focus a scene with the best student: .venv/bin/kdssm scene --output scene.zarr, then "
+              f".venv/bin/kdssm focus models:/{info['registered_model']}@best-accuracy --tracking_uri {uri} "
+              "--input scene.zarr --output focused.zarr --compare matched_filter")

@@ -117,7 +117,7 @@ def test_preset_files_agree_with_the_model_presets(name):
 
 
 @pytest.mark.parametrize("command", ["train", "demo", "distill", "sweep", "pareto", "compare", "evaluate", "focus",
-                                     "plan", "export"])
+                                     "scene", "plan", "export"])
 def test_every_subcommand_has_working_help(command, capsys):
     with pytest.raises(SystemExit) as done:
         main([command, "--help"])

@@ -188,3 +188,14 @@ def _chunks(store) -> list:
     """Chunk files the zarr store under `store` holds for `focused` so far."""
     folder = store / "focused" / "c"
     return [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []
+
+
+def test_simulated_scene_round_trip(files, tmp_path):
+    """`kdssm scene` writes what `focus` reads; the focused scene scores against the truth beside it."""
+    scene = tmp_path / "scene.zarr"
+    assert main(["scene", "--preset", "mini", "--azimuth", "500", "--range_bins", "32", "--output", str(scene)]) == 0
+    group = zarr.open_group(str(scene), mode="r")
+    assert group["raw"].shape == (500, 32) and group["truth"].shape == (500, 32) and group.attrs["preset"] == "mini"
+    out = tmp_path / "focused.npz"
+    assert _focus(files["linear"], "--input", scene, "--output", out) == 0
+    assert _nmse_db(np.load(out)["focused"], group["truth"][...]) < -12  # the matched filter's level on whole lines
