@@ -27,7 +27,7 @@ from kdssm.data.datasets import load_split, load_unlabelled, with_column_geometr
 from kdssm.distill import teacher_cache
 from kdssm.distill.runner import (check_teacher_geometry, check_teacher_preset, check_unlabelled_can_teach,
                                   compute_targets, resolve_teacher)
-from kdssm.resources import ResourceError, available_memory, mb, run_memory
+from kdssm.resources import ResourceError, available_memory, check_disk, disk_needs, mb, run_memory
 from kdssm.train import folder_lock, rundir
 from kdssm.train.progress import on_terminal
 from kdssm.train.cluster import (ClusterOptions, DistributedError, capacity, check_shared_folder, connect, node_types,
@@ -172,7 +172,12 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
         tracking.check_reachable(uri)
     cluster = replace(cluster or ClusterOptions(), num_workers=cfg.search.workers_per_trial)
     connect(cluster, worker_output=False)
-    check_trial_memory(space.largest(cfg, cfg.search), teacher.config)
+    largest = space.largest(cfg, cfg.search)
+    check_trial_memory(largest, teacher.config)
+    trial_disk = sum(disk_needs(largest).values())
+    check_disk(save_dir, {"trials": cfg.search.num_samples * trial_disk,
+                          **{k: v for k, v in disk_needs(cfg, teacher.config).items() if k.startswith("teacher")}},
+               f"the sweep ({cfg.search.num_samples} trials)")
     parallel = concurrency(cfg, cluster)
     sha = teacher_cache.file_sha256(ckpt)
     existing = next(p for p in (save_dir, *save_dir.parents) if p.is_dir())
