@@ -371,7 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--teacher", required=True, help="teacher run folder")
     cmp.add_argument("--students", nargs="+", required=True, help="student run folders")
     cmp.add_argument("--out", help="folder for comparison.json/.csv/.png (default: the teacher's parent)")
-    cmp.add_argument("--precision", nargs="+", default=[], choices=("fp32", "bf16", "fp16", "int8-dynamic"),
+    from .cli_deploy import PRECISIONS, add_deploy_commands
+    cmp.add_argument("--precision", nargs="+", default=[], choices=PRECISIONS,
                      help="also score each student at these precisions (extra rows; FFTs stay fp32)")
     cmp.set_defaults(func=cmd_compare)
 
@@ -391,7 +392,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(pln)
     pln.set_defaults(func=cmd_plan)
 
-    from .cli_deploy import add_deploy_commands
     add_deploy_commands(sub)
     return parser
 

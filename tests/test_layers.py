@@ -76,3 +76,12 @@ def test_deploy_sits_above_training_and_below_the_cli():
     for path in root.glob("*.py"):
         for name in _imports(path):
             assert not any(part in name for part in ("cli", "tune", "distill", "..train")), f"{path.name} imports {name}"
+
+
+def test_cli_choice_lists_match_the_deploy_layer():
+    """cli_deploy repeats the precision and export names so `kdssm --help` needs no torch; they must agree."""
+    from kdssm import cli_deploy
+    from kdssm.deploy.export import FORMATS
+    from kdssm.deploy.precision import PRECISIONS
+    assert cli_deploy.PRECISIONS == PRECISIONS
+    assert cli_deploy.EXPORT_FORMATS == tuple(FORMATS)

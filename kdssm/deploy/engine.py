@@ -79,8 +79,6 @@ class ModelLines:
 class MatchedFilterLines:
     """The classical focusing of whole lines with each range bin's own Ka (no tiles needed)."""
 
-    precision = "fp32"
-
     def __init__(self, geometry: Geometry):
         self.geometry = geometry
 
@@ -90,3 +88,17 @@ class MatchedFilterLines:
     def focus_columns(self, x: np.ndarray) -> np.ndarray:
         p = x[:, :, 1].real.mean(axis=1)
         return matched_filter_lines(x[:, :, 0], p, self.geometry)[..., None]
+
+
+def main_output(columns: bool) -> str:
+    """The model's output array: `y_hat` for data-card columns, `focused` for a scene."""
+    return "y_hat" if columns else "focused"
+
+
+def focusers_for(model: torch.nn.Module, geometry: Geometry, columns: bool, precision: str = "fp32",
+                 tile_length: int | None = None, device: str = "cpu", compare: str | None = None) -> dict:
+    """{output array name: focuser}: the model, and the matched filter beside it with compare."""
+    focusers = {main_output(columns): ModelLines(model, geometry, precision, tile_length, device)}
+    if compare:
+        focusers["matched_filter"] = MatchedFilterLines(geometry)
+    return focusers

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine import MatchedFilterLines, ModelLines
+from .engine import focusers_for, main_output
 from .progress import Progress
 from .quicklook import QuickLook
 from .scene_io import SceneError, SceneReader, SceneWriter, check_geometry, check_output, positional_encodings
@@ -96,10 +96,7 @@ def focus_file(req: FocusRequest, progress: bool = True) -> dict:
     model, ckpt = load_source(req.model, req.tracking_uri)
     geometry = check_geometry(reader, model.geometry)
     p = positional_encodings(reader, geometry)
-    focusers = {"focused" if not reader.columns else "y_hat":
-                ModelLines(model, geometry, req.precision, req.tile_length, req.device)}
-    if req.compare:
-        focusers["matched_filter"] = MatchedFilterLines(geometry)
+    focusers = focusers_for(model, geometry, reader.columns, req.precision, req.tile_length, req.device, req.compare)
     total = reader.range_bins
     if reader.columns:
         n, length = reader.shape[:2]
@@ -139,7 +136,7 @@ def check_room(reader: SceneReader, focusers: dict, shapes: dict, batch: int, ou
     import shutil
 
     from ..resources import COMPLEX, available_memory, mb, model_memory
-    lines = focusers["y_hat" if reader.columns else "focused"]
+    lines = focusers[main_output(reader.columns)]
     tile = min(lines.tile_length, reader.shape[1] if reader.columns else reader.shape[0])
     model = model_memory(lines.model.config, lines.tiles_per_call, tile, "forward").total
     output = sum(int(np.prod(shape)) * COMPLEX for shape, _ in shapes.values())
@@ -171,7 +168,7 @@ def _stream(blocks, writer: SceneWriter, quick: QuickLook, focusers: dict, bar: 
         done += stop - start
         bar.update(done)
         stops.check()
-    main = "y_hat" if columns else "focused"
+    main = main_output(columns)
     lines = focusers[main]
     figures = {"tile_length": int(lines.tile_length), "overlap": int(lines.overlap),
                "tiles_exact_for_linear_models": bool(lines.exact), "focus_seconds": round(busy[main], 3),

@@ -27,7 +27,7 @@ class FocusActor:
         import torch
         torch.set_num_threads(threads)  # the driver's count: the same summation order, the same bits
         from ..checkpoint import load_model
-        from .engine import MatchedFilterLines, ModelLines
+        from .engine import focusers_for
         from .scene_io import SceneReader, check_geometry, positional_encodings
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, "model.ckpt")
@@ -37,10 +37,7 @@ class FocusActor:
         self.reader = SceneReader(input_path)
         geometry = check_geometry(self.reader, model.geometry)
         self.p = positional_encodings(self.reader, geometry)
-        name = "y_hat" if self.reader.columns else "focused"
-        self.focusers = {name: ModelLines(model, geometry, precision, tile_length, device)}
-        if compare:
-            self.focusers["matched_filter"] = MatchedFilterLines(geometry)
+        self.focusers = focusers_for(model, geometry, self.reader.columns, precision, tile_length, device, compare)
 
     def __call__(self, batch: dict) -> dict:
         from .focus import focus_block

@@ -97,7 +97,7 @@ class S4DConv(nn.Module):
         load_state_dict or a device move invalidates it.
         """
         params = list(self.parameters())
-        cacheable = index is None and (not torch.is_grad_enabled() or not any(p.requires_grad for p in params))
+        cacheable = index is None and not self._builds_graph()
         key = (length, params[0].device)
         stamp = tuple((p._version, p.data_ptr()) for p in params)
         if cacheable:
@@ -111,22 +111,19 @@ class S4DConv(nn.Module):
             self._cache[key] = (stamp, spectrum)
         return spectrum
 
-    def column_spectra(self, length: int, p: torch.Tensor | None) -> torch.Tensor:
-        """Each column's kernel spectrum, (B, H, N) complex64 ((1, H, N) without range conditioning).
+    def _builds_graph(self) -> bool:
+        """Whether this call is differentiated (grad mode on and some parameter wants it)."""
+        return torch.is_grad_enabled() and any(q.requires_grad for q in self.parameters())
 
-        A column reads its two grid kernels by a gather: without grad from the cached whole grid,
-        with grad from kernels built for the grid points this batch touches only.
-        """
+    def column_spectra(self, length: int, p: torch.Tensor | None) -> torch.Tensor:
+        """Each column's kernel spectrum, (B, H, N) complex64 ((1, H, N) without range conditioning), for
+        the autograd forward: a column reads its two grid kernels by a gather from kernels built for the
+        grid points this batch touches only (the no-grad forward reads the cached grid instead)."""
         if len(self.grid) == 1:
             return self.kernel_spectrum(length)  # (1, H, N), broadcast over the batch
-        if p is None:
-            raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
         idx, w = self.grid.locate(p)  # (B, 2) int64, (B, 2) float32
-        if torch.is_grad_enabled() and any(q.requires_grad for q in self.parameters()):
-            used, idx = torch.unique(idx, return_inverse=True)
-            spectrum = self.kernel_spectrum(length, used)  # (G_used, H, N)
-        else:
-            spectrum = self.kernel_spectrum(length)  # (G, H, N), cached
+        used, idx = torch.unique(idx, return_inverse=True)
+        spectrum = self.kernel_spectrum(length, used)  # (G_used, H, N)
         w = w.to(spectrum.real.dtype)[:, :, None, None]  # (B, 2, 1, 1)
         lower = spectrum.index_select(0, idx[:, 0]) * w[:, 0]  # (B, H, N)
         return lower + spectrum.index_select(0, idx[:, 1]) * w[:, 1]
@@ -140,8 +137,6 @@ class S4DConv(nn.Module):
         if len(self.grid) == 1:
             u_f.mul_(table)
         else:
-            if p is None:
-                raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
             idx, w = self.grid.locate(p)  # (B, 2) int64, (B, 2) float32
             w = w.to(u.dtype)[:, :, None, None]  # (B, 2, 1, 1) complex64
             spectrum = table.index_select(0, idx[:, 0]).mul_(w[:, 0])  # (B, H, N)
@@ -155,7 +150,9 @@ class S4DConv(nn.Module):
         length = u.shape[1]
         with torch.autocast(device_type=u.device.type, enabled=False):  # FFTs stay fp32
             u = u.to(torch.complex64)
-            if not torch.is_grad_enabled() or not any(q.requires_grad for q in self.parameters()):
+            if len(self.grid) > 1 and p is None:
+                raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
+            if not self._builds_graph():
                 return self._forward_inference(u, p)
             spectrum = self.column_spectra(length, p)  # (B or 1, H, N)
             u_f = torch.fft.fft(u.transpose(1, 2), n=spectrum.shape[-1])  # (B, H, N)
