@@ -7,7 +7,7 @@ import sys
 import pytest
 
 HEAVY = ("ray", "optuna", "mlflow", "pytorch_lightning", "lightning")
-LOWER = ("kdssm.geometry", "kdssm.models", "kdssm.data", "kdssm.metrics", "kdssm.distill.losses", "kdssm.config",
+LOWER = ("kdssm.geometry", "kdssm.models", "kdssm.data", "kdssm.metrics", "kdssm.losses", "kdssm.config",
          "kdssm.checkpoint", "kdssm.evaluate", "kdssm")
 
 
@@ -65,7 +65,7 @@ def test_ray_optuna_mlflow_only_in_distributed_tracking_and_search():
         assert not any("cli" in name for name in _imports(path)), path.name
 
 
-@pytest.mark.parametrize("module", ["kdssm.deploy.focus", "kdssm.deploy.export", "kdssm.cli_deploy"])
+@pytest.mark.parametrize("module", ["kdssm.deploy.focus", "kdssm.deploy.export", "kdssm.cli.deploy"])
 def test_deploy_loads_ray_and_mlflow_only_when_used(module):
     """focus and export start fast: Ray, MLflow and Lightning load only for a cluster or a registry URI."""
     assert _frameworks_loaded_by(module) == ""
@@ -78,10 +78,9 @@ def test_deploy_sits_above_training_and_below_the_cli():
             assert not any(part in name for part in ("cli", "tune", "distill", "..train")), f"{path.name} imports {name}"
 
 
-def test_cli_choice_lists_match_the_deploy_layer():
-    """cli_deploy repeats the precision and export names so `kdssm --help` needs no torch; they must agree."""
-    from kdssm import cli_deploy
-    from kdssm.deploy.export import FORMATS
-    from kdssm.deploy.precision import PRECISIONS
-    assert cli_deploy.PRECISIONS == PRECISIONS
-    assert cli_deploy.EXPORT_FORMATS == tuple(FORMATS)
+def test_training_sits_below_distillation():
+    """The losses are their own module below training: kdssm/train/ never imports kdssm/distill/."""
+    root = pathlib.Path(__file__).resolve().parents[1] / "kdssm"
+    for path in (root / "train").glob("*.py"):
+        assert not any("distill" in name for name in _imports(path)), f"train/{path.name} imports distillation"
+    assert "..losses" in _imports(root / "train" / "module.py")

@@ -138,6 +138,6 @@ def test_a_sweep_space_is_sized_by_its_largest_student():
     assert largest.model.gate_width == 8 and largest.model.use_selectivity
     teacher = ModelConfig.from_dict(CONFIGS["demo teacher"])
     check_trial_memory(largest, teacher)  # the demo's space fits
-    huge = cfg.with_overrides({"search": {"space": {**cfg.search.space, "model_dim": {"choices": [4, 200000]}}}})
+    huge = cfg.with_overrides({"search": {"space": {**space.rules(cfg.search), "model_dim": {"choices": [4, 200000]}}}})
     with pytest.raises(ResourceError, match=r"search.space: its largest student \(200000/64/3"):
         check_trial_memory(space.largest(huge, huge.search), teacher)

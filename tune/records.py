@@ -18,6 +18,7 @@ from kdssm.distill import teacher_cache
 from kdssm.train import rundir
 
 from . import pareto
+from .space import rules
 
 CONTEXTS = {"train": "training", "val": "validation", "test": "test", "unlabelled": "unlabelled"}
 TRIALS_TABLE = "trials.json"
@@ -87,7 +88,7 @@ def record(cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, front: dict, fi
     tracker.log_datasets(tracker.parent_id, datasets)
     tracker.log_table(tracker.parent_id, trials_rows(front, stopped), TRIALS_TABLE)
     tracker.finish_sweep(
-        tracking.flat("", {"search": cfg.search.to_dict() | {"space": json.dumps(cfg.search.space)},
+        tracking.flat("", {"search": cfg.search.to_dict() | {"space": json.dumps(rules(cfg.search))},
                            "training": cfg.training.to_dict(), "data": cfg.data.to_dict()}),
         {"hypervolume": front["hypervolume"], "hypervolume_test": front["hypervolume_test"],
          "trials_finished": finished, "trials_stopped_early": len(stopped), "front_size": len(front["front"]),

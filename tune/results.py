@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from kdssm.checkpoint import load_model
-from kdssm.config import SPACE_PARAMS, RunConfig
+from kdssm.config import RunConfig
 from kdssm.data import matched_filter
 from kdssm.data.datasets import data_columns
 from kdssm.evaluate import (evaluate_matched_filter, evaluate_model, latency_ms_per_column, split_scores,
@@ -16,6 +16,7 @@ from kdssm.evaluate import (evaluate_matched_filter, evaluate_model, latency_ms_
 from kdssm.train import rundir
 
 from . import pareto
+from .space import SPACE_PARAMS, rules
 from .callbacks import trial_metrics
 
 SWEEP_CONFIG = "sweep.yaml"
@@ -41,7 +42,7 @@ def finished_trials(cfg: RunConfig, save_dir: Path) -> list[dict]:
         folder = summary_path.parent
         summary = json.loads(summary_path.read_text())
         run_cfg = yaml.safe_load((folder / rundir.CONFIG_FILE).read_text())
-        sampled = {name: run_cfg[SPACE_PARAMS[name]][name] for name in cfg.search.space}
+        sampled = {name: run_cfg[SPACE_PARAMS[name]][name] for name in rules(cfg.search)}
         out.append({"trial_id": folder.name, "config": summary["model"] | sampled, "metrics": trial_metrics(summary),
                     "checkpoint": str(folder / "model.ckpt"), "summary": summary})
     return out

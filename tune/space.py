@@ -1,23 +1,99 @@
-"""The search space of configs (search.space) as Optuna distributions, and a sampled point as a run config."""
+"""The search space: which config fields a sweep may search, their rules (`search.space` in YAML), the
+default space, the rules as Optuna distributions, and a sampled point as a run config.
+
+A rule is `{choices: [...]}` or `{low, high[, log]}`; every value it can produce must be one its field
+accepts (the field's own type and bounds from kdssm.config), so a sweep fails in one line before any
+trial starts, not in a trial.
+"""
 from __future__ import annotations
 
-import typing
+from typing import Annotated, Any
 
 import optuna.distributions as od
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
-from kdssm.config import SECTIONS, SPACE_PARAMS, RunConfig, SearchConfig
+from kdssm.config import SECTIONS, ConfigError, RunConfig, SearchConfig, explain, is_even
+
+# Searchable fields and the section each belongs to (names are unique across sections).
+SPACE_PARAMS = {"model_dim": "model", "state_dim": "model", "num_layers": "model", "bidirectional": "model",
+                "gate_width": "model", "gate_hidden": "model", "gate_layers": "model",
+                "temperature": "distillation", "alpha": "distillation", "beta": "distillation",
+                "gamma": "distillation", "curriculum_epochs": "distillation", "stage_epochs": "distillation",
+                "learning_rate": "training"}
+
+DEFAULT_SPACE = {
+    "model_dim": {"choices": [4, 8, 16, 32]},
+    "state_dim": {"choices": [16, 32, 64, 128]},
+    "num_layers": {"low": 1, "high": 4},
+    "temperature": {"low": 1.0, "high": 6.0},
+    "beta": {"low": 0.0, "high": 0.5},
+    "learning_rate": {"low": 1e-3, "high": 1e-2, "log": True},
+}
+
+
+def rules(search: SearchConfig) -> dict[str, dict]:
+    """The searched fields and their rules: the config's, or the default space when it names none."""
+    return DEFAULT_SPACE if search.space is None else search.space
+
+
+def check(search: SearchConfig) -> None:
+    """Every rule of the space names a searchable field and produces only values that field accepts."""
+    for name, rule in rules(search).items():
+        check_rule(name, rule)
+
+
+def _field_value(key: str, name: str, value: Any) -> Any:
+    """`value` validated as the config field `name` would validate it (type and bounds)."""
+    info = SECTIONS[SPACE_PARAMS[name]].model_fields[name]
+    field_type = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+    adapter = TypeAdapter(field_type, config=ConfigDict(strict=True, allow_inf_nan=False))
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as err:
+        raise ConfigError(explain(key, err.errors()[0], info.annotation)) from None
+
+
+def check_rule(name: str, rule: Any) -> None:
+    """One search-space entry: a known field, and choices or a non-empty range the field accepts."""
+    key = f"search.space.{name}"
+    if name not in SPACE_PARAMS:
+        raise ConfigError(f"{key}: unknown parameter (searchable: {', '.join(SPACE_PARAMS)})")
+    if not isinstance(rule, dict):
+        raise ConfigError(f"{key}: expected {{choices: [...]}} or {{low: ..., high: ...}}, got {rule!r}")
+    unknown = set(rule) - {"choices", "low", "high", "log"}
+    if unknown:
+        raise ConfigError(f"{key}.{sorted(unknown)[0]}: unknown key (known: choices, high, log, low)")
+    if "choices" in rule:
+        if set(rule) != {"choices"}:
+            raise ConfigError(f"{key}: give either choices or low/high, not both")
+        if not isinstance(rule["choices"], list) or not rule["choices"]:
+            raise ConfigError(f"{key}.choices: expected a non-empty list")
+        for value in rule["choices"]:
+            _field_value(key, name, value)
+        return
+    if SECTIONS[SPACE_PARAMS[name]].model_fields[name].annotation is bool:
+        raise ConfigError(f"{key}: a true/false field takes choices, e.g. {{choices: [true, false]}}")
+    if "low" not in rule or "high" not in rule:
+        raise ConfigError(f"{key}: a range needs both low and high")
+    low, high = rule["low"], rule["high"]
+    if isinstance(low, (int, float)) and isinstance(high, (int, float)) and low >= high:
+        raise ConfigError(f"{key}: empty or inverted range (low {low!r} >= high {high!r})")
+    low, high = _field_value(key, name, low), _field_value(key, name, high)
+    if not isinstance(rule.get("log", False), bool):
+        raise ConfigError(f"{key}.log: expected true or false, got {rule['log']!r}")
+    if rule.get("log") and low <= 0:
+        raise ConfigError(f"{key}: a log range needs low > 0, got {low!r}")
 
 
 def distributions(search: SearchConfig) -> dict[str, od.BaseDistribution]:
-    """One Optuna distribution per searched field (the YAML was validated by SearchConfig)."""
+    """One Optuna distribution per searched field (the rules checked by `check`)."""
     out = {}
-    for name, rule in search.space.items():
+    for name, rule in rules(search).items():
         section = SECTIONS[SPACE_PARAMS[name]]
-        tp = typing.get_type_hints(section)[name]
         if "choices" in rule:
             out[name] = od.CategoricalDistribution(list(rule["choices"]))
-        elif tp is int:
-            even = section.__dataclass_fields__[name].metadata["even"]  # state_dim: even sizes only
+        elif section.model_fields[name].annotation is int:
+            even = is_even(section, name)  # state_dim: even sizes only
             out[name] = od.IntDistribution(rule["low"], rule["high"], log=bool(rule.get("log")),
                                            step=1 if rule.get("log") or not even else 2)
         else:
@@ -44,7 +120,7 @@ def largest(base: RunConfig, search: SearchConfig) -> RunConfig:
     """The trial config of the space's largest student (every size field at its top): what a trial's
     memory estimate is taken for. Categorical non-size fields keep the base's value."""
     sample = {}
-    for name, rule in search.space.items():
+    for name, rule in rules(search).items():
         if name in SIZE_FIELDS:
             sample[name] = max(rule["choices"]) if "choices" in rule else rule["high"]
     if sample.get("gate_width") == 0:

@@ -158,6 +158,7 @@ def build_tuner(cfg: RunConfig, ctx: SweepContext, save_dir: Path, uri: str, par
 def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cluster: ClusterOptions | None = None,
               *, overwrite: bool = False, progress: bool = True) -> dict:
     """Search students of the teacher; writes pareto.json/.png and the MLflow records; returns pareto.json."""
+    space.check(cfg.search)  # before anything is read or written
     save_dir = Path(save_dir).resolve()  # Tune and the trials want absolute paths
     uri = tracking.resolve_uri(cfg.tracking.tracking_uri, save_dir)
     ckpt = resolve_teacher(teacher_path)
@@ -186,7 +187,7 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
     try:
         if uri.startswith("sqlite:"):  # its folder may be save_dir, which exists only now
             tracking.check_reachable(uri)
-        (save_dir / "search_space.json").write_text(json.dumps(cfg.search.space, indent=2) + "\n")
+        (save_dir / "search_space.json").write_text(json.dumps(space.rules(cfg.search), indent=2) + "\n")
         targets = None
         if cfg.search.share_teacher:
             columns = len(train) + len(val) + (len(unlabelled) if unlabelled is not None else 0)

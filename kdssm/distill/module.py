@@ -11,7 +11,8 @@ from torch import nn
 
 from ..config import DistillConfig, TrainConfig
 from ..train.module import GroundTruthModule
-from . import losses, schedules
+from .. import losses
+from . import schedules
 from .projection import FeatureProjection
 
 

@@ -15,7 +15,8 @@ from ..models import build_model
 from ..train import folder_lock, rundir
 from ..train.plan import FitPlan, RunPlan, check_model
 from ..train.runner import execute
-from . import losses, schedules, teacher_cache
+from .. import losses
+from . import schedules, teacher_cache
 from .module import DistillationModule
 
 TEACHER_FILE = "teacher.json"

@@ -43,7 +43,7 @@ def code_identity() -> str:
     import kdssm
     root = Path(kdssm.__file__).resolve().parent
     digest = hashlib.sha256(kdssm.__version__.encode())
-    for path in sorted([*(root / "models").glob("*.py"), root / "geometry.py", root / "config.py"]):
+    for path in sorted([*(root / "models").glob("*.py"), *(root / "config").glob("*.py"), root / "geometry.py"]):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -7,7 +7,7 @@ MODELS = {"sarSSM": SarSSM}
 
 def build_model(config) -> SarSSM:
     """A model from a ModelConfig (the registry picks the family named in config.name)."""
-    return MODELS[config.name](**config.to_dict())
+    return MODELS[config.name](config)
 
 
 __all__ = ["MODELS", "MODEL_PRESETS", "SarSSM", "build_model", "count_params", "parameter_groups"]

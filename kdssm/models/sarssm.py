@@ -29,14 +29,14 @@ def gated_layers(cfg: ModelConfig) -> list[int]:
 class SarSSM(nn.Module):
     """Maps x (B, L, 2) complex64 [raw line, p] to the focused line (B, L, 1) complex64.
 
-    Keyword arguments are the ModelConfig fields. With init matched_filter (auto: wherever the
-    geometry allows) the untrained model already focuses (matched_init.py); `initialise=False`
-    skips that fit when weights are about to be loaded.
+    `config` (default: ModelConfig()) with `overrides` (ModelConfig fields, e.g. `model_dim=8`) on top.
+    With init matched_filter (auto: wherever the geometry allows) the untrained model already focuses
+    (matched_init.py); `initialise=False` skips that fit when weights are about to be loaded.
     """
 
-    def __init__(self, initialise: bool = True, **kwargs):
+    def __init__(self, config: ModelConfig | None = None, *, initialise: bool = True, **overrides):
         super().__init__()
-        self.config = ModelConfig.from_dict(kwargs)
+        self.config = (config or ModelConfig()).replace(**overrides) if overrides else (config or ModelConfig())
         cfg = self.config
         self.geometry = Geometry.from_dict(cfg.geometry) if cfg.geometry is not None else None
         h = cfg.model_dim

@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 import torch
 
 from ..config import TrainConfig
-from ..distill.losses import GROUND_TRUTH_LOSSES, masked_normalised_mse
+from ..losses import GROUND_TRUTH_LOSSES, masked_normalised_mse
 from ..metrics import valid_mask
 from ..models import parameter_groups
 

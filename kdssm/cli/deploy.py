@@ -1,16 +1,18 @@
-"""`kdssm focus` and `kdssm export`: putting a trained model to work (the deploy layer's commands)."""
+"""`kdssm focus`, `kdssm export` and `kdssm scene`: putting a trained model to work (the deploy layer's commands)."""
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
 
-PRECISIONS = ("fp32", "bf16", "fp16", "int8-dynamic")  # deploy/precision.py, without importing torch here
-EXPORT_FORMATS = ("torchscript", "onnx", "exported-program")
+from ..config import PRESETS
+from ..deploy.export import FORMATS
+from ..deploy.precision import PRECISIONS
+from .parser import add_print_config
 
 
 def cmd_focus(args: argparse.Namespace) -> int:
-    from .deploy.focus import FocusRequest, focus_file
+    from ..deploy.focus import FocusRequest, focus_file
     req = FocusRequest(model=args.model, input=Path(args.input), output=Path(args.output),
                        batch_columns=args.batch_columns, precision=args.precision, compare=args.compare,
                        tile_length=args.tile_length, overwrite=args.overwrite, device=args.device,
@@ -24,7 +26,7 @@ def cmd_focus(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .deploy.export import export_model
+    from ..deploy.export import export_model
     figures = export_model(args.model, args.format, Path(args.out), args.length, args.tracking_uri, args.overwrite)
     print(f"exported {args.model} as {figures['format']} for tiles of {figures['length']} samples: {figures['path']} "
           f"(outputs equal the eager model's to {figures['relative_error']:.1e} relative on "
@@ -34,9 +36,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_scene(args: argparse.Namespace) -> int:
-    from .data.scene import simulate_scene
-    from .deploy.scene_io import SceneWriter, check_output
-    from .geometry import get_preset
+    from ..data.scene import simulate_scene
+    from ..deploy.scene_io import SceneWriter, check_output
+    from ..geometry import get_preset
     out = Path(args.output)
     check_output(out, args.overwrite)
     preset = get_preset(args.preset)
@@ -57,7 +59,7 @@ def cmd_scene(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_deploy_commands(sub) -> None:
+def register(sub) -> None:
     model_help = "a run folder, a model.ckpt, or models:/<name>@<alias> (with --tracking_uri)"
     foc = sub.add_parser("focus", help="focus a scene (.npz or Zarr) or column set with a trained model")
     foc.add_argument("model", help=model_help)
@@ -76,22 +78,25 @@ def add_deploy_commands(sub) -> None:
     foc.add_argument("--use_gpu", "--use-gpu", action="store_true", help="one GPU per Ray actor")
     foc.add_argument("--overwrite", action="store_true", help="replace an existing output")
     foc.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_print_config(foc)
     foc.set_defaults(func=cmd_focus)
 
     sce = sub.add_parser("scene", help="simulate a whole scene (raw, its focused truth, slant ranges) to focus")
-    sce.add_argument("--preset", default="mini", choices=("mini", "s1"))
+    sce.add_argument("--preset", default="mini", choices=PRESETS)
     sce.add_argument("--azimuth", type=int, default=1000, help="azimuth samples (default 1000)")
     sce.add_argument("--range_bins", "--range-bins", type=int, default=1024, help="range bins (default 1024)")
     sce.add_argument("--seed", type=int, default=0)
     sce.add_argument("--output", required=True, help=".npz or .zarr")
     sce.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_print_config(sce)
     sce.set_defaults(func=cmd_scene)
 
     exp = sub.add_parser("export", help="export a trained model (TorchScript, ONNX, ExportedProgram), checked")
     exp.add_argument("model", help=model_help)
-    exp.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    exp.add_argument("--format", required=True, choices=tuple(FORMATS))
     exp.add_argument("--out", required=True, help="file to write (.pt, .onnx or .pt2 by format)")
     exp.add_argument("--length", type=int, help="tile length T (default: the column length it was trained on)")
     exp.add_argument("--tracking_uri", "--tracking-uri", help="MLflow tracking URI for a models:/ source")
     exp.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    add_print_config(exp)
     exp.set_defaults(func=cmd_export)

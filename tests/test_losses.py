@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from kdssm.distill import losses
+from kdssm import losses
 
 
 def c(values):

@@ -1,0 +1,66 @@
+"""`kdssm`: the parser of every subcommand, and user errors as one line with exit status 2."""
+from __future__ import annotations
+
+import errno
+import os
+import sys
+
+from .. import __version__
+from ..config import ConfigError
+from . import deploy, distill, schema, score, sweep, train
+from .parser import Parser, UserError
+
+DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # a write the disk or a file-size limit refused
+COMMANDS = (train, distill, sweep, score, deploy, schema)  # each registers its subcommands
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="kdssm", description="Distil complex sarSSM focusing models.")
+    parser.add_argument("--version", action="version", version=f"kdssm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def user_errors(command: str) -> tuple[type[Exception], ...]:
+    """The exceptions that mean a user mistake (one line) for this command."""
+    from ..checkpoint import CheckpointError
+    from ..data.datasets import DataError
+    from ..deploy.errors import DeployError
+    from ..resources import ResourceError
+    from ..train.folder_lock import FolderInUse
+    from ..train.rundir import RunDirError
+    from ..train.runner import TrainingDiverged
+    errors: tuple[type[Exception], ...] = (ConfigError, CheckpointError, DataError, UserError, DeployError,
+                                           ResourceError, RunDirError, FolderInUse, TrainingDiverged)
+    if command in ("train", "distill", "sweep", "demo"):
+        from ..train.cluster import DistributedError
+        errors += (DistributedError,)
+    if command in ("sweep", "demo"):
+        from ..tracking import TrackingError
+        errors += (TrackingError,)
+    return errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        errors = user_errors(args.command)
+        if args.print_config:
+            print(args.describe(args), end="")
+            return 0
+        return args.func(args)
+    except errors as err:
+        print(f"kdssm: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kdssm: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except OSError as err:
+        if err.errno not in DISK_FULL:
+            raise
+        where = f" writing {err.filename}" if err.filename else ""
+        print(f"kdssm: error: {os.strerror(err.errno).lower()}{where}; what was written before is intact: free "
+              "space (or raise the file-size limit) and run the same command again to resume", file=sys.stderr)
+        return 2

@@ -1,0 +1,31 @@
+"""The argparse pieces every subcommand shares: one-line errors, UserError, and `--print_config`."""
+from __future__ import annotations
+
+import argparse
+from typing import Callable
+
+import yaml
+
+
+class UserError(ValueError):
+    """Any mistake of the user's that deserves one line, not a traceback."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage dump), exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"kdssm: error: {message} (see `{self.prog} --help`)\n")
+
+
+def options_yaml(args: argparse.Namespace) -> str:
+    """A command's resolved options as YAML (for commands without a run config)."""
+    options = {k: v for k, v in vars(args).items() if k not in ("func", "describe", "print_config", "command")}
+    return yaml.safe_dump(options, sort_keys=False)
+
+
+def add_print_config(parser: argparse.ArgumentParser, describe: Callable[[argparse.Namespace], str] | None = None):
+    """`--print_config`: print what the command would run with (its run config, else its options) and exit."""
+    parser.add_argument("--print_config", "--print-config", action="store_true",
+                        help="print the resolved configuration (YAML, flags applied) and exit; nothing is run")
+    parser.set_defaults(describe=describe or options_yaml)

@@ -1,0 +1,57 @@
+"""`kdssm evaluate` (a model on test columns against the matched filter) and `kdssm compare` (side by side)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..config import PRESETS
+from ..deploy.precision import PRECISIONS
+from .parser import add_print_config
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ..compare import compare_runs
+    compare_runs(Path(args.teacher), [Path(s) for s in args.students], Path(args.out) if args.out else None,
+                 args.precision)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..checkpoint import load_model, read_checkpoint
+    from ..config import ModelConfig
+    from ..data import get_preset, simulate
+    from ..data.datasets import load_npz
+    from ..evaluate import evaluate_matched_filter, evaluate_model
+    from ..report import print_scores
+    from ..resources import check_scoring
+    config = ModelConfig.from_dict(read_checkpoint(args.checkpoint)["config"])
+    check_scoring([config], args.num_columns, get_preset(args.data_preset).length, "evaluate")
+    model = load_model(args.checkpoint)
+    if args.npz:
+        split = load_npz(args.npz)
+        x, y = split.x, split.y
+    else:
+        x, y = simulate(args.data_preset, args.num_columns, args.seed)
+    print_scores({"model": evaluate_model(model, x, y, args.data_preset),
+                  "matched filter": evaluate_matched_filter(x, y, args.data_preset)})
+    return 0
+
+
+def register(sub) -> None:
+    cmp = sub.add_parser("compare", help="teacher and students side by side: table, JSON, CSV, scene PNG")
+    cmp.add_argument("--teacher", required=True, help="teacher run folder")
+    cmp.add_argument("--students", nargs="+", required=True, help="student run folders")
+    cmp.add_argument("--out", help="folder for comparison.json/.csv/.png (default: the teacher's parent)")
+    cmp.add_argument("--precision", nargs="+", default=[], choices=PRECISIONS,
+                     help="also score each student at these precisions (extra rows; FFTs stay fp32)")
+    add_print_config(cmp)
+    cmp.set_defaults(func=cmd_compare)
+
+    ev = sub.add_parser("evaluate", help="score a model.ckpt on test columns against the matched filter")
+    ev.add_argument("checkpoint", help="model.ckpt or a run folder holding one")
+    ev.add_argument("--data_preset", "--data-preset", default="mini", choices=PRESETS)
+    ev.add_argument("--npz", help="score on these columns instead of simulated ones")
+    ev.add_argument("--num_columns", "--num-columns", type=int, default=512)
+    ev.add_argument("--seed", type=int, default=3)
+    add_print_config(ev)
+    ev.set_defaults(func=cmd_evaluate)

@@ -1,0 +1,89 @@
+"""`kdssm train`, `kdssm demo` and `kdssm plan`: a model on ground truth, the whole demo, a run's needs."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..config import RunConfig
+from .cluster_flags import add_cluster_flags, cluster_options, execute
+from .flags import REPO_CONFIGS, add_config_flags, load_config
+from .parser import add_print_config
+
+
+def train_config(args: argparse.Namespace) -> RunConfig:
+    return load_config(args.config, args)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ..report import print_scores
+    from ..train.runner import plan_training
+    cfg = train_config(args)
+    save_dir = args.save_dir or f"runs/{'teacher' if cfg.model.use_selectivity else 'student'}"
+    opts = cluster_options(args)
+    summary = execute(plan_training(cfg, save_dir, args.overwrite), opts, not args.quiet)
+    print_scores({"model": summary, "matched filter": summary["matched_filter"]})
+    print(f"wrote {Path(save_dir) / 'model.ckpt'} and {Path(save_dir) / 'summary.json'}")
+    return 0
+
+
+def demo_configs(args: argparse.Namespace) -> tuple[RunConfig, RunConfig]:
+    """The demo's teacher config (flags applied) and its sweep config."""
+    teacher = load_config(args.config or REPO_CONFIGS / "demo" / "teacher.yaml", args)
+    return teacher, RunConfig.from_file(args.sweep_config or REPO_CONFIGS / "demo" / "sweep.yaml")
+
+
+def describe_demo(args: argparse.Namespace) -> str:
+    teacher, sweep = demo_configs(args)
+    return f"# teacher\n{teacher.to_yaml()}---\n# sweep\n{sweep.to_yaml()}"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..demo import run_demo
+    teacher, sweep = demo_configs(args)
+    run_demo(teacher, sweep, Path(args.save_dir), overwrite=args.overwrite, progress=not args.quiet)
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from ..checkpoint import read_checkpoint
+    from ..config import ModelConfig
+    from ..preflight import format_preflight, preflight
+    cfg = train_config(args)
+    teacher = None
+    if args.teacher_checkpoint:
+        teacher = ModelConfig.from_dict(read_checkpoint(Path(args.teacher_checkpoint))["config"])
+    result = preflight(cfg, teacher, args.save_dir, run_probe=not args.no_probe)
+    print(format_preflight(cfg, result, "distillation" if teacher else "training"))
+    return 0 if result["fits"] else 2
+
+
+def register(sub) -> None:
+    train = sub.add_parser("train", help="train a model (teacher or student) on ground truth")
+    train.add_argument("--config", help="run YAML (sections model, data, training)")
+    train.add_argument("--save_dir", "--save-dir", help="run folder (resumed if unfinished)")
+    train.add_argument("--overwrite", action="store_true", help="replace a finished run in save_dir")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cluster_flags(train)
+    add_config_flags(train)
+    add_print_config(train, lambda args: train_config(args).to_yaml())
+    train.set_defaults(func=cmd_train)
+
+    demo = sub.add_parser("demo", help="simulate mini data, train the demo teacher, sweep 8 students, "
+                                       "print the Pareto front, record everything in MLflow")
+    demo.add_argument("--config", help="teacher YAML (default: configs/demo/teacher.yaml); flags override it")
+    demo.add_argument("--sweep_config", "--sweep-config", help="sweep YAML (default: configs/demo/sweep.yaml)")
+    demo.add_argument("--save_dir", "--save-dir", default="runs/demo", help="demo folder (default runs/demo)")
+    demo.add_argument("--overwrite", action="store_true", help="replace a finished demo")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_flags(demo)
+    add_print_config(demo, describe_demo)
+    demo.set_defaults(func=cmd_demo)
+
+    pln = sub.add_parser("plan", help="what a run needs (memory, disk, speed) before running it; nothing written")
+    pln.add_argument("config", help="run YAML (as for train or distill)")
+    pln.add_argument("--teacher_checkpoint", "--teacher-checkpoint", help="plan a distillation from this teacher")
+    pln.add_argument("--save_dir", "--save-dir", help="where the run would go (its disk's free space)")
+    pln.add_argument("--no_probe", "--no-probe", action="store_true", help="skip the short speed probe")
+    add_config_flags(pln)
+    add_print_config(pln, lambda args: train_config(args).to_yaml())
+    pln.set_defaults(func=cmd_plan)
