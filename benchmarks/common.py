@@ -1,4 +1,5 @@
 """Shared by the benchmarks: the machine's description and writing results as JSON."""
+
 from __future__ import annotations
 
 import json
@@ -23,13 +24,22 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version()}
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     try:
-        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                        text=True, cwd=Path(__file__).parent).stdout.strip() or None
+        info["commit"] = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+            ).stdout.strip()
+            or None
+        )
     except OSError:
         info["commit"] = None
     return info
@@ -39,7 +49,11 @@ def write_result(name: str, payload: dict) -> Path:
     """benchmarks/results/<name>.json with the machine and a UTC time stamp."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    record = {"benchmark": name, "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), **payload}
+    record = {
+        "benchmark": name,
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        **payload,
+    }
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path

@@ -13,6 +13,7 @@ benchmarks/results/distill_gain.json; the matched filter on the same test column
 Acceptance (issue 12): (a) >= 2 dB better whole-column nmse and within 0.5 dB in nmse_valid_db;
 (b) no worse, gain reported.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,11 +23,11 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import write_result
 
-from kdssm.config import RunConfig  # noqa: E402
-from kdssm.distill.runner import distill_run  # noqa: E402
-from kdssm.train.runner import train_run  # noqa: E402
+from kdssm.config import RunConfig
+from kdssm.distill.runner import distill_run
+from kdssm.train.runner import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 KEEP = ("params", "nmse_db", "nmse_valid_db", "accuracy", "retention", "pslr_db")
@@ -34,24 +35,41 @@ KEEP = ("params", "nmse_db", "nmse_valid_db", "accuracy", "retention", "pslr_db"
 
 def scores(summary: dict) -> dict:
     out = {k: summary[k] for k in KEEP if k in summary}
-    return out | {"epochs": summary["training"]["epochs"], "train_seconds": summary["training"]["train_seconds"],
-                  "best_epoch": summary["training"].get("best_epoch")}
+    return out | {
+        "epochs": summary["training"]["epochs"],
+        "train_seconds": summary["training"]["train_seconds"],
+        "best_epoch": summary["training"].get("best_epoch"),
+    }
 
 
-def pair(base: RunConfig, teacher: Path, tmp: Path, name: str, distilled_data: dict, alone_data: dict,
-         distilled_epochs: int, alone_epochs: int) -> dict:
+def pair(
+    base: RunConfig,
+    teacher: Path,
+    tmp: Path,
+    name: str,
+    distilled_data: dict,
+    alone_data: dict,
+    distilled_epochs: int,
+    alone_epochs: int,
+) -> dict:
     """One distilled student and its ground-truth twin (same student, same seed)."""
+
     def cfg(data: dict, epochs: int) -> RunConfig:
-        return base.with_overrides({"data": data, "training": {"num_epochs": epochs, "max_minutes": 0.0,
-                                                               "early_stopping_patience": 100000}})
+        return base.with_overrides(
+            {"data": data, "training": {"num_epochs": epochs, "max_minutes": 0.0, "early_stopping_patience": 100000}}
+        )
+
     kd = distill_run(cfg(distilled_data, distilled_epochs), teacher, tmp / f"kd-{name}", progress=False)
     alone = train_run(cfg(alone_data, alone_epochs), tmp / f"gt-{name}", kind="student", progress=False)
     alone_scores = scores(alone) | {"retention": alone["accuracy"] / kd["teacher"]["accuracy"]}
-    return {"distilled": scores(kd), "ground_truth_only": alone_scores,
-            "gain_nmse_db": alone["nmse_db"] - kd["nmse_db"],
-            "gain_nmse_valid_db": alone["nmse_valid_db"] - kd["nmse_valid_db"],
-            "teacher": {k: kd["teacher"][k] for k in ("nmse_db", "nmse_valid_db", "accuracy")},
-            "matched_filter": {k: kd["matched_filter"][k] for k in ("nmse_db", "nmse_valid_db", "accuracy")}}
+    return {
+        "distilled": scores(kd),
+        "ground_truth_only": alone_scores,
+        "gain_nmse_db": alone["nmse_db"] - kd["nmse_db"],
+        "gain_nmse_valid_db": alone["nmse_valid_db"] - kd["nmse_valid_db"],
+        "teacher": {k: kd["teacher"][k] for k in ("nmse_db", "nmse_valid_db", "accuracy")},
+        "matched_filter": {k: kd["matched_filter"][k] for k in ("nmse_db", "nmse_valid_db", "accuracy")},
+    }
 
 
 def main() -> None:
@@ -59,8 +77,13 @@ def main() -> None:
     parser.add_argument("--teacher", default=str(ROOT / "runs/demo/teacher"), help="teacher run folder")
     parser.add_argument("--student", default=str(ROOT / "configs/demo/student.yaml"))
     parser.add_argument("--epochs", type=int, default=25, help="epochs of the distilled runs")
-    parser.add_argument("--labelled", type=int, nargs="+", default=[256, 64],
-                        help="labelled column counts for (a); the first is the acceptance case")
+    parser.add_argument(
+        "--labelled",
+        type=int,
+        nargs="+",
+        default=[256, 64],
+        help="labelled column counts for (a); the first is the acceptance case",
+    )
     parser.add_argument("--unlabelled", type=int, default=4096)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--alpha", type=float, default=0.5, help="ground-truth weight (labelled columns)")
@@ -68,37 +91,67 @@ def main() -> None:
     parser.add_argument("--curriculum", type=int, default=0, help="student-only epochs first")
     args = parser.parse_args()
     teacher = Path(args.teacher)
-    base = RunConfig.from_file(args.student).with_overrides({
-        "training": {"batch_size": args.batch},
-        "distillation": {"alpha": args.alpha, "beta": args.beta, "curriculum_epochs": args.curriculum}})
+    base = RunConfig.from_file(args.student).with_overrides(
+        {
+            "training": {"batch_size": args.batch},
+            "distillation": {"alpha": args.alpha, "beta": args.beta, "curriculum_epochs": args.curriculum},
+        }
+    )
     results = {"a_by_labelled": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for labelled in args.labelled:
             steps = args.epochs * math.ceil((labelled + args.unlabelled) / args.batch)
             alone_epochs = math.ceil(steps / math.ceil(labelled / args.batch))  # the same optimiser steps
-            a = pair(base, teacher, Path(tmp), f"scarce{labelled}",
-                     {"train_size": labelled, "unlabelled_size": args.unlabelled}, {"train_size": labelled},
-                     args.epochs, alone_epochs)
+            a = pair(
+                base,
+                teacher,
+                Path(tmp),
+                f"scarce{labelled}",
+                {"train_size": labelled, "unlabelled_size": args.unlabelled},
+                {"train_size": labelled},
+                args.epochs,
+                alone_epochs,
+            )
             # distilled on the teacher's labels, a student can at best match the teacher
-            a |= {"labelled": labelled, "optimiser_steps": steps,
-                  "teacher_ceiling_gain_db": a["ground_truth_only"]["nmse_db"] - a["teacher"]["nmse_db"]}
+            a |= {
+                "labelled": labelled,
+                "optimiser_steps": steps,
+                "teacher_ceiling_gain_db": a["ground_truth_only"]["nmse_db"] - a["teacher"]["nmse_db"],
+            }
             results["a_by_labelled"][str(labelled)] = a
-            print(f"(a) {labelled} labelled + {args.unlabelled} unlabelled: nmse {a['distilled']['nmse_db']:.2f} vs "
-                  f"{a['ground_truth_only']['nmse_db']:.2f} dB alone (gain {a['gain_nmse_db']:+.2f}, teacher ceiling "
-                  f"{a['teacher_ceiling_gain_db']:+.2f}), valid {a['distilled']['nmse_valid_db']:.2f} vs "
-                  f"{a['ground_truth_only']['nmse_valid_db']:.2f}", flush=True)
+            print(
+                f"(a) {labelled} labelled + {args.unlabelled} unlabelled: nmse {a['distilled']['nmse_db']:.2f} vs "
+                f"{a['ground_truth_only']['nmse_db']:.2f} dB alone (gain {a['gain_nmse_db']:+.2f}, teacher ceiling "
+                f"{a['teacher_ceiling_gain_db']:+.2f}), valid {a['distilled']['nmse_valid_db']:.2f} vs "
+                f"{a['ground_truth_only']['nmse_valid_db']:.2f}",
+                flush=True,
+            )
         full = args.labelled[0] + args.unlabelled
-        results["b_full_labels"] = pair(base, teacher, Path(tmp), "full", {"train_size": full},
-                                        {"train_size": full}, args.epochs, args.epochs)
+        results["b_full_labels"] = pair(
+            base, teacher, Path(tmp), "full", {"train_size": full}, {"train_size": full}, args.epochs, args.epochs
+        )
         b = results["b_full_labels"]
-        print(f"(b) {full} labelled: nmse {b['distilled']['nmse_db']:.2f} vs {b['ground_truth_only']['nmse_db']:.2f} "
-              f"dB alone (gain {b['gain_nmse_db']:+.2f})", flush=True)
+        print(
+            f"(b) {full} labelled: nmse {b['distilled']['nmse_db']:.2f} vs {b['ground_truth_only']['nmse_db']:.2f} "
+            f"dB alone (gain {b['gain_nmse_db']:+.2f})",
+            flush=True,
+        )
     a, b = results["a_by_labelled"][str(args.labelled[0])], results["b_full_labels"]
-    acceptance = {"a_gain_at_least_2_db": a["gain_nmse_db"] >= 2.0,
-                  "a_valid_within_0_5_db": a["gain_nmse_valid_db"] >= -0.5,
-                  "b_no_worse": b["gain_nmse_db"] >= 0.0}
-    path = write_result("distill_gain", {"student": base.model.to_dict(), "distillation": base.distillation.to_dict(),
-                                         "teacher_dir": str(teacher), **results, "acceptance": acceptance})
+    acceptance = {
+        "a_gain_at_least_2_db": a["gain_nmse_db"] >= 2.0,
+        "a_valid_within_0_5_db": a["gain_nmse_valid_db"] >= -0.5,
+        "b_no_worse": b["gain_nmse_db"] >= 0.0,
+    }
+    path = write_result(
+        "distill_gain",
+        {
+            "student": base.model.to_dict(),
+            "distillation": base.distillation.to_dict(),
+            "teacher_dir": str(teacher),
+            **results,
+            "acceptance": acceptance,
+        },
+    )
     print(f"{acceptance} -> {path}")
 
 

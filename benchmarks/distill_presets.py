@@ -8,6 +8,7 @@ Writes benchmarks/results/distill_presets.json. Goals (issue 3): retention >= 99
 for standard / compressed / tiny / ultra. Gated variants: complex gates on every layer after the
 first (width 4, hidden 16), the seed's sizes otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,13 +17,13 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import write_result
 
-from kdssm.config import RunConfig  # noqa: E402
-from kdssm.metrics import retention  # noqa: E402
-from kdssm.distill.runner import distill_run  # noqa: E402
-from kdssm.models import MODEL_PRESETS  # noqa: E402
-from kdssm.train.runner import train_run  # noqa: E402
+from kdssm.config import RunConfig
+from kdssm.distill.runner import distill_run
+from kdssm.metrics import retention
+from kdssm.models import MODEL_PRESETS
+from kdssm.train.runner import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 GOALS = {"standard": 0.99, "compressed": 0.97, "tiny": 0.95, "ultra": 0.85}
@@ -32,12 +33,14 @@ GATE = {"use_selectivity": True, "gate_layers": "not_first", "gate_width": 4, "g
 
 def student_config(teacher: Path, preset: str, epochs: int, train_size: int, gated: bool) -> RunConfig:
     base = RunConfig.from_file(teacher / "config.yaml")
-    return base.with_overrides({
-        "model": {**MODEL_PRESETS[preset], **(GATE if gated else {"use_selectivity": False})},
-        "data": {"train_size": train_size},
-        "training": {"num_epochs": epochs, "max_minutes": 0.0, "early_stopping_patience": 1000},
-        "distillation": {"curriculum_epochs": max(1, epochs // 4), "stage_epochs": max(1, epochs // 4)},
-    })
+    return base.with_overrides(
+        {
+            "model": {**MODEL_PRESETS[preset], **(GATE if gated else {"use_selectivity": False})},
+            "data": {"train_size": train_size},
+            "training": {"num_epochs": epochs, "max_minutes": 0.0, "early_stopping_patience": 1000},
+            "distillation": {"curriculum_epochs": max(1, epochs // 4), "stage_epochs": max(1, epochs // 4)},
+        }
+    )
 
 
 def main() -> None:
@@ -59,27 +62,41 @@ def main() -> None:
                 alone = train_run(cfg, Path(tmp) / f"gt-{name}", kind="student", progress=False)
                 teacher_acc, mf = distilled["teacher"]["accuracy"], distilled["matched_filter"]
                 rows[name] = {
-                    "model": {k: cfg.model.to_dict()[k] for k in ("model_dim", "state_dim", "num_layers",
-                                                                  "use_selectivity")},
-                    "distilled": {k: distilled[k] for k in KEEP} | {
-                        "retention": distilled["retention"], "train_seconds": distilled["training"]["train_seconds"]},
-                    "ground_truth_only": {k: alone[k] for k in KEEP} | {
+                    "model": {
+                        k: cfg.model.to_dict()[k] for k in ("model_dim", "state_dim", "num_layers", "use_selectivity")
+                    },
+                    "distilled": {k: distilled[k] for k in KEEP}
+                    | {"retention": distilled["retention"], "train_seconds": distilled["training"]["train_seconds"]},
+                    "ground_truth_only": {k: alone[k] for k in KEEP}
+                    | {
                         "retention": retention(alone["accuracy"], teacher_acc),
-                        "train_seconds": alone["training"]["train_seconds"]},
+                        "train_seconds": alone["training"]["train_seconds"],
+                    },
                     "goal_retention": GOALS.get(preset),
                     "distillation_gain_db": alone["nmse_db"] - distilled["nmse_db"],
                     "meets_goal": distilled["retention"] >= GOALS.get(preset, 0.0),
                     "beats_matched_filter": distilled["accuracy"] > mf["accuracy"],
                 }
-                print(f"{name}: {distilled['params']:,} params, retention distilled {distilled['retention']:.4f} vs "
-                      f"ground truth only {rows[name]['ground_truth_only']['retention']:.4f} (goal "
-                      f"{GOALS.get(preset)}); accuracy {distilled['accuracy']:.4f} vs matched filter "
-                      f"{mf['accuracy']:.4f}", flush=True)
+                print(
+                    f"{name}: {distilled['params']:,} params, retention distilled {distilled['retention']:.4f} vs "
+                    f"ground truth only {rows[name]['ground_truth_only']['retention']:.4f} (goal "
+                    f"{GOALS.get(preset)}); accuracy {distilled['accuracy']:.4f} vs matched filter "
+                    f"{mf['accuracy']:.4f}",
+                    flush=True,
+                )
         teacher_scores = {k: distilled["teacher"][k] for k in KEEP}
         baseline = {k: mf[k] for k in KEEP}
-    path = write_result("distill_presets", {"teacher": teacher_scores, "matched_filter": baseline,
-                                            "teacher_dir": str(teacher),
-                                            "epochs": args.epochs, "train_size": args.train_size, "presets": rows})
+    path = write_result(
+        "distill_presets",
+        {
+            "teacher": teacher_scores,
+            "matched_filter": baseline,
+            "teacher_dir": str(teacher),
+            "epochs": args.epochs,
+            "train_size": args.train_size,
+            "presets": rows,
+        },
+    )
     print(f"-> {path}")
 
 

@@ -11,6 +11,7 @@ once-per-run cache, whose one-off cost is reported apart), backward (with DDP's 
 which overlaps it), optimizer step. The all-reduce estimate is backward(2 workers) - backward(1).
 Writes benchmarks/results/distributed.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,24 +21,25 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+import torch
+from common import write_result
 
-import torch  # noqa: E402
-
-from kdssm.checkpoint import save_model  # noqa: E402
-from kdssm.config import RunConfig  # noqa: E402
-from kdssm.distill.runner import plan_distillation  # noqa: E402
-from kdssm.models import SarSSM  # noqa: E402
-from kdssm.train import distributed  # noqa: E402
-from kdssm.train.cluster import ClusterOptions, connect  # noqa: E402
-from kdssm.train.history import read_history  # noqa: E402
+from kdssm.checkpoint import save_model
+from kdssm.config import RunConfig
+from kdssm.distill.runner import plan_distillation
+from kdssm.models import SarSSM
+from kdssm.train import distributed
+from kdssm.train.cluster import ClusterOptions, connect
+from kdssm.train.history import read_history
 
 ROOT = Path(__file__).resolve().parents[1]
-PHASES = {"data": "[_TrainingEpochLoop].train_dataloader_next",
-          "forward": "[Strategy]RayDDPStrategy.training_step",
-          "backward_and_allreduce": "[Strategy]RayDDPStrategy.backward",
-          "optimizer_step_with_closure": "[LightningModule]DistillationModule.optimizer_step",
-          "whole_batch": "run_training_batch"}
+PHASES = {
+    "data": "[_TrainingEpochLoop].train_dataloader_next",
+    "forward": "[Strategy]RayDDPStrategy.training_step",
+    "backward_and_allreduce": "[Strategy]RayDDPStrategy.backward",
+    "optimizer_step_with_closure": "[LightningModule]DistillationModule.optimizer_step",
+    "whole_batch": "run_training_batch",
+}
 
 
 def phase_split(profile: dict) -> dict:
@@ -45,8 +47,9 @@ def phase_split(profile: dict) -> dict:
     update alone is optimizer_step - forward - backward."""
     out = {name: round(profile[key]["mean_s"] * 1000, 2) for name, key in PHASES.items() if key in profile}
     if {"optimizer_step_with_closure", "forward", "backward_and_allreduce"} <= out.keys():
-        out["optimizer_update"] = round(out["optimizer_step_with_closure"] - out["forward"]
-                                        - out["backward_and_allreduce"], 2)
+        out["optimizer_update"] = round(
+            out["optimizer_step_with_closure"] - out["forward"] - out["backward_and_allreduce"], 2
+        )
     return out
 
 
@@ -59,12 +62,15 @@ def run(workers: int, teacher_dir: Path, cfg: RunConfig, folder: Path) -> dict:
     epochs = len(history) - 1
     seconds = history[-1]["time"] - history[0]["time"]
     columns = cfg.data.train_size
-    return {"workers": workers, "samples_per_s": round(epochs * columns / seconds, 1),
-            "seconds_per_epoch": round(seconds / epochs, 2),
-            "run_seconds_incl_startup": summary["training"]["train_seconds"],
-            "teacher_targets_once_s": round(targets_s, 2),
-            "step_ms_rank0": phase_split(summary["training"]["profile"]),
-            "best_value": summary["training"]["best_value"]}
+    return {
+        "workers": workers,
+        "samples_per_s": round(epochs * columns / seconds, 1),
+        "seconds_per_epoch": round(seconds / epochs, 2),
+        "run_seconds_incl_startup": summary["training"]["train_seconds"],
+        "teacher_targets_once_s": round(targets_s, 2),
+        "step_ms_rank0": phase_split(summary["training"]["profile"]),
+        "best_value": summary["training"]["best_value"],
+    }
 
 
 def main() -> None:
@@ -75,13 +81,17 @@ def main() -> None:
     import logging
 
     import ray
+
     ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     connect(ClusterOptions(num_workers=2))
     teacher_cfg = RunConfig.from_file(ROOT / "configs/demo/teacher.yaml")
-    cfg = RunConfig.from_file(ROOT / "configs/demo/student.yaml").with_overrides({
-        "model": {"model_dim": 8, "state_dim": 64, "num_layers": 2},
-        "data": {"train_size": args.train_size},
-        "training": {"num_epochs": args.epochs + 1, "max_minutes": 0, "early_stopping_patience": 100}})
+    cfg = RunConfig.from_file(ROOT / "configs/demo/student.yaml").with_overrides(
+        {
+            "model": {"model_dim": 8, "state_dim": 64, "num_layers": 2},
+            "data": {"train_size": args.train_size},
+            "training": {"num_epochs": args.epochs + 1, "max_minutes": 0, "early_stopping_patience": 100},
+        }
+    )
     with tempfile.TemporaryDirectory() as tmp:
         teacher_dir = Path(tmp) / "teacher"
         teacher_dir.mkdir()
@@ -92,9 +102,15 @@ def main() -> None:
     one, two = rows
     backward = [r["step_ms_rank0"].get("backward_and_allreduce") for r in rows]
     result = {
-        "setup": {"teacher": "16/128/3 gated, untrained", "student": "8/64/2", "preset": "mini",
-                  "train_columns": args.train_size, "batch_per_worker": cfg.training.batch_size,
-                  "timed_epochs": args.epochs, "cpus_per_worker": 1},
+        "setup": {
+            "teacher": "16/128/3 gated, untrained",
+            "student": "8/64/2",
+            "preset": "mini",
+            "train_columns": args.train_size,
+            "batch_per_worker": cfg.training.batch_size,
+            "timed_epochs": args.epochs,
+            "cpus_per_worker": 1,
+        },
         "runs": rows,
         "speedup_2_vs_1": round(two["samples_per_s"] / one["samples_per_s"], 3),
         "allreduce_estimate_ms": round(backward[1] - backward[0], 2) if None not in backward else None,

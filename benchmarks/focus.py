@@ -16,6 +16,7 @@ each side by side in this one run.
    time from --seed_code (never copied; needs the `seed` extra), timed in alternation, median of 5 each.
 Writes benchmarks/results/focus.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,16 +31,16 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import write_result
 
-from kdssm.checkpoint import load_model  # noqa: E402
-from kdssm.config import RunConfig  # noqa: E402
-from kdssm.data import simulate  # noqa: E402
-from kdssm.data.scene import simulate_scene  # noqa: E402
-from kdssm.deploy.engine import MatchedFilterLines, ModelLines  # noqa: E402
-from kdssm.deploy.precision import PRECISIONS  # noqa: E402
-from kdssm.geometry import PRESETS  # noqa: E402
-from kdssm.models import SarSSM, count_params  # noqa: E402
+from kdssm.checkpoint import load_model
+from kdssm.config import RunConfig
+from kdssm.data import simulate
+from kdssm.data.scene import simulate_scene
+from kdssm.deploy.engine import MatchedFilterLines, ModelLines
+from kdssm.deploy.precision import PRECISIONS
+from kdssm.geometry import PRESETS
+from kdssm.models import SarSSM, count_params
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 256
@@ -52,14 +53,16 @@ def run_scene(focuser, raw: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, floa
     out = np.empty_like(raw)
     start = time.perf_counter()
     for i in range(0, raw.shape[0], BATCH):
-        out[i:i + BATCH] = focuser.focus_lines(raw[i:i + BATCH], p[i:i + BATCH])
+        out[i : i + BATCH] = focuser.focus_lines(raw[i : i + BATCH], p[i : i + BATCH])
     return out, time.perf_counter() - start
 
 
 def scores(y: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> dict:
     err, ref = np.abs(y - truth) ** 2, np.abs(truth) ** 2
-    return {"nmse_db": float(10 * np.log10(err.sum() / ref.sum())),
-            "nmse_valid_db": float(10 * np.log10(err[valid].sum() / ref[valid].sum()))}
+    return {
+        "nmse_db": float(10 * np.log10(err.sum() / ref.sum())),
+        "nmse_valid_db": float(10 * np.log10(err[valid].sum() / ref[valid].sum())),
+    }
 
 
 def scene_table(sweep: Path, teacher: Path, azimuth: int, range_bins: int) -> dict:
@@ -72,8 +75,16 @@ def scene_table(sweep: Path, teacher: Path, azimuth: int, range_bins: int) -> di
     valid = (index >= edge[:, None]) & (index < azimuth - edge[:, None])
     mf_out, mf_s = run_scene(MatchedFilterLines(geometry), raw, p)
     mf_rate = range_bins / mf_s
-    rows = [{"name": "matched filter", "precision": "fp32", "params": 0, "columns_per_second": mf_rate,
-             "speed_vs_matched_filter": 1.0, **scores(mf_out, truth, valid)}]
+    rows = [
+        {
+            "name": "matched filter",
+            "precision": "fp32",
+            "params": 0,
+            "columns_per_second": mf_rate,
+            "speed_vs_matched_filter": 1.0,
+            **scores(mf_out, truth, valid),
+        }
+    ]
     front = json.loads((sweep / "pareto.json").read_text())
     baseline_acc = front["baseline"]["accuracy"]
     models = [("teacher", teacher / "model.ckpt", None)]
@@ -85,24 +96,38 @@ def scene_table(sweep: Path, teacher: Path, azimuth: int, range_bins: int) -> di
             lines = ModelLines(model, geometry, precision)
             out, seconds = run_scene(lines, raw, p)
             rate = range_bins / seconds
-            row = {"name": name, "precision": precision, "params": count_params(model), "columns_per_second": rate,
-                   "speed_vs_matched_filter": rate / mf_rate, "tile_length": lines.tile_length,
-                   "test_accuracy": test_acc, "beats_matched_filter_on_test": None if test_acc is None
-                   else test_acc > baseline_acc, **scores(out, truth, valid)}
+            row = {
+                "name": name,
+                "precision": precision,
+                "params": count_params(model),
+                "columns_per_second": rate,
+                "speed_vs_matched_filter": rate / mf_rate,
+                "tile_length": lines.tile_length,
+                "test_accuracy": test_acc,
+                "beats_matched_filter_on_test": None if test_acc is None else test_acc > baseline_acc,
+                **scores(out, truth, valid),
+            }
             if reference is None:
                 reference = out
             else:
                 diff = np.abs(out - reference) ** 2
                 row["change_vs_fp32_db"] = float(10 * np.log10(diff.sum() / (np.abs(reference) ** 2).sum()))
             rows.append(row)
-            print(f"{name:>18} {precision:>12}: {rate:9.0f} columns/s ({rate / mf_rate:.3f} of the matched filter), "
-                  f"scene nmse {row['nmse_db']:.2f} dB, valid {row['nmse_valid_db']:.2f} dB", flush=True)
+            print(
+                f"{name:>18} {precision:>12}: {rate:9.0f} columns/s ({rate / mf_rate:.3f} of the matched filter), "
+                f"scene nmse {row['nmse_db']:.2f} dB, valid {row['nmse_valid_db']:.2f} dB",
+                flush=True,
+            )
     beating = [r for r in rows if r.get("beats_matched_filter_on_test") and r["precision"] == "fp32"]
     fastest = max(beating, key=lambda r: r["columns_per_second"]) if beating else None
-    return {"scene": {"geometry": "mini", "azimuth": azimuth, "range_bins": range_bins, "batch": BATCH},
-            "rows": rows, "matched_filter_test_accuracy": baseline_acc,
-            "fastest_beating_student": None if fastest is None else
-            {"name": fastest["name"], "speed_vs_matched_filter": fastest["speed_vs_matched_filter"]}}
+    return {
+        "scene": {"geometry": "mini", "azimuth": azimuth, "range_bins": range_bins, "batch": BATCH},
+        "rows": rows,
+        "matched_filter_test_accuracy": baseline_acc,
+        "fastest_beating_student": None
+        if fastest is None
+        else {"name": fastest["name"], "speed_vs_matched_filter": fastest["speed_vs_matched_filter"]},
+    }
 
 
 def alternating(fns: dict, rounds: int = 5) -> dict:
@@ -129,14 +154,21 @@ def seed_teacher(seed_code: Path) -> dict:
     model_cfg = {**cfg.model.to_dict(), "geometry": PRESETS["s1"].geometry().to_dict()}
     torch.manual_seed(0)
     ours = SarSSM(**model_cfg).eval()
-    theirs = seed.sarSSM(num_layers=6, input_dim=2, output_dim=1, model_dim=64, state_dim=540,
-                         use_selectivity=True).eval()
+    theirs = seed.sarSSM(
+        num_layers=6, input_dim=2, output_dim=1, model_dim=64, state_dim=540, use_selectivity=True
+    ).eval()
     with torch.no_grad():
         seconds = alternating({"ours": lambda: ours(x), "seed": lambda: theirs(x)})
     ours_s, theirs_s = seconds["ours"], seconds["seed"]
-    return {"batch": 32, "length": 1000, "ours_forward_s": ours_s, "seed_forward_s": theirs_s,
-            "speedup": theirs_s / ours_s, "ours_params": count_params(ours),
-            "seed_params": sum(q.numel() for q in theirs.parameters())}
+    return {
+        "batch": 32,
+        "length": 1000,
+        "ours_forward_s": ours_s,
+        "seed_forward_s": theirs_s,
+        "speedup": theirs_s / ours_s,
+        "ours_params": count_params(ours),
+        "seed_params": sum(q.numel() for q in theirs.parameters()),
+    }
 
 
 def main() -> None:
@@ -149,8 +181,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     result = {"goals": GOALS, "seed_teacher": seed_teacher(Path(args.seed_code))}
-    print(f"seed-size teacher forward: ours {result['seed_teacher']['ours_forward_s']:.3f} s, seed's "
-          f"{result['seed_teacher']['seed_forward_s']:.3f} s: {result['seed_teacher']['speedup']:.1f}x", flush=True)
+    print(
+        f"seed-size teacher forward: ours {result['seed_teacher']['ours_forward_s']:.3f} s, seed's "
+        f"{result['seed_teacher']['seed_forward_s']:.3f} s: {result['seed_teacher']['speedup']:.1f}x",
+        flush=True,
+    )
     result["throughput"] = scene_table(Path(args.sweep), Path(args.teacher), args.azimuth, args.range_bins)
     print(f"wrote {write_result('focus', result)}")
 

@@ -5,6 +5,7 @@ each a ratio measured side by side in this one run.
 
 Writes benchmarks/results/performance_<device>.json (cpu, or cuda when a GPU is present).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,19 +17,25 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import write_result
 
-from kdssm.config import DistillConfig, TrainConfig  # noqa: E402
-from kdssm.data import matched_filter, simulate  # noqa: E402
-from kdssm.memory import peak_memory_mb  # noqa: E402
-from kdssm.distill.module import DistillationModule  # noqa: E402
-from kdssm.distill.schedules import coupling_pairs, teacher_layers  # noqa: E402
-from kdssm.models import MODEL_PRESETS, SarSSM  # noqa: E402
-from kdssm.models.s4d_kernel import kernel_chunked, kernel_reference  # noqa: E402
+from kdssm.config import DistillConfig, TrainConfig
+from kdssm.data import matched_filter, simulate
+from kdssm.distill.module import DistillationModule
+from kdssm.distill.schedules import coupling_pairs, teacher_layers
+from kdssm.memory import peak_memory_mb
+from kdssm.models import MODEL_PRESETS, SarSSM
+from kdssm.models.s4d_kernel import kernel_chunked, kernel_reference
 
-GOALS = {"kernel_speedup": 3.0, "cached_teacher_speedup": 10.0, "tiny_vs_teacher": 5.0,
-         "compressed_vs_teacher": 2.5, "standard_vs_teacher": 1.05, "tiny_vs_matched_filter_max": 3.0,
-         "distill_step_speedup": 2.0}
+GOALS = {
+    "kernel_speedup": 3.0,
+    "cached_teacher_speedup": 10.0,
+    "tiny_vs_teacher": 5.0,
+    "compressed_vs_teacher": 2.5,
+    "standard_vs_teacher": 1.05,
+    "tiny_vs_matched_filter_max": 3.0,
+    "distill_step_speedup": 2.0,
+}
 
 
 def sync(device: torch.device) -> None:
@@ -88,9 +95,13 @@ def cached_teacher(device, x, repeats: int) -> dict:
         with torch.enable_grad():  # grad mode disables the cache: every call rebuilds
             rebuilt_fast = timed(lambda: fast(xb), device, repeats)
             rebuilt_naive = timed(lambda: naive(xb), device, max(1, repeats // 2))
-        out[name] = {"cached_s": cached, "rebuilt_fast_kernel_s": rebuilt_fast,
-                     "rebuilt_naive_kernel_s": rebuilt_naive, "speedup_vs_naive_rebuild": rebuilt_naive / cached,
-                     "speedup_vs_fast_rebuild": rebuilt_fast / cached}
+        out[name] = {
+            "cached_s": cached,
+            "rebuilt_fast_kernel_s": rebuilt_fast,
+            "rebuilt_naive_kernel_s": rebuilt_naive,
+            "speedup_vs_naive_rebuild": rebuilt_naive / cached,
+            "speedup_vs_fast_rebuild": rebuilt_fast / cached,
+        }
     return out
 
 
@@ -98,6 +109,7 @@ def aperture_teacher(device, x, repeats: int) -> dict:
     """Seed-size teacher on s1 with the geometry (aperture-keyed grid, 220 points, matched-filter start)
     against the same teacher on the uniform 8-point grid: cache build, cached forward, cache size."""
     from kdssm.geometry import PRESETS
+
     xb = x[:32].to(device)
     out = {}
     for name, extra in (("uniform8", {}), ("aperture_3", {"geometry": PRESETS["s1"].geometry().to_dict()})):
@@ -110,12 +122,18 @@ def aperture_teacher(device, x, repeats: int) -> dict:
             sync(device)
             build = time.perf_counter() - start
             cached = timed(lambda: model(xb), device, repeats)
-        spectra = sum(hit[1].numel() * hit[1].element_size() for layer in model.layers
-                      for hit in layer.conv._cache.values())
-        out[name] = {"grid_points": len(model.layers[0].conv.grid), "cache_build_s": build, "cached_forward_s": cached,
-                     "cached_spectra_mb": spectra / 2 ** 20}
-    out["cached_forward_ratio_aperture_over_uniform"] = (out["aperture_3"]["cached_forward_s"]
-                                                         / out["uniform8"]["cached_forward_s"])
+        spectra = sum(
+            hit[1].numel() * hit[1].element_size() for layer in model.layers for hit in layer.conv._cache.values()
+        )
+        out[name] = {
+            "grid_points": len(model.layers[0].conv.grid),
+            "cache_build_s": build,
+            "cached_forward_s": cached,
+            "cached_spectra_mb": spectra / 2**20,
+        }
+    out["cached_forward_ratio_aperture_over_uniform"] = (
+        out["aperture_3"]["cached_forward_s"] / out["uniform8"]["cached_forward_s"]
+    )
     return out
 
 
@@ -129,14 +147,19 @@ def inference(device, x, preset: str, repeats: int) -> dict:
     for name, model in models.items():
         model = model.to(device).eval()
         with torch.no_grad():
-            rows[name] = {f"b{b}_ms_per_column": 1e3 * timed(lambda: model(x[:b].to(device)), device, repeats) / b
-                          for b in (1, 32)}
+            rows[name] = {
+                f"b{b}_ms_per_column": 1e3 * timed(lambda: model(x[:b].to(device)), device, repeats) / b
+                for b in (1, 32)
+            }
         rows[name]["params"] = sum(p.numel() for p in model.parameters())
-    rows["matched_filter"] = {f"b{b}_ms_per_column": 1e3 * timed(lambda: matched_filter(x[:b], preset), device,
-                                                                 repeats) / b for b in (1, 32)}
+    rows["matched_filter"] = {
+        f"b{b}_ms_per_column": 1e3 * timed(lambda: matched_filter(x[:b], preset), device, repeats) / b for b in (1, 32)
+    }
     t = rows["teacher"]["b32_ms_per_column"]
     ratios = {f"{name}_speedup_vs_teacher_b32": t / r["b32_ms_per_column"] for name, r in rows.items()}
-    ratios["tiny_over_matched_filter_b32"] = rows["tiny"]["b32_ms_per_column"] / rows["matched_filter"]["b32_ms_per_column"]
+    ratios["tiny_over_matched_filter_b32"] = (
+        rows["tiny"]["b32_ms_per_column"] / rows["matched_filter"]["b32_ms_per_column"]
+    )
     return {"per_model": rows, "ratios": ratios}
 
 
@@ -153,8 +176,9 @@ def distill_step(device, x, y, repeats: int) -> dict:
     cached_batch = (xb, yb, labelled, t_out, *(t_feats[i] for i in layers))
     results = {}
     for mode in ("cached_targets", "teacher_per_step_cached_kernels", "teacher_per_step_rebuilt"):
-        module = DistillationModule(student, t_model, DistillConfig(curriculum_epochs=0), TrainConfig(), 100,
-                                    "s1", pairs, features_cached=True).to(device)
+        module = DistillationModule(
+            student, t_model, DistillConfig(curriculum_epochs=0), TrainConfig(), 100, "s1", pairs, features_cached=True
+        ).to(device)
         opt = module.configure_optimizers()["optimizer"]
         state = module.state_for_epoch(0)
 
@@ -169,11 +193,14 @@ def distill_step(device, x, y, repeats: int) -> dict:
             opt.zero_grad()
             module.loss_terms(batch, state)["total"].backward()
             opt.step()
+
         results[mode] = {"step_s": timed(step, device, repeats)}
-    results["speedup_cached_vs_rebuilt"] = (results["teacher_per_step_rebuilt"]["step_s"]
-                                            / results["cached_targets"]["step_s"])
-    results["speedup_cached_vs_teacher_cached_kernels"] = (results["teacher_per_step_cached_kernels"]["step_s"]
-                                                           / results["cached_targets"]["step_s"])
+    results["speedup_cached_vs_rebuilt"] = (
+        results["teacher_per_step_rebuilt"]["step_s"] / results["cached_targets"]["step_s"]
+    )
+    results["speedup_cached_vs_teacher_cached_kernels"] = (
+        results["teacher_per_step_cached_kernels"]["step_s"] / results["cached_targets"]["step_s"]
+    )
     return results
 
 
@@ -202,9 +229,13 @@ def simulator_vs_training(repeats: int) -> dict:
         opt.zero_grad()
         (model(x) - y).abs().pow(2).mean().backward()
         opt.step()
+
     appetite = 32 / timed(step, torch.device("cpu"), repeats)
-    return {**sim, "demo_teacher_training_columns_per_s": appetite,
-            "mini_simulator_headroom": sim["mini_columns_per_s"] / appetite}
+    return {
+        **sim,
+        "demo_teacher_training_columns_per_s": appetite,
+        "mini_simulator_headroom": sim["mini_columns_per_s"] / appetite,
+    }
 
 
 def main() -> None:
@@ -216,29 +247,40 @@ def main() -> None:
     repeats = 3 if args.quick else 5
     x, y = simulate("s1", 32, 0)
     results = {"device": str(device)}
-    for name, fn in (("kernel_generation", lambda: kernel_generation(device, repeats)),
-                     ("cached_teacher", lambda: cached_teacher(device, x, repeats)),
-                     ("aperture_teacher_s1", lambda: aperture_teacher(device, x, repeats)),
-                     ("inference_s1", lambda: inference(device, x, "s1", repeats)),
-                     ("distill_step_compressed", lambda: distill_step(device, x, y, repeats)),
-                     ("memory_cpu", memory), ("simulator", lambda: simulator_vs_training(repeats))):
+    for name, fn in (
+        ("kernel_generation", lambda: kernel_generation(device, repeats)),
+        ("cached_teacher", lambda: cached_teacher(device, x, repeats)),
+        ("aperture_teacher_s1", lambda: aperture_teacher(device, x, repeats)),
+        ("inference_s1", lambda: inference(device, x, "s1", repeats)),
+        ("distill_step_compressed", lambda: distill_step(device, x, y, repeats)),
+        ("memory_cpu", memory),
+        ("simulator", lambda: simulator_vs_training(repeats)),
+    ):
         if name in ("memory_cpu", "simulator") and device.type != "cpu":
             continue
         results[name] = fn()
         print(name, "done", flush=True)
     inf = results["inference_s1"]["ratios"]
     results["goals"] = {
-        "kernel_speedup_forward_backward": [results["kernel_generation"]["speedup_forward_backward"],
-                                            GOALS["kernel_speedup"]],
-        "cached_teacher_speedup (plain teacher)": [results["cached_teacher"]["plain"]["speedup_vs_naive_rebuild"],
-                                                   GOALS["cached_teacher_speedup"]],
+        "kernel_speedup_forward_backward": [
+            results["kernel_generation"]["speedup_forward_backward"],
+            GOALS["kernel_speedup"],
+        ],
+        "cached_teacher_speedup (plain teacher)": [
+            results["cached_teacher"]["plain"]["speedup_vs_naive_rebuild"],
+            GOALS["cached_teacher_speedup"],
+        ],
         "tiny_vs_teacher": [inf["tiny_speedup_vs_teacher_b32"], GOALS["tiny_vs_teacher"]],
         "compressed_vs_teacher": [inf["compressed_speedup_vs_teacher_b32"], GOALS["compressed_vs_teacher"]],
         "standard_vs_teacher": [inf["standard_speedup_vs_teacher_b32"], GOALS["standard_vs_teacher"]],
-        "distill_step_speedup": [results["distill_step_compressed"]["speedup_cached_vs_rebuilt"],
-                                 GOALS["distill_step_speedup"]],
-        "tiny_over_matched_filter (at most)": [inf["tiny_over_matched_filter_b32"],
-                                               GOALS["tiny_vs_matched_filter_max"]],
+        "distill_step_speedup": [
+            results["distill_step_compressed"]["speedup_cached_vs_rebuilt"],
+            GOALS["distill_step_speedup"],
+        ],
+        "tiny_over_matched_filter (at most)": [
+            inf["tiny_over_matched_filter_b32"],
+            GOALS["tiny_vs_matched_filter_max"],
+        ],
     }
     path = write_result(f"performance_{device.type}", results)
     for goal, (value, target) in results["goals"].items():

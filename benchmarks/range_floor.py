@@ -14,6 +14,7 @@ Costs: a training step (forward + backward, batch 32) and a cached eval forward 
 (16/128/3, gated) on mini, with the uniform 8-point grid and with the aperture grid, side by side.
 Writes benchmarks/results/range_floor.json.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -25,11 +26,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import write_result
 
-from kdssm.geometry import PRESETS  # noqa: E402
-from kdssm.models import SarSSM  # noqa: E402
-from kdssm.models.range_grid import ApertureGrid, UniformGrid  # noqa: E402
+from kdssm.geometry import PRESETS
+from kdssm.models import SarSSM
+from kdssm.models.range_grid import ApertureGrid, UniformGrid
 
 RANGES = 2001
 
@@ -41,8 +42,9 @@ def reference_two_sided(preset, p: float, half_max: int, half: int | None = None
     half = int(preset.half_aperture(p)) if half is None else half
     lags = np.arange(-half, half + 1)
     out = np.zeros(2 * half_max + 1, dtype=np.complex128)
-    out[half_max - half:half_max + half + 1] = (np.exp(1j * np.pi * preset.fm_rate(r0) * (lags / preset.prf_hz) ** 2)
-                                                / np.sqrt(2 * half + 1))
+    out[half_max - half : half_max + half + 1] = np.exp(
+        1j * np.pi * preset.fm_rate(r0) * (lags / preset.prf_hz) ** 2
+    ) / np.sqrt(2 * half + 1)
     return out
 
 
@@ -54,8 +56,9 @@ def scheme_floor_db(preset, grid) -> float:
     """
     half_max = (preset.aperture_range()[1] - 1) // 2
     halves = grid.half_aperture if grid.half_aperture is not None else [None] * len(grid)
-    at_points = np.stack([reference_two_sided(preset, p, half_max, None if h is None else int(h))
-                          for p, h in zip(grid.p, halves)])  # (G, 2 half_max + 1)
+    at_points = np.stack(
+        [reference_two_sided(preset, p, half_max, None if h is None else int(h)) for p, h in zip(grid.p, halves)]
+    )  # (G, 2 half_max + 1)
     ps = torch.linspace(0.0, 1.0, RANGES, dtype=torch.float64)
     idx, w = grid.locate(ps)
     err = ref = 0.0
@@ -70,8 +73,15 @@ def scheme_floor_db(preset, grid) -> float:
 @torch.no_grad()
 def model_floor_db(preset, points_per_aperture: int, state_dim: int) -> tuple[float, float]:
     """(floor of the untrained matched-filter model through impulses, its kernel fit dB)."""
-    model = SarSSM(model_dim=2, state_dim=state_dim, num_layers=1, use_selectivity=False, dropout=0.0,
-                   geometry=preset.geometry().to_dict(), range_points_per_aperture=points_per_aperture).eval()
+    model = SarSSM(
+        model_dim=2,
+        state_dim=state_dim,
+        num_layers=1,
+        use_selectivity=False,
+        dropout=0.0,
+        geometry=preset.geometry().to_dict(),
+        range_points_per_aperture=points_per_aperture,
+    ).eval()
     length = preset.length
     centre = length // 2
     half_max = (preset.aperture_range()[1] - 1) // 2
@@ -83,7 +93,7 @@ def model_floor_db(preset, points_per_aperture: int, state_dim: int) -> tuple[fl
     err = ref = 0.0
     for j, p in enumerate(ps):
         exact = reference_two_sided(preset, float(np.float32(p)), half_max)
-        got = y[j, centre - half_max:centre + half_max + 1][::-1]
+        got = y[j, centre - half_max : centre + half_max + 1][::-1]
         err += float(np.sum(np.abs(got - exact) ** 2))
         ref += float(np.sum(np.abs(exact) ** 2))
     return 10.0 * np.log10(err / ref), float(model.init_fit_db)
@@ -102,6 +112,7 @@ def timed(fn, repeats: int = 5) -> float:
 def step_costs() -> dict:
     """Seconds per training step and per cached eval forward, demo teacher, uniform8 vs aperture grid."""
     from kdssm.data import simulate
+
     x, y = simulate("mini", 32, seed=9)
     geometry = PRESETS["mini"].geometry().to_dict()
     out = {}
@@ -116,8 +127,12 @@ def step_costs() -> dict:
         def forward():
             with torch.no_grad():
                 model(x)
-        out[name] = {"train_step_s": timed(step), "eval_forward_s": timed(forward),
-                     "grid_points": len(model.layers[0].conv.grid)}
+
+        out[name] = {
+            "train_step_s": timed(step),
+            "eval_forward_s": timed(forward),
+            "grid_points": len(model.layers[0].conv.grid),
+        }
     out["train_step_ratio_new_over_old"] = out["aperture_3"]["train_step_s"] / out["uniform8"]["train_step_s"]
     out["eval_forward_ratio_new_over_old"] = out["aperture_3"]["eval_forward_s"] / out["uniform8"]["eval_forward_s"]
     return out

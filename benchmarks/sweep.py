@@ -15,6 +15,7 @@ whole TorchTrainer.fit, Ray Train's start-up included, so the epochs' own time i
 history's end-of-epoch stamps, (t_n - t_1) n / (n - 1) (the first epoch's start is not stamped), and
 the fixed cost is the wall time minus that. Writes benchmarks/results/sweep.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,12 +27,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import write_result
 
-from kdssm.config import RunConfig  # noqa: E402
-from tune import pareto  # noqa: E402
-from tune.callbacks import trial_metrics  # noqa: E402
-from tune.sweep import run_sweep  # noqa: E402
+from kdssm.config import RunConfig
+from tune import pareto
+from tune.callbacks import trial_metrics
+from tune.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 PATHS = {"in_trial": "auto", "ray_train": "ray_train"}
@@ -70,10 +71,17 @@ def trial_times(save_dir: Path) -> list[dict]:
         in_trial = "ray_run" not in training  # the Ray Train path names its Ray run
         wall = rows[-1]["trial_seconds"]
         fit = training["train_seconds"] if in_trial else epochs_seconds(folder / "history.jsonl")
-        out.append({"trial_id": rows[-1]["trial_id"], "wall_s": round(wall, 1), "fit_s": round(fit, 1),
-                    "train_seconds": training["train_seconds"],
-                    "fixed_s": round(wall - fit, 1), "epochs": training["epochs"],
-                    "stopped_early": bool(summary.get("stopped_early"))})
+        out.append(
+            {
+                "trial_id": rows[-1]["trial_id"],
+                "wall_s": round(wall, 1),
+                "fit_s": round(fit, 1),
+                "train_seconds": training["train_seconds"],
+                "fixed_s": round(wall - fit, 1),
+                "epochs": training["epochs"],
+                "stopped_early": bool(summary.get("stopped_early")),
+            }
+        )
     return sorted(out, key=lambda t: t["trial_id"])
 
 
@@ -82,11 +90,16 @@ def sweep(cfg: RunConfig, teacher: Path, folder: Path, runner: str, **search) ->
     started = time.time()
     front = run_sweep(cfg, teacher, folder, progress=False)
     times = trial_times(folder)
-    return {"wall_s": round(time.time() - started, 1), "final_hypervolume": front["hypervolume"],
-            "final_hypervolume_test": front["hypervolume_test"], "front_size": len(front["front"]),
-            "curve": hypervolume_curve(folder, started), "trials": times,
-            "median_fixed_s": statistics.median(t["fixed_s"] for t in times) if times else None,
-            "max_fixed_s": max(t["fixed_s"] for t in times) if times else None}
+    return {
+        "wall_s": round(time.time() - started, 1),
+        "final_hypervolume": front["hypervolume"],
+        "final_hypervolume_test": front["hypervolume_test"],
+        "front_size": len(front["front"]),
+        "curve": hypervolume_curve(folder, started),
+        "trials": times,
+        "median_fixed_s": statistics.median(t["fixed_s"] for t in times) if times else None,
+        "max_fixed_s": max(t["fixed_s"] for t in times) if times else None,
+    }
 
 
 def main() -> None:
@@ -98,19 +111,31 @@ def main() -> None:
     import logging
 
     import ray
+
     ray.init(include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
     measured = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for name, runner in PATHS.items():  # untimed warm-ups: worker processes and the disk cache
-            sweep(cfg.with_overrides({"training": {"num_epochs": 1}, "data": {"train_size": 64}}), args.teacher,
-                  tmp / f"warmup-{name}", runner, num_samples=2, early_stopping="none")
+            sweep(
+                cfg.with_overrides({"training": {"num_epochs": 1}, "data": {"train_size": 64}}),
+                args.teacher,
+                tmp / f"warmup-{name}",
+                runner,
+                num_samples=2,
+                early_stopping="none",
+            )
         for name, runner in PATHS.items():
             measured[name] = sweep(cfg, args.teacher, tmp / name, runner, num_samples=args.samples)
     new, old = measured["in_trial"], measured["ray_train"]
     result = {
-        "setup": {"search": "configs/demo/sweep.yaml", "samples": args.samples, "teacher": args.teacher,
-                  "early_stopping": cfg.search.early_stopping, "front_chosen_on": "validation"},
+        "setup": {
+            "search": "configs/demo/sweep.yaml",
+            "samples": args.samples,
+            "teacher": args.teacher,
+            "early_stopping": cfg.search.early_stopping,
+            "front_chosen_on": "validation",
+        },
         "wall_ratio_old_over_new": round(old["wall_s"] / new["wall_s"], 2),
         "hypervolume_new_minus_old": round(new["final_hypervolume"] - old["final_hypervolume"], 5),
         **measured,

@@ -6,6 +6,7 @@ Writes benchmarks/results/teacher_quality.json with the untrained (matched-filte
 trained teacher beside the matched filter. Acceptance (issue 11): nmse_valid_db <= -30 dB and
 whole-column nmse at least 3 dB better than the matched filter's, within the demo's budget.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,10 +15,10 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import write_result
 
-from kdssm.config import RunConfig  # noqa: E402
-from kdssm.train.runner import train_run  # noqa: E402
+from kdssm.config import RunConfig
+from kdssm.train.runner import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,11 +42,21 @@ def main() -> None:
         "valid_region_at_most_minus_30_db": teacher["nmse_valid_db"] <= -30.0,
         "train_seconds": teacher["training"]["train_seconds"],
     }
-    path = write_result("teacher_quality", {"config": cfg.to_dict(), "untrained": untrained, "teacher": teacher,
-                                            "matched_filter": mf, "acceptance": verdict})
-    print(f"untrained nmse {untrained['nmse_db']:.2f} dB valid {untrained['nmse_valid_db']:.2f} | teacher nmse "
-          f"{teacher['nmse_db']:.2f} dB valid {teacher['nmse_valid_db']:.2f} dB | matched filter "
-          f"{mf['nmse_db']:.2f} / {mf['nmse_valid_db']:.2f} | {verdict} -> {path}")
+    path = write_result(
+        "teacher_quality",
+        {
+            "config": cfg.to_dict(),
+            "untrained": untrained,
+            "teacher": teacher,
+            "matched_filter": mf,
+            "acceptance": verdict,
+        },
+    )
+    print(
+        f"untrained nmse {untrained['nmse_db']:.2f} dB valid {untrained['nmse_valid_db']:.2f} | teacher nmse "
+        f"{teacher['nmse_db']:.2f} dB valid {teacher['nmse_valid_db']:.2f} dB | matched filter "
+        f"{mf['nmse_db']:.2f} / {mf['nmse_valid_db']:.2f} | {verdict} -> {path}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """model.ckpt: a model's config and weights, written atomically, read with weights_only=True."""
+
 from __future__ import annotations
 
 import os
@@ -69,8 +70,9 @@ def read_checkpoint(path: str | Path) -> dict:
     return payload
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu",
-               expect: ModelConfig | None = None) -> torch.nn.Module:
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu", expect: ModelConfig | None = None
+) -> torch.nn.Module:
     """The model in a model.ckpt (or a run folder holding one), in eval mode on `device`.
 
     With `expect`, a checkpoint whose architecture differs names the first differing field.

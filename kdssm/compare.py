@@ -1,4 +1,5 @@
 """`kdssm compare`: teacher and students side by side on the teacher's test split."""
+
 from __future__ import annotations
 
 import csv
@@ -17,9 +18,25 @@ from .models import count_params
 from .resources import check_scoring
 from .train import rundir
 
-COLUMNS = ("name", "model_dim", "state_dim", "num_layers", "selectivity", "params", "param_reduction_pct",
-           "latency_ms_b1", "latency_ms_b32", "peak_mem_mb", "nmse_db", "nmse_valid_db", "accuracy",
-           "retention", "pslr_db", "islr_db", "irw_samples")
+COLUMNS = (
+    "name",
+    "model_dim",
+    "state_dim",
+    "num_layers",
+    "selectivity",
+    "params",
+    "param_reduction_pct",
+    "latency_ms_b1",
+    "latency_ms_b32",
+    "peak_mem_mb",
+    "nmse_db",
+    "nmse_valid_db",
+    "accuracy",
+    "retention",
+    "pslr_db",
+    "islr_db",
+    "irw_samples",
+)
 
 MATCHED_FILTER = "matched filter"
 
@@ -27,27 +44,44 @@ MATCHED_FILTER = "matched filter"
 def describe(name: str, run: Path, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, preset) -> dict:
     cfg = model.config
     scores = evaluate_model(model, x, y, preset)
-    return {"name": name, "model_dim": cfg.model_dim, "state_dim": cfg.state_dim, "num_layers": cfg.num_layers,
-            "selectivity": cfg.use_selectivity, **scores,
-            "latency_ms_b1": latency_ms_per_column(model, x, batch=1),
-            "latency_ms_b32": scores["latency_ms_per_column"],
-            "peak_mem_mb": peak_memory_mb(x.shape[1], checkpoint=str(run / "model.ckpt"))}
+    return {
+        "name": name,
+        "model_dim": cfg.model_dim,
+        "state_dim": cfg.state_dim,
+        "num_layers": cfg.num_layers,
+        "selectivity": cfg.use_selectivity,
+        **scores,
+        "latency_ms_b1": latency_ms_per_column(model, x, batch=1),
+        "latency_ms_b32": scores["latency_ms_per_column"],
+        "peak_mem_mb": peak_memory_mb(x.shape[1], checkpoint=str(run / "model.ckpt")),
+    }
 
 
 def describe_matched_filter(x: torch.Tensor, y: torch.Tensor, preset) -> dict:
     """The classical baseline as a row: no parameters, no dims, its latency measured the same way."""
+
     def focus(xb):
         return matched_filter(xb, preset)
+
     scores = evaluate_matched_filter(x, y, preset)
-    return {"name": MATCHED_FILTER, "model_dim": None, "state_dim": None, "num_layers": None, "selectivity": False,
-            **scores, "latency_ms_b1": latency_ms_per_column(focus, x, batch=1),
-            "latency_ms_b32": scores["latency_ms_per_column"], "peak_mem_mb": None}
+    return {
+        "name": MATCHED_FILTER,
+        "model_dim": None,
+        "state_dim": None,
+        "num_layers": None,
+        "selectivity": False,
+        **scores,
+        "latency_ms_b1": latency_ms_per_column(focus, x, batch=1),
+        "latency_ms_b32": scores["latency_ms_per_column"],
+        "peak_mem_mb": None,
+    }
 
 
 def precision_rows(models: dict, precisions: list[str], x: torch.Tensor, y: torch.Tensor, preset) -> list[dict]:
     """Each student again at every reduced precision (deploy/precision.py): its nmse change against its
     own fp32 output beside the usual figures, rows named 'student (bf16)'."""
     from .deploy.precision import at_precision
+
     rows = []
     for name, (run, model) in models.items():
         if name == "teacher":
@@ -64,8 +98,9 @@ def precision_rows(models: dict, precisions: list[str], x: torch.Tensor, y: torc
     return rows
 
 
-def compare_runs(teacher_dir: Path, student_dirs: list[Path], out_dir: Path | None = None,
-                 precisions: list[str] | None = None) -> list[dict]:
+def compare_runs(
+    teacher_dir: Path, student_dirs: list[Path], out_dir: Path | None = None, precisions: list[str] | None = None
+) -> list[dict]:
     """Score every run and the matched filter on the teacher's test split (each student also at the
     reduced `precisions`); print a table and write JSON, CSV and PNG."""
     cfg = RunConfig.from_file(teacher_dir / rundir.CONFIG_FILE)
@@ -86,13 +121,15 @@ def compare_runs(teacher_dir: Path, student_dirs: list[Path], out_dir: Path | No
         row["speedup_b32"] = teacher["latency_ms_b32"] / row["latency_ms_b32"]
     out_dir = out_dir or teacher_dir.parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    rundir.write_json(out_dir / "comparison.json", {"preset": cfg.data.preset, "test_columns": len(test),
-                                                    "models": rows})
+    rundir.write_json(
+        out_dir / "comparison.json", {"preset": cfg.data.preset, "test_columns": len(test), "models": rows}
+    )
     with open(out_dir / "comparison.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=[*COLUMNS, "speedup_b32"], extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     from .plots import plot_scene
+
     predictions = {name: predict(model, test.x[:64]) for name, (_, model) in models.items()}
     plot_scene(test.x[:64], test.y[:64], predictions, preset, out_dir / "comparison.png")  # with the matched filter
     print(format_comparison(rows))
@@ -101,16 +138,47 @@ def compare_runs(teacher_dir: Path, student_dirs: list[Path], out_dir: Path | No
 
 
 def format_comparison(rows: list[dict]) -> str:
-    head = ["model", "dims", "gate", "params", "-%", "ms b1", "ms b32", "MB", "nmse", "valid", "acc", "ret",
-            "PSLR", "ISLR", "IRW"]
+    head = [
+        "model",
+        "dims",
+        "gate",
+        "params",
+        "-%",
+        "ms b1",
+        "ms b32",
+        "MB",
+        "nmse",
+        "valid",
+        "acc",
+        "ret",
+        "PSLR",
+        "ISLR",
+        "IRW",
+    ]
     body = []
     for r in rows:
         mem = f"{r['peak_mem_mb']:.0f}" if r["peak_mem_mb"] is not None else "-"
         dims = f"{r['model_dim']}/{r['state_dim']}/{r['num_layers']}" if r["model_dim"] is not None else "-"
-        body.append([r["name"], dims, "yes" if r["selectivity"] else "no", f"{r['params']:,}", f"{r['param_reduction_pct']:.1f}",
-                     f"{r['latency_ms_b1']:.3f}", f"{r['latency_ms_b32']:.3f}", mem, f"{r['nmse_db']:.2f}",
-                     f"{r['nmse_valid_db']:.2f}", f"{r['accuracy']:.4f}", f"{r['retention']:.4f}",
-                     f"{r['pslr_db']:.2f}", f"{r['islr_db']:.2f}", f"{r['irw_samples']:.3f}"])
+        body.append(
+            [
+                r["name"],
+                dims,
+                "yes" if r["selectivity"] else "no",
+                f"{r['params']:,}",
+                f"{r['param_reduction_pct']:.1f}",
+                f"{r['latency_ms_b1']:.3f}",
+                f"{r['latency_ms_b32']:.3f}",
+                mem,
+                f"{r['nmse_db']:.2f}",
+                f"{r['nmse_valid_db']:.2f}",
+                f"{r['accuracy']:.4f}",
+                f"{r['retention']:.4f}",
+                f"{r['pslr_db']:.2f}",
+                f"{r['islr_db']:.2f}",
+                f"{r['irw_samples']:.3f}",
+            ]
+        )
     widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
-    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
-                     for row in [head, *body])
+    return "\n".join(
+        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in [head, *body]
+    )

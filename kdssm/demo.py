@@ -5,6 +5,7 @@ Simulate `mini` columns, train the demo teacher into <save_dir>/teacher, sweep s
 table, write pareto.png and the focused-scene figure, and say where MLflow's records are.
 Finished steps are shown again rather than redone (overwrite redoes them).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,31 +25,42 @@ def train_teacher(cfg: RunConfig, teacher_dir: Path, overwrite: bool, progress: 
         return json.loads(summary_path.read_text())
     d, m, t = cfg.data, cfg.model, cfg.training
     print(f"[demo] 1/3 simulating {d.preset} columns: {d.train_size} train, {d.val_size} val, {d.test_size} test")
-    print(f"[demo] 2/3 training teacher {m.model_dim}/{m.state_dim}/{m.num_layers} "
-          f"(selectivity {m.use_selectivity}, range conditioning {m.range_conditioning}) "
-          f"for up to {t.num_epochs} epochs" + (f" or {t.max_minutes:g} min" if t.max_minutes else ""), flush=True)
+    print(
+        f"[demo] 2/3 training teacher {m.model_dim}/{m.state_dim}/{m.num_layers} "
+        f"(selectivity {m.use_selectivity}, range conditioning {m.range_conditioning}) "
+        f"for up to {t.num_epochs} epochs" + (f" or {t.max_minutes:g} min" if t.max_minutes else ""),
+        flush=True,
+    )
     return train_run(cfg, teacher_dir, overwrite=overwrite, progress=progress)
 
 
-def run_demo(cfg: RunConfig, sweep_cfg: RunConfig, save_dir: Path, overwrite: bool = False,
-             progress: bool = True) -> dict:
+def run_demo(
+    cfg: RunConfig, sweep_cfg: RunConfig, save_dir: Path, overwrite: bool = False, progress: bool = True
+) -> dict:
     started = time.perf_counter()
     teacher_dir, sweep_dir = save_dir / "teacher", save_dir / "sweep"
     summary = train_teacher(cfg, teacher_dir, overwrite, progress)
     print(f"\n[demo] test split: {summary['test_columns']} {summary['preset']} columns never seen in training")
     print_scores({"teacher": summary, "matched filter": summary["matched_filter"]})
     from tune.pareto import PARETO_JSON, read, table
+
     if (sweep_dir / PARETO_JSON).is_file() and not overwrite:
         print(f"\n[demo] sweep already finished in {sweep_dir}; pass --overwrite to run it again")
         front = read(sweep_dir)
     else:
         s = sweep_cfg.search
-        print(f"\n[demo] 3/3 sweeping {s.num_samples} students ({s.sampler}, early stopping {s.early_stopping}), "
-              f"each distilled in its own Tune trial for up to {sweep_cfg.training.num_epochs} epochs", flush=True)
+        print(
+            f"\n[demo] 3/3 sweeping {s.num_samples} students ({s.sampler}, early stopping {s.early_stopping}), "
+            f"each distilled in its own Tune trial for up to {sweep_cfg.training.num_epochs} epochs",
+            flush=True,
+        )
         from tune.sweep import run_sweep
+
         front = run_sweep(sweep_cfg, teacher_dir, sweep_dir, overwrite=overwrite, progress=progress)
-    print("\n[demo] Pareto front of the students (chosen on validation, scored on test; speed-up: latency at "
-          "batch 32 against the teacher)")
+    print(
+        "\n[demo] Pareto front of the students (chosen on validation, scored on test; speed-up: latency at "
+        "batch 32 against the teacher)"
+    )
     print(table(front))
     scene = focused_scene(cfg, teacher_dir, sweep_dir, front)
     print(f"\n[demo] teacher checkpoint: {teacher_dir / 'model.ckpt'} (kdssm.load_model)")
@@ -64,10 +76,12 @@ def focused_scene(cfg: RunConfig, teacher_dir: Path, sweep_dir: Path, front: dic
     from .data.datasets import load_split
     from .evaluate import predict
     from .plots import plot_scene
+
     test = load_split(cfg.data, "test")
     x, y = test.x[:64], test.y[:64]  # (64, L, 2), (64, L, 1) complex64
     predictions = {"teacher": predict(load_model(teacher_dir), x)}
     from tune.pareto import chosen
+
     best, smallest = chosen(front).values()  # on validation figures: the test columns shown never chose anything
     for label, entry in (("best student", best), ("smallest student", smallest)):
         name = f"{label} ({entry['metrics']['params']:,} params)"
@@ -83,14 +97,22 @@ def explain_mlflow(sweep_dir: Path) -> None:
         return
     info = json.loads(registry.read_text())
     uri = info["tracking_uri"]
-    print(f"[demo] MLflow: {uri} (experiment {info['experiment']}: a parent run for the sweep, "
-          "a run for the teacher, one per student)")
-    print(f"[demo] registered {len(info['versions'])} front students as {info['registered_model']!r}, aliases "
-          + ", ".join(f"{a} -> v{v}" for a, v in info["aliases"].items()))
+    print(
+        f"[demo] MLflow: {uri} (experiment {info['experiment']}: a parent run for the sweep, "
+        "a run for the teacher, one per student)"
+    )
+    print(
+        f"[demo] registered {len(info['versions'])} front students as {info['registered_model']!r}, aliases "
+        + ", ".join(f"{a} -> v{v}" for a, v in info["aliases"].items())
+    )
     if uri.startswith("sqlite:"):
-        print(f"[demo] open the UI: .venv/bin/mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000 "
-              "and browse http://127.0.0.1:5000")
+        print(
+            f"[demo] open the UI: .venv/bin/mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000 "
+            "and browse http://127.0.0.1:5000"
+        )
     if "best-accuracy" in info["aliases"]:
-        print(f"[demo] focus a scene with the best student: .venv/bin/kdssm scene --output scene.zarr, then "
-              f".venv/bin/kdssm focus models:/{info['registered_model']}@best-accuracy --tracking_uri {uri} "
-              "--input scene.zarr --output focused.zarr --compare matched_filter")
+        print(
+            f"[demo] focus a scene with the best student: .venv/bin/kdssm scene --output scene.zarr, then "
+            f".venv/bin/kdssm focus models:/{info['registered_model']}@best-accuracy --tracking_uri {uri} "
+            "--input scene.zarr --output focused.zarr --compare matched_filter"
+        )

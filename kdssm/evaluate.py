@@ -1,9 +1,10 @@
 """Score a model (or the matched filter) on a test split: every figure of the output contract."""
+
 from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -20,7 +21,7 @@ def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 64) -> to
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    outs = [model(x[i:i + batch_size].to(device)).cpu() for i in range(0, x.shape[0], batch_size)]
+    outs = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, x.shape[0], batch_size)]
     model.train(was_training)
     return torch.cat(outs)
 
@@ -59,8 +60,11 @@ def evaluate_model(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, pre
 
 def split_scores(y_hat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, preset: str) -> dict:
     """The figures that depend on the columns: nmse, nmse_valid and accuracy of y_hat (N, L, 1) against y."""
-    return {"nmse_db": metrics.nmse_db(y_hat, y), "nmse_valid_db": metrics.nmse_valid_db(y_hat, y, x, preset),
-            "accuracy": metrics.accuracy(y_hat, y)}
+    return {
+        "nmse_db": metrics.nmse_db(y_hat, y),
+        "nmse_valid_db": metrics.nmse_valid_db(y_hat, y, x, preset),
+        "accuracy": metrics.accuracy(y_hat, y),
+    }
 
 
 def validation_scores(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, preset: str) -> dict:
@@ -70,6 +74,8 @@ def validation_scores(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, 
 
 def evaluate_matched_filter(x: torch.Tensor, y: torch.Tensor, preset: str) -> dict:
     """The classical baseline on the same columns."""
+
     def focus(xb):
         return matched_filter(xb, preset)
+
     return {"params": 0, **score(focus, focus(x), x, y, preset)}

@@ -9,6 +9,7 @@ presets and users' own columns (the `data` section's geometry fields) are both a
 Functions take R0 or p as NumPy arrays or torch tensors alike (plain arithmetic), except where
 noted. This module imports neither torch nor any framework: models and data build on it.
 """
+
 from __future__ import annotations
 
 import math
@@ -16,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FIELDS = ("wavelength_m", "velocity_m_s", "prf_hz", "antenna_length_m", "slant_range_near_m",
-          "slant_range_far_m")
+FIELDS = ("wavelength_m", "velocity_m_s", "prf_hz", "antenna_length_m", "slant_range_near_m", "slant_range_far_m")
 
 
 class GeometryError(ValueError):
@@ -36,15 +36,16 @@ class Geometry:
     def __post_init__(self):
         for name in FIELDS:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-                    or value <= 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise GeometryError(f"{name}: must be a positive finite number, got {value!r}")
         if self.slant_range_near_m >= self.slant_range_far_m:
-            raise GeometryError(f"slant_range_near_m: must be < slant_range_far_m "
-                                f"({self.slant_range_far_m}), got {self.slant_range_near_m}")
+            raise GeometryError(
+                f"slant_range_near_m: must be < slant_range_far_m "
+                f"({self.slant_range_far_m}), got {self.slant_range_near_m}"
+            )
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Geometry":
+    def from_dict(cls, data: dict) -> Geometry:
         missing = [k for k in FIELDS if data.get(k) is None]
         if missing:
             raise GeometryError(f"{missing[0]}: missing (a geometry states all of {', '.join(FIELDS)})")
@@ -62,7 +63,7 @@ class Geometry:
 
     def fm_rate(self, r0):
         """Azimuth FM rate Ka = 2 V^2 / (wavelength R0), Hz/s."""
-        return 2.0 * self.velocity_m_s ** 2 / (self.wavelength_m * r0)
+        return 2.0 * self.velocity_m_s**2 / (self.wavelength_m * r0)
 
     def aperture_time(self, r0):
         """Ta = 0.886 wavelength R0 / (La V) seconds."""

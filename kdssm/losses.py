@@ -1,4 +1,5 @@
 """Loss functions: pure, complex-aware, formula in each docstring. Modules hold parameters only."""
+
 from __future__ import annotations
 
 import torch
@@ -20,8 +21,9 @@ def normalised_mse(pred: torch.Tensor, target: torch.Tensor, eps: float = EPS) -
     return (pred - target).abs().pow(2).sum() / target.abs().pow(2).sum().clamp_min(eps)
 
 
-def masked_normalised_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor,
-                          eps: float = EPS) -> torch.Tensor:
+def masked_normalised_mse(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, eps: float = EPS
+) -> torch.Tensor:
     """sum_mask |pred - target|^2 / sum_mask |target|^2, mask broadcastable to pred (1 keeps a sample)."""
     mask = mask.to(pred.real.dtype)
     err = ((pred - target).abs().pow(2) * mask).sum()
@@ -40,9 +42,14 @@ def teacher_precision(teacher_error: torch.Tensor, temperature: float) -> torch.
     return 1.0 / (1.0 + temperature * teacher_error.clamp_min(0.0))
 
 
-def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
-                      teacher_error: torch.Tensor | None = None, mask: torch.Tensor | None = None,
-                      eps: float = EPS) -> torch.Tensor:
+def distillation_loss(
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    temperature: float,
+    teacher_error: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+    eps: float = EPS,
+) -> torch.Tensor:
     """Distillation as a Gaussian likelihood of the teacher's labels, (B, L, C) complex:
 
         sum_{b,i} w_i |s - t|^2 / sum_{b,i} w_i |t|^2,   w_i = 1 / (1 + T e_i)   (teacher_precision)
@@ -70,8 +77,9 @@ def teacher_error_profile(teacher: torch.Tensor, target: torch.Tensor) -> torch.
     return ((err + err.flip(0)) / (ref + ref.flip(0)).clamp_min(EPS)).float()
 
 
-def confidence_loss(student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor,
-                    temperature: float, eps: float = EPS) -> torch.Tensor:
+def confidence_loss(
+    student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor, temperature: float, eps: float = EPS
+) -> torch.Tensor:
     """Distillation weighted by the teacher's per-sample confidence.
 
     w = exp(-|teacher - target|^2 / (T * mean |target|^2)), detached;

@@ -3,6 +3,7 @@
 A fresh process keeps earlier allocations of the caller out of the figure. It reads VmHWM (the
 peak resident set of the process image); ru_maxrss would carry the parent's peak across exec.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,9 @@ print((hwm() - before) / 1024.0)
 """
 
 
-def peak_memory_mb(length: int, mode: str = "forward", batch: int = 32, checkpoint: str | None = None,
-                   model: dict | None = None) -> float | None:
+def peak_memory_mb(
+    length: int, mode: str = "forward", batch: int = 32, checkpoint: str | None = None, model: dict | None = None
+) -> float | None:
     """MB added to the peak resident set by one batch (`forward` or `train_step`), or None if it failed.
 
     Give either a checkpoint path or a model's keyword arguments.

@@ -1,4 +1,5 @@
 """Scores of DATA_CARD.md: NMSE over whole columns and the valid region, accuracy, point-target quality."""
+
 from __future__ import annotations
 
 import math
@@ -66,7 +67,7 @@ def upsample(line: np.ndarray, factor: int = UPSAMPLE) -> np.ndarray:
     padded = np.zeros(n * factor, dtype=complex)
     half = (n + 1) // 2
     padded[:half] = spec[:half]
-    padded[-(n - half):] = spec[half:]
+    padded[-(n - half) :] = spec[half:]
     return np.fft.ifft(padded) * factor
 
 
@@ -84,8 +85,8 @@ def impulse_response(line) -> dict[str, float]:
     right = peak
     while right < len(power) - 1 and power[right + 1] < power[right]:
         right += 1
-    main = power[left:right + 1].sum()
-    sides = np.concatenate([power[:left], power[right + 1:]])
+    main = power[left : right + 1].sum()
+    sides = np.concatenate([power[:left], power[right + 1 :]])
     pslr = _db(sides.max() / power[peak]) if sides.size else -math.inf
     islr = _db(sides.sum() / main) if sides.size else -math.inf
     return {"pslr_db": pslr, "islr_db": islr, "irw_samples": _half_power_width(power, peak) / UPSAMPLE}

@@ -1,4 +1,5 @@
 """Figures: one focused test column, input and every focuser, in dB."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,23 +7,25 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
 
-from .data import matched_filter  # noqa: E402
+from .data import matched_filter
 
 
 def _db(z: torch.Tensor) -> torch.Tensor:
     return 20.0 * torch.log10(z.abs().clamp_min(1e-6))
 
 
-def plot_scene(x: torch.Tensor, y: torch.Tensor, predictions: dict[str, torch.Tensor], preset: str,
-               path: Path) -> None:
+def plot_scene(x: torch.Tensor, y: torch.Tensor, predictions: dict[str, torch.Tensor], preset: str, path: Path) -> None:
     """Plot the column holding the brightest target: input magnitude, truth, matched filter, each model."""
     col = int(y.abs().amax(dim=(1, 2)).argmax())
-    lines = {"input |x|": x[col, :, 0], "ground truth": y[col, :, 0],
-             "matched filter": matched_filter(x[col:col + 1], preset)[0, :, 0],
-             **{name: pred[col, :, 0] for name, pred in predictions.items()}}
+    lines = {
+        "input |x|": x[col, :, 0],
+        "ground truth": y[col, :, 0],
+        "matched filter": matched_filter(x[col : col + 1], preset)[0, :, 0],
+        **{name: pred[col, :, 0] for name, pred in predictions.items()},
+    }
     fig, axes = plt.subplots(len(lines), 1, figsize=(9, 1.6 * len(lines)), sharex=True, sharey=True)
     truth_db = _db(lines["ground truth"])
     for ax, (name, line) in zip(axes, lines.items()):

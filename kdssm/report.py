@@ -1,4 +1,5 @@
 """Plain-text tables of scores for the terminal."""
+
 from __future__ import annotations
 
 COLUMNS = (
@@ -16,11 +17,15 @@ COLUMNS = (
 def format_table(rows: dict[str, dict]) -> str:
     """One line per named row of scores, aligned; missing figures show as '-'."""
     header = ["", *(title for _, title, _ in COLUMNS)]
-    body = [[name, *(fmt.format(scores[key]) if scores.get(key) is not None else "-"
-                     for key, _, fmt in COLUMNS)] for name, scores in rows.items()]
+    body = [
+        [name, *(fmt.format(scores[key]) if scores.get(key) is not None else "-" for key, _, fmt in COLUMNS)]
+        for name, scores in rows.items()
+    ]
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
-             for r in [header, *body]]
+    lines = [
+        "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+        for r in [header, *body]
+    ]
     return "\n".join(lines)
 
 

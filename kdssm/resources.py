@@ -18,6 +18,7 @@ The A and C factors count the tensors of one layer alive at the peak; they were 
 peaks measured in a fresh process (kdssm/memory.py) and are checked against new measurements in
 tests/test_resources.py (within 30 %).
 """
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,7 @@ FORWARD_FFT_BUFFERS = 4.0  # A_f: u_f, the column spectra (two gathered), the in
 TRAIN_FFT_TENSORS = 3.0  # A_t: kept for backward per layer: u_f, the column spectrum, the product
 TRAIN_LINE_TENSORS = 6.0  # C_t: the layer's input, conv output, mixed output, gate features
 CHECKPOINT_OVERHEAD = 64 * 1024  # a checkpoint's pickled structure and config beside the tensors
-BASE_OVERHEAD = 6 * 2 ** 20  # FFT plans, BLAS buffers, the allocator's slack: 5-12 MB measured on small models
+BASE_OVERHEAD = 6 * 2**20  # FFT plans, BLAS buffers, the allocator's slack: 5-12 MB measured on small models
 
 
 class ResourceError(ValueError):
@@ -55,17 +56,21 @@ class MemoryEstimate:
         return self.parameters + self.training_state + self.kernel_spectra + self.activations + self.columns
 
     def lines(self) -> list[str]:
-        parts = {"parameters": self.parameters, "training state": self.training_state,
-                 "kernel spectra": self.kernel_spectra, "activations": self.activations,
-                 "columns in memory": self.columns}
+        parts = {
+            "parameters": self.parameters,
+            "training state": self.training_state,
+            "kernel spectra": self.kernel_spectra,
+            "activations": self.activations,
+            "columns in memory": self.columns,
+        }
         return [f"{name}: {mb(value)}" for name, value in parts.items() if value] + [f"total: {mb(self.total)}"]
 
 
 def mb(n: int) -> str:
     """Bytes for a reader: '0.4 MB', '84 MB', '1.2 GB'."""
-    if n >= 2 ** 30:
-        return f"{n / 2 ** 30:,.1f} GB"
-    return f"{n / 2 ** 20:,.1f} MB" if n < 10 * 2 ** 20 else f"{n / 2 ** 20:,.0f} MB"
+    if n >= 2**30:
+        return f"{n / 2**30:,.1f} GB"
+    return f"{n / 2**20:,.1f} MB" if n < 10 * 2**20 else f"{n / 2**20:,.0f} MB"
 
 
 def _layer_shape(cfg: ModelConfig, length: int) -> tuple[int, int, int]:
@@ -82,13 +87,16 @@ def parameter_count(cfg: ModelConfig) -> int:
     """Real scalars of a SarSSM with cfg (models/sarssm.py, s4d.py, gate.py), without building it."""
     h, m = cfg.model_dim, cfg.state_dim // 2
     directions = 2 if cfg.bidirectional else 1
-    per_layer = (h  # log_dt
-                 + (h if cfg.range_conditioning else 0)  # dt_slope
-                 + 2 * h * m  # a_log_re, a_im
-                 + directions * h * m * 2 + h * 2  # C, D (real views)
-                 + 2 * h * h  # mixing
-                 + (2 * h if cfg.norm == "layer" else 0)
-                 + (h if cfg.activation == "modrelu" else 0))
+    per_layer = (
+        h  # log_dt
+        + (h if cfg.range_conditioning else 0)  # dt_slope
+        + 2 * h * m  # a_log_re, a_im
+        + directions * h * m * 2
+        + h * 2  # C, D (real views)
+        + 2 * h * h  # mixing
+        + (2 * h if cfg.norm == "layer" else 0)
+        + (h if cfg.activation == "modrelu" else 0)
+    )
     gated = _gated_layers(cfg)
     gate = 2 * h * cfg.gate_width + (cfg.gate_width + 3) * cfg.gate_hidden + cfg.gate_hidden + 2 * cfg.gate_hidden + 2
     return 2 * h + cfg.num_layers * per_layer + gated * gate + 2 * h * cfg.output_dim
@@ -126,12 +134,17 @@ def model_memory(cfg: ModelConfig, batch: int, length: int, mode: str = "forward
     if mode == "forward":
         cache = layers * g * h * n * COMPLEX
         building = kernel_build(cfg, g, taps, n, spectra=True)  # the last layer's, beside the others' caches
-        return MemoryEstimate(4 * p, 0, cache + building,
-                              int(layers * line + FORWARD_FFT_BUFFERS * spectra + 3 * line + inputs))
+        return MemoryEstimate(
+            4 * p, 0, cache + building, int(layers * line + FORWARD_FFT_BUFFERS * spectra + 3 * line + inputs)
+        )
     touched = min(g, 2 * batch)  # the grid points a batch's columns read: their kernels stay in the graph
     kernel_graph = layers * kernel_build(cfg, touched, taps, n, spectra=True)
-    return MemoryEstimate(4 * p, 12 * p, 0, int(layers * (TRAIN_FFT_TENSORS * spectra + TRAIN_LINE_TENSORS * line)
-                                                + kernel_graph + inputs))
+    return MemoryEstimate(
+        4 * p,
+        12 * p,
+        0,
+        int(layers * (TRAIN_FFT_TENSORS * spectra + TRAIN_LINE_TENSORS * line) + kernel_graph + inputs),
+    )
 
 
 def available_memory() -> int:
@@ -142,6 +155,7 @@ def available_memory() -> int:
 def columns_bytes(data_cfg, length: int, with_unlabelled: bool = False) -> int:
     """The splits' columns held in memory: x (2 channels) and y, complex64; an .npz counts its file size."""
     import os
+
     total = 0
     for which in ("train", "val", "test") + (("unlabelled",) if with_unlabelled else ()):
         path = getattr(data_cfg, f"{which}_npz", None)
@@ -157,6 +171,7 @@ def run_memory(cfg, teacher: ModelConfig | None = None, layers_cached: int = 0) 
     """One training (or, with `teacher`, distillation) process of RunConfig cfg: the larger of a training
     step and a validation forward, the columns, and a teacher's forward and targets."""
     from .data.datasets import data_columns
+
     length = data_columns(cfg.data).length
     batch = cfg.training.batch_size
     train = model_memory(cfg.model, batch, length, "train")
@@ -176,10 +191,10 @@ def run_memory(cfg, teacher: ModelConfig | None = None, layers_cached: int = 0) 
 def device_memory(accelerator: str) -> tuple[int, str]:
     """(bytes available, where) for the run's accelerator: the GPU's free memory, else the machine's."""
     import torch
-    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
-        if torch.cuda.is_available():
-            free, _ = torch.cuda.mem_get_info()
-            return int(free), "on the GPU"
+
+    if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+        free, _ = torch.cuda.mem_get_info()
+        return int(free), "on the GPU"
     return available_memory(), "in this machine"
 
 
@@ -188,9 +203,11 @@ def check_run(cfg, what: str, teacher: ModelConfig | None = None) -> MemoryEstim
     estimate = run_memory(cfg, teacher)
     available, where = device_memory(cfg.training.accelerator)
     if estimate.total > available:
-        raise ResourceError(f"{what} needs about {mb(estimate.total)} of memory ({mb(estimate.parameters)} of "
-                            f"parameters), {mb(available)} is available {where}; lower model.model_dim, "
-                            "model.state_dim, model.num_layers, training.batch_size or the data sizes")
+        raise ResourceError(
+            f"{what} needs about {mb(estimate.total)} of memory ({mb(estimate.parameters)} of "
+            f"parameters), {mb(available)} is available {where}; lower model.model_dim, "
+            "model.state_dim, model.num_layers, training.batch_size or the data sizes"
+        )
     return estimate
 
 
@@ -198,6 +215,7 @@ def free_disk(path) -> int:
     """Free bytes on the disk that holds `path` (or its nearest existing parent)."""
     import shutil
     from pathlib import Path
+
     folder = Path(path).resolve()
     while not folder.exists():
         folder = folder.parent
@@ -207,11 +225,11 @@ def free_disk(path) -> int:
 def room_for(path, needed: int, what: str) -> bool:
     """Whether `needed` bytes fit on path's disk; if not, say in one line what falls back."""
     import sys
+
     free = free_disk(path)
     if needed <= free:
         return True
-    print(f"kdssm: notice: {what}: it needs about {mb(needed)} of disk, {mb(free)} is free at {path}",
-          file=sys.stderr)
+    print(f"kdssm: notice: {what}: it needs about {mb(needed)} of disk, {mb(free)} is free at {path}", file=sys.stderr)
     return False
 
 
@@ -219,6 +237,7 @@ def disk_needs(cfg, teacher: ModelConfig | None = None) -> dict[str, int]:
     """Bytes a run folder grows to: model.ckpt (weights), Lightning's last and best (weights, Adam's
     moments and the optimizer's bookkeeping), and a distillation's teacher cache (its outputs)."""
     from .data.datasets import data_columns
+
     p = parameter_count(cfg.model)
     needs = {"model.ckpt": 4 * p + CHECKPOINT_OVERHEAD, "checkpoints (last, best)": 2 * (12 * p + CHECKPOINT_OVERHEAD)}
     if teacher is not None:
@@ -231,8 +250,9 @@ def check_disk(save_dir, needs: dict[str, int], what: str) -> None:
     """Refuse (one line, nothing written) a run folder whose checkpoints the disk cannot hold."""
     needed, free = sum(needs.values()), free_disk(save_dir)
     if needed > free:
-        raise ResourceError(f"{what} in {save_dir} needs about {mb(needed)} of disk for its checkpoints, {mb(free)} "
-                            "is free there")
+        raise ResourceError(
+            f"{what} in {save_dir} needs about {mb(needed)} of disk for its checkpoints, {mb(free)} is free there"
+        )
 
 
 def check_scoring(models: list[ModelConfig], columns: int, length: int, what: str) -> None:
@@ -243,5 +263,7 @@ def check_scoring(models: list[ModelConfig], columns: int, length: int, what: st
     estimate = MemoryEstimate(sum(f.parameters for f in forwards), 0, 0, worst, columns * length * 3 * COMPLEX)
     available = available_memory()
     if estimate.total > available:
-        raise ResourceError(f"{what} needs about {mb(estimate.total)} of memory, {mb(available)} is available; "
-                            "score fewer columns (--num_columns) or fewer models at once")
+        raise ResourceError(
+            f"{what} needs about {mb(estimate.total)} of memory, {mb(available)} is available; "
+            "score fewer columns (--num_columns) or fewer models at once"
+        )

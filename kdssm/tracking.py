@@ -5,6 +5,7 @@ Every write goes through an explicit MlflowClient and run id (no global active r
 driver only, so concurrent trials never write to a sqlite store at once. Runs are found again by tag
 on a resumed sweep instead of being duplicated.
 """
+
 from __future__ import annotations
 
 import functools
@@ -34,12 +35,18 @@ def provenance() -> dict[str, str]:
     import sys
 
     import kdssm
-    tags = {"mlflow.source.name": "kdssm " + " ".join(sys.argv[1:])[:200] if sys.argv[1:] else "kdssm",
-            "mlflow.source.type": "LOCAL", "mlflow.user": getpass.getuser(),
-            "kdssm.version": kdssm.__version__, "kdssm.command": " ".join(sys.argv)[:500]}
+
+    tags = {
+        "mlflow.source.name": "kdssm " + " ".join(sys.argv[1:])[:200] if sys.argv[1:] else "kdssm",
+        "mlflow.source.type": "LOCAL",
+        "mlflow.user": getpass.getuser(),
+        "kdssm.version": kdssm.__version__,
+        "kdssm.command": " ".join(sys.argv)[:500],
+    }
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(kdssm.__file__).parent, capture_output=True,
-                                text=True, timeout=5)
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(kdssm.__file__).parent, capture_output=True, text=True, timeout=5
+        )
         if commit.returncode == 0:
             tags["mlflow.source.git.commit"] = commit.stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -60,6 +67,7 @@ def check_reachable(uri: str) -> None:
     parsed = urlparse(uri)
     if parsed.scheme in ("http", "https"):
         import requests
+
         try:
             answer = requests.get(uri.rstrip("/") + "/health", timeout=5)
         except requests.RequestException as err:
@@ -98,9 +106,13 @@ def dataset_record(name: str, digest: str, source: dict | str, columns: int, len
     """What MLflow's Dataset column shows of a split: a plain dict (picklable into Tune callbacks).
     source: the simulator's settings (a dict) or the .npz file's path."""
     local = isinstance(source, str)
-    return {"name": name, "digest": digest[:36], "source_type": "local" if local else "code",
-            "source": Path(source).resolve().as_uri() if local else json.dumps(source, sort_keys=True),
-            "profile": json.dumps({"columns": columns, "length": length, "labelled": labelled})}
+    return {
+        "name": name,
+        "digest": digest[:36],
+        "source_type": "local" if local else "code",
+        "source": Path(source).resolve().as_uri() if local else json.dumps(source, sort_keys=True),
+        "profile": json.dumps({"columns": columns, "length": length, "labelled": labelled}),
+    }
 
 
 SIGNATURE = None  # built on first use (mlflow.models imports are slow)
@@ -112,8 +124,11 @@ def signature():
     if SIGNATURE is None:
         from mlflow.models import ModelSignature
         from mlflow.types import Schema, TensorSpec
-        SIGNATURE = ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, -1, 4))]),
-                                   outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, -1, 2))]))
+
+        SIGNATURE = ModelSignature(
+            inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, -1, 4))]),
+            outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, -1, 2))]),
+        )
     return SIGNATURE
 
 
@@ -127,11 +142,15 @@ class StudentModel(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context) -> None:
         from kdssm.checkpoint import load_model
+
         self.model = load_model(context.artifacts["checkpoint"])
 
     def predict(self, context, model_input: np.ndarray, params=None) -> np.ndarray:
-        x = torch.view_as_complex(torch.as_tensor(np.asarray(model_input, dtype=np.float32))
-                                  .reshape(*np.shape(model_input)[:2], 2, 2).contiguous())  # (B, L, 2) complex64
+        x = torch.view_as_complex(
+            torch.as_tensor(np.asarray(model_input, dtype=np.float32))
+            .reshape(*np.shape(model_input)[:2], 2, 2)
+            .contiguous()
+        )  # (B, L, 2) complex64
         with torch.no_grad():
             y = self.model(x)  # (B, L, 1) complex64
         return torch.view_as_real(y).reshape(*y.shape[:2], 2).numpy()
@@ -145,6 +164,7 @@ def to_pyfunc_input(x: torch.Tensor) -> np.ndarray:
 class SweepTracker:
     def __init__(self, uri: str, experiment: str, sweep_dir: Path):
         import logging
+
         logging.getLogger("mlflow").setLevel(logging.WARNING)  # no INFO lines on creating a store
         self.uri = uri
         self.sweep_dir = Path(sweep_dir).resolve()
@@ -153,15 +173,19 @@ class SweepTracker:
         if found is None:
             local = urlparse(uri).scheme in ("sqlite", "file", "")
             location = (self.sweep_dir / "mlartifacts").as_uri() if local else None
-            self.experiment_id = self.client.create_experiment(experiment, artifact_location=location,
-                                                               tags=dict([EXPERIMENT_KIND]))
+            self.experiment_id = self.client.create_experiment(
+                experiment, artifact_location=location, tags=dict([EXPERIMENT_KIND])
+            )
         else:
             self.experiment_id = found.experiment_id
             if found.tags.get(EXPERIMENT_KIND[0]) is None:
                 self.client.set_experiment_tag(self.experiment_id, *EXPERIMENT_KIND)
         self.experiment = experiment
-        self.parent_id = self._find_or_create("sweep", {ROLE: "sweep", SWEEP_DIR: str(self.sweep_dir)},
-                                              f"tags.`{ROLE}` = 'sweep' and tags.`{SWEEP_DIR}` = '{self.sweep_dir}'")
+        self.parent_id = self._find_or_create(
+            "sweep",
+            {ROLE: "sweep", SWEEP_DIR: str(self.sweep_dir)},
+            f"tags.`{ROLE}` = 'sweep' and tags.`{SWEEP_DIR}` = '{self.sweep_dir}'",
+        )
 
     def _find_or_create(self, name: str, tags: dict, query: str) -> str:
         runs = self.client.search_runs([self.experiment_id], query, max_results=1, order_by=["start_time ASC"])
@@ -180,13 +204,13 @@ class SweepTracker:
         logged = self.client.get_run(run_id).data.params
         fresh = [Param(k, str(v)[:6000]) for k, v in params.items() if k not in logged]
         for start in range(0, len(fresh), 100):
-            self.client.log_batch(run_id, params=fresh[start:start + 100])
+            self.client.log_batch(run_id, params=fresh[start : start + 100])
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
         now = int(time.time() * 1000)
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
         for start in range(0, len(batch), 500):
-            self.client.log_batch(run_id, metrics=batch[start:start + 500])
+            self.client.log_batch(run_id, metrics=batch[start : start + 500])
 
     def log_new_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
         """log_metrics of a run's final figures without repeats: a metric the run already has is kept as
@@ -201,10 +225,16 @@ class SweepTracker:
     def log_datasets(self, run_id: str, records: list[dict]) -> None:
         """The columns a run used, as MLflow datasets with their split as context (once per run)."""
         from mlflow.entities import Dataset, DatasetInput, InputTag
+
         if not records or self.client.get_run(run_id).inputs.dataset_inputs:
             return
-        inputs = [DatasetInput(Dataset(**{k: v for k, v in r.items() if k != "context"}),
-                               [InputTag("mlflow.data.context", r["context"])]) for r in records]
+        inputs = [
+            DatasetInput(
+                Dataset(**{k: v for k, v in r.items() if k != "context"}),
+                [InputTag("mlflow.data.context", r["context"])],
+            )
+            for r in records
+        ]
         self.client.log_inputs(run_id, datasets=inputs)
 
     def log_table(self, run_id: str, rows: list[dict], artifact_file: str) -> None:
@@ -235,8 +265,15 @@ class SweepTracker:
             return
         if summary is not None:
             self.log_new_metrics(run_id, scalar_metrics({k: v for k, v in summary.items() if k != "model"}))
-            self.log_files(run_id, [trial_dir / "summary.json", trial_dir / "config.yaml",
-                                    trial_dir / "history.jsonl", trial_dir / "model.ckpt"])
+            self.log_files(
+                run_id,
+                [
+                    trial_dir / "summary.json",
+                    trial_dir / "config.yaml",
+                    trial_dir / "history.jsonl",
+                    trial_dir / "model.ckpt",
+                ],
+            )
         self.client.set_tag(run_id, "kdssm.stopped_early", str(stopped).lower())
         status = RunStatus.FINISHED if summary else RunStatus.FAILED
         self.client.set_terminated(run_id, RunStatus.to_string(status))
@@ -252,12 +289,14 @@ class SweepTracker:
         (where MLflow's UI sorts them); returns the model URI. A model already logged from this run under
         this name is reused (a resumed sweep logs nothing twice)."""
         for logged in self.client.search_logged_models(
-                [self.experiment_id], filter_string=f"source_run_id = '{run_id}' AND name = '{artifact}'"):
+            [self.experiment_id], filter_string=f"source_run_id = '{run_id}' AND name = '{artifact}'"
+        ):
             return f"models:/{logged.model_id}"
         import logging
         import os
 
         import kdssm
+
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         logging.getLogger("mlflow").setLevel(logging.ERROR)  # its INFO/WARNING lines on every logged model
         mlflow.set_tracking_uri(self.uri)
@@ -265,9 +304,13 @@ class SweepTracker:
         with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*input example was not provided.*")  # the signature says it
             info = mlflow.pyfunc.log_model(
-                name=artifact, python_model=StudentModel(), artifacts={"checkpoint": str(checkpoint)},
-                code_paths=[str(Path(kdssm.__file__).parent)], signature=signature(),
-                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy", "pyyaml"])
+                name=artifact,
+                python_model=StudentModel(),
+                artifacts={"checkpoint": str(checkpoint)},
+                code_paths=[str(Path(kdssm.__file__).parent)],
+                signature=signature(),
+                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy", "pyyaml"],
+            )
         now = int(time.time() * 1000)
         for key, value in scalar_metrics(metrics, "model.").items():  # prefixed: the run's own curves stay as they are
             self.client.log_metric(run_id, key, value, timestamp=now, step=0, model_id=info.model_id)
@@ -279,6 +322,7 @@ class SweepTracker:
         for version in self.client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'"):
             return version.version
         import logging
+
         logging.getLogger("mlflow").setLevel(logging.ERROR)
         version = mlflow.register_model(self.log_model(run_id, checkpoint, metrics, artifact), name).version
         for key, value in metrics.items():
@@ -302,5 +346,5 @@ def end_sweep_run(uri: str, experiment: str, sweep_dir: Path, status: str) -> No
         for run in client.search_runs([found.experiment_id], query, max_results=1):
             if run.info.status == "RUNNING":
                 client.set_terminated(run.info.run_id, status)
-    except Exception:  # noqa: BLE001 - the original error is the one to report
+    except Exception:
         pass

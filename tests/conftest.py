@@ -1,4 +1,5 @@
 """Shared fixtures: tiny configs and a tiny teacher run folder (real files, real checkpoint)."""
+
 import pytest
 import torch
 
@@ -6,8 +7,7 @@ from kdssm.checkpoint import save_model
 from kdssm.config import RunConfig
 from kdssm.models import SarSSM
 
-TINY_TEACHER = dict(model_dim=6, state_dim=16, num_layers=3, use_selectivity=True, range_conditioning=True,
-                    dropout=0.1)
+TINY_TEACHER = dict(model_dim=6, state_dim=16, num_layers=3, use_selectivity=True, range_conditioning=True, dropout=0.1)
 TINY_DATA = dict(preset="mini", train_size=64, val_size=32, test_size=32)
 
 
@@ -29,10 +29,16 @@ def ray_local():
     4 logical CPUs on a 2-core machine: room for a 2-worker run beside a Tune trial; the work is tiny.
     """
     import ray
+
     if not ray.is_initialized():
         import logging
-        ray.init(num_cpus=4, include_dashboard=False, logging_level=logging.WARNING,
-                 logging_config=ray.LoggingConfig(log_level="ERROR"))
+
+        ray.init(
+            num_cpus=4,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            logging_config=ray.LoggingConfig(log_level="ERROR"),
+        )
     yield ray
 
 
@@ -40,6 +46,8 @@ def ray_local():
 def _stop_ray_at_end():
     yield
     import sys
+
     if "ray" in sys.modules:
         import ray
+
         ray.shutdown()

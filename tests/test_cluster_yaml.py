@@ -1,4 +1,5 @@
 """cluster.yaml is a Ray cluster-launcher file that Ray's own schema accepts, set up to run this project."""
+
 import pathlib
 
 import yaml
@@ -12,6 +13,7 @@ def test_cluster_yaml_is_valid_against_rays_schema():
     import jsonschema
     import ray.autoscaler
     from ray.autoscaler._private.util import prepare_config, validate_config
+
     config = yaml.safe_load((ROOT / "cluster.yaml").read_text())
     schema = json.loads((pathlib.Path(ray.autoscaler.__file__).parent / "ray-schema.json").read_text())
     jsonschema.validate(config, schema)  # the file as written: unknown or malformed fields fail here

@@ -6,8 +6,14 @@ from hypothesis import strategies as st
 from kdssm.cli import main
 from kdssm.config import ConfigError, ModelConfig, RunConfig
 
-CONFIGS = ["configs/teacher.yaml", "configs/student.yaml", "configs/demo/teacher.yaml", "configs/sweep.yaml",
-           "configs/demo/student.yaml", "configs/demo/sweep.yaml"]
+CONFIGS = [
+    "configs/teacher.yaml",
+    "configs/student.yaml",
+    "configs/demo/teacher.yaml",
+    "configs/sweep.yaml",
+    "configs/demo/student.yaml",
+    "configs/demo/sweep.yaml",
+]
 
 
 @pytest.mark.parametrize("path", CONFIGS)
@@ -23,8 +29,9 @@ def test_demo_sweep_students_are_students_of_the_demo_teacher():
     assert sweep.model.use_selectivity and teacher.model.use_selectivity  # gated students: the edges need it
     assert sweep.search.num_samples >= 8  # the demo's promise
     student = RunConfig.from_file(CONFIGS[4])
-    assert {k: v for k, v in sweep.to_dict().items() if k not in ("search", "training")} == \
-        {k: v for k, v in student.to_dict().items() if k not in ("search", "training")}
+    assert {k: v for k, v in sweep.to_dict().items() if k not in ("search", "training")} == {
+        k: v for k, v in student.to_dict().items() if k not in ("search", "training")
+    }
 
 
 def test_seed_sizes_in_the_seed_configs():
@@ -34,35 +41,44 @@ def test_seed_sizes_in_the_seed_configs():
     assert teacher.data.preset == student.data.preset == "s1"
 
 
-GEOMETRY = {"wavelength_m": 0.0555, "velocity_m_s": 7100.0, "prf_hz": 600.0, "antenna_length_m": 40.0,
-            "slant_range_near_m": 800e3, "slant_range_far_m": 950e3}
+GEOMETRY = {
+    "wavelength_m": 0.0555,
+    "velocity_m_s": 7100.0,
+    "prf_hz": 600.0,
+    "antenna_length_m": 40.0,
+    "slant_range_near_m": 800e3,
+    "slant_range_far_m": 950e3,
+}
 
 
-@pytest.mark.parametrize("data,message", [
-    ({"model": {"model_dimm": 3}}, "model.model_dimm: unknown key"),
-    ({"modle": {}}, "modle: unknown section"),
-    ({"model": {"model_dim": "big"}}, "model.model_dim: expected an integer"),
-    ({"model": {"model_dim": 0}}, "model.model_dim: must be >= 1"),
-    ({"model": {"state_dim": 7}}, "model.state_dim: must be even"),
-    ({"model": {"activation": "relu6"}}, "model.activation: 'relu6' is not one of"),
-    ({"data": {"preset": "s2"}}, "data.preset: 's2' is not one of mini, s1"),
-    ({"data": {"train_seed": 2}}, "seeds must differ"),
-    ({"training": {"num_epochs": -1}}, "training.num_epochs: must be >= 0"),
-    ({"training": {"learning_rate": 0}}, "training.learning_rate: must be > 0"),
-    ({"distillation": {"temperature": -1}}, "distillation.temperature: must be > 0"),
-    ({"distillation": {"alpha": -0.1}}, "distillation.alpha: must be >= 0"),
-    ({"training": {"use_gpu": True}}, "training.use_gpu: unknown key"),
-    ({"model": {"use_selectivity": "yes"}}, "model.use_selectivity: expected true or false"),
-    ({"model": 5}, "model: expected a mapping"),
-    ({"model": {"gate_layers": "first"}}, "model.gate_layers: 'first' is not one of all, last, not_first"),
-    ({"model": {"init": "pretrained"}}, "model.init: 'pretrained' is not one of auto, matched_filter, random"),
-    ({"data": {"prf_hz": 600}}, "data.wavelength_m: missing"),
-    ({"data": {**GEOMETRY, "prf_hz": -600}}, "data.prf_hz: must be > 0.0"),
-    ({"data": {**GEOMETRY, "slant_range_near_m": 990e3}}, "data.slant_range_near_m: must be < slant_range_far_m"),
-    ({"model": {"geometry": {**GEOMETRY, "swath": 1}}}, "model.geometry.swath: unknown key"),
-    ({"model": {"geometry": {**GEOMETRY, "velocity_m_s": 0}}}, "model.geometry.velocity_m_s: must be > 0"),
-    ({"model": {"geometry": [1, 2]}}, "model.geometry: expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        ({"model": {"model_dimm": 3}}, "model.model_dimm: unknown key"),
+        ({"modle": {}}, "modle: unknown section"),
+        ({"model": {"model_dim": "big"}}, "model.model_dim: expected an integer"),
+        ({"model": {"model_dim": 0}}, "model.model_dim: must be >= 1"),
+        ({"model": {"state_dim": 7}}, "model.state_dim: must be even"),
+        ({"model": {"activation": "relu6"}}, "model.activation: 'relu6' is not one of"),
+        ({"data": {"preset": "s2"}}, "data.preset: 's2' is not one of mini, s1"),
+        ({"data": {"train_seed": 2}}, "seeds must differ"),
+        ({"training": {"num_epochs": -1}}, "training.num_epochs: must be >= 0"),
+        ({"training": {"learning_rate": 0}}, "training.learning_rate: must be > 0"),
+        ({"distillation": {"temperature": -1}}, "distillation.temperature: must be > 0"),
+        ({"distillation": {"alpha": -0.1}}, "distillation.alpha: must be >= 0"),
+        ({"training": {"use_gpu": True}}, "training.use_gpu: unknown key"),
+        ({"model": {"use_selectivity": "yes"}}, "model.use_selectivity: expected true or false"),
+        ({"model": 5}, "model: expected a mapping"),
+        ({"model": {"gate_layers": "first"}}, "model.gate_layers: 'first' is not one of all, last, not_first"),
+        ({"model": {"init": "pretrained"}}, "model.init: 'pretrained' is not one of auto, matched_filter, random"),
+        ({"data": {"prf_hz": 600}}, "data.wavelength_m: missing"),
+        ({"data": {**GEOMETRY, "prf_hz": -600}}, "data.prf_hz: must be > 0.0"),
+        ({"data": {**GEOMETRY, "slant_range_near_m": 990e3}}, "data.slant_range_near_m: must be < slant_range_far_m"),
+        ({"model": {"geometry": {**GEOMETRY, "swath": 1}}}, "model.geometry.swath: unknown key"),
+        ({"model": {"geometry": {**GEOMETRY, "velocity_m_s": 0}}}, "model.geometry.velocity_m_s: must be > 0"),
+        ({"model": {"geometry": [1, 2]}}, "model.geometry: expected a mapping"),
+    ],
+)
 def test_validation_names_the_key(data, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         RunConfig.from_dict(data)
@@ -89,12 +105,29 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path, capsys):
 yaml_values = st.recursive(
     st.none() | st.booleans() | st.integers(-5, 5000) | st.floats(allow_nan=True) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 sections = st.dictionaries(
     st.sampled_from(["model", "data", "training", "distillation", "other"]),
-    st.dictionaries(st.sampled_from(["model_dim", "state_dim", "preset", "num_epochs", "alpha", "dropout",
-                                     "unknown", "teacher_layers", "train_npz"]), yaml_values, max_size=3),
-    max_size=3)
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "model_dim",
+                "state_dim",
+                "preset",
+                "num_epochs",
+                "alpha",
+                "dropout",
+                "unknown",
+                "teacher_layers",
+                "train_npz",
+            ]
+        ),
+        yaml_values,
+        max_size=3,
+    ),
+    max_size=3,
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -112,12 +145,15 @@ def test_random_yaml_never_escapes_as_a_traceback(tmp_path, doc, raw):
 @pytest.mark.parametrize("name", ["standard", "compressed", "tiny", "tiny16", "ultra"])
 def test_preset_files_agree_with_the_model_presets(name):
     from kdssm.models import MODEL_PRESETS
+
     model = yaml.safe_load(open(f"configs/presets/{name}.yaml"))["model"]
     assert model == MODEL_PRESETS[name]
 
 
-@pytest.mark.parametrize("command", ["train", "demo", "distill", "sweep", "pareto", "compare", "evaluate", "focus",
-                                     "scene", "plan", "export"])
+@pytest.mark.parametrize(
+    "command",
+    ["train", "demo", "distill", "sweep", "pareto", "compare", "evaluate", "focus", "scene", "plan", "export"],
+)
 def test_every_subcommand_has_working_help(command, capsys):
     with pytest.raises(SystemExit) as done:
         main([command, "--help"])

@@ -1,4 +1,7 @@
 """The geometry of DATA_CARD.md: one rounding of Na everywhere, aperture buckets, user geometries."""
+
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +14,7 @@ def test_aperture_buckets_cover_the_swath_with_the_card_rounding(name):
     pre = PRESETS[name]
     buckets = pre.aperture_buckets()
     assert buckets[0][1] == 0.0 and buckets[-1][2] == 1.0
-    assert all(a[2] == pytest.approx(b[1]) for a, b in zip(buckets, buckets[1:]))  # contiguous
+    assert all(a[2] == pytest.approx(b[1]) for a, b in itertools.pairwise(buckets))  # contiguous
     for na, lo, hi in buckets:
         inside = np.linspace(lo, hi, 9)[1:-1]
         assert (pre.aperture_samples(pre.slant_range(inside)) == na).all() and na % 2 == 1
@@ -22,8 +25,9 @@ def test_aperture_buckets_cover_the_swath_with_the_card_rounding(name):
 def test_numpy_and_torch_agree_on_na():
     pre = PRESETS["mini"]
     p = np.random.default_rng(0).uniform(0, 1, 20000)
-    assert (pre.aperture_samples(pre.slant_range(p)) ==
-            pre.aperture_samples(pre.slant_range(torch.tensor(p))).numpy()).all()
+    assert (
+        pre.aperture_samples(pre.slant_range(p)) == pre.aperture_samples(pre.slant_range(torch.tensor(p))).numpy()
+    ).all()
     assert (pre.half_aperture(torch.tensor(p)).numpy() == (pre.aperture_samples(pre.slant_range(p)) - 1) // 2).all()
 
 

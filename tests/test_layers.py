@@ -1,4 +1,5 @@
 """The one-way import rule of ARCHITECTURE.md: the lower layers load without the heavy frameworks."""
+
 import ast
 import pathlib
 import subprocess
@@ -7,14 +8,25 @@ import sys
 import pytest
 
 HEAVY = ("ray", "optuna", "mlflow", "pytorch_lightning", "lightning")
-LOWER = ("kdssm.geometry", "kdssm.models", "kdssm.data", "kdssm.metrics", "kdssm.losses", "kdssm.config",
-         "kdssm.checkpoint", "kdssm.evaluate", "kdssm")
+LOWER = (
+    "kdssm.geometry",
+    "kdssm.models",
+    "kdssm.data",
+    "kdssm.metrics",
+    "kdssm.losses",
+    "kdssm.config",
+    "kdssm.checkpoint",
+    "kdssm.evaluate",
+    "kdssm",
+)
 
 
 def _frameworks_loaded_by(module: str) -> str:
     """The heavy frameworks a fresh interpreter has loaded after importing `module`, comma-separated."""
-    code = (f"import sys, {module}; heavy = [m for m in sys.modules if m.split('.')[0] in {HEAVY!r}]; "
-            "print(','.join(heavy))")
+    code = (
+        f"import sys, {module}; heavy = [m for m in sys.modules if m.split('.')[0] in {HEAVY!r}]; "
+        "print(','.join(heavy))"
+    )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
 
 
@@ -47,12 +59,19 @@ def test_models_never_import_training_or_upper_layers():
     for folder in ("models", "data"):
         for path in (root / folder).glob("*.py"):
             for name in _imports(path):
-                assert not any(part in name for part in ("train", "distill", "cli", "tracking", "tune")), \
+                assert not any(part in name for part in ("train", "distill", "cli", "tracking", "tune")), (
                     f"{path.name} imports {name}"
+                )
 
 
-ALLOWED_FRAMEWORK_FILES = {"kdssm/train/distributed.py", "kdssm/train/cluster.py", "kdssm/train/history.py",
-                           "kdssm/tracking.py", "kdssm/deploy/source.py", "kdssm/deploy/ray_focus.py"}
+ALLOWED_FRAMEWORK_FILES = {
+    "kdssm/train/distributed.py",
+    "kdssm/train/cluster.py",
+    "kdssm/train/history.py",
+    "kdssm/tracking.py",
+    "kdssm/deploy/source.py",
+    "kdssm/deploy/ray_focus.py",
+}
 
 
 def test_ray_optuna_mlflow_only_in_distributed_tracking_and_search():
@@ -75,7 +94,9 @@ def test_deploy_sits_above_training_and_below_the_cli():
     root = pathlib.Path(__file__).resolve().parents[1] / "kdssm" / "deploy"
     for path in root.glob("*.py"):
         for name in _imports(path):
-            assert not any(part in name for part in ("cli", "tune", "distill", "..train")), f"{path.name} imports {name}"
+            assert not any(part in name for part in ("cli", "tune", "distill", "..train")), (
+                f"{path.name} imports {name}"
+            )
 
 
 def test_training_sits_below_distillation():

@@ -30,8 +30,9 @@ def test_temperature_changes_the_distillation_gradient():
         grads.append(s.grad / s.grad.norm())
     assert (grads[0] - grads[1]).norm() > 0.05  # a different direction, not a rescaled one
     s = torch.randn(3, 16, 1, dtype=torch.complex64, generator=g)
-    assert float(losses.distillation_loss(s, t, 1e-9, err)) == pytest.approx(float(losses.normalised_mse(s, t)),
-                                                                              rel=1e-5)
+    assert float(losses.distillation_loss(s, t, 1e-9, err)) == pytest.approx(
+        float(losses.normalised_mse(s, t)), rel=1e-5
+    )
     assert float(losses.distillation_loss(s, t, 4.0)) == pytest.approx(float(losses.normalised_mse(s, t)), rel=1e-6)
 
 

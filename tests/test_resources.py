@@ -1,4 +1,5 @@
 """Resource limits: estimates against measured peaks, refusals before anything is written, full disks."""
+
 import os
 import resource
 import signal
@@ -17,10 +18,12 @@ from kdssm.resources import model_memory, parameter_count
 
 MINI = PRESETS["mini"].geometry().to_dict()
 CONFIGS = {
-    "demo teacher": dict(model_dim=16, state_dim=128, num_layers=3, use_selectivity=True, gate_layers="not_first",
-                         geometry=MINI),
-    "demo student": dict(model_dim=8, state_dim=64, num_layers=2, use_selectivity=True, gate_layers="last",
-                         gate_width=4, geometry=MINI),
+    "demo teacher": dict(
+        model_dim=16, state_dim=128, num_layers=3, use_selectivity=True, gate_layers="not_first", geometry=MINI
+    ),
+    "demo student": dict(
+        model_dim=8, state_dim=64, num_layers=2, use_selectivity=True, gate_layers="last", gate_width=4, geometry=MINI
+    ),
     "no geometry": dict(model_dim=32, state_dim=64, num_layers=3, use_selectivity=False),
 }
 
@@ -33,19 +36,39 @@ def test_parameter_count_without_building_the_model(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, length, mode", [("demo teacher", 256, "forward"), ("demo teacher", 256, "train"),
-                                                ("demo student", 256, "train"), ("no geometry", 512, "forward")])
+@pytest.mark.parametrize(
+    "name, length, mode",
+    [
+        ("demo teacher", 256, "forward"),
+        ("demo teacher", 256, "train"),
+        ("demo student", 256, "train"),
+        ("no geometry", 512, "forward"),
+    ],
+)
 def test_estimate_is_within_30_percent_of_the_measured_peak(name, length, mode):
     estimate = model_memory(ModelConfig.from_dict(CONFIGS[name]), 32, length, mode)
     measured_mb = peak_memory_mb(length, "forward" if mode == "forward" else "train_step", 32, model=CONFIGS[name])
-    steps_mb = (estimate.total - estimate.parameters - estimate.training_state) / 2 ** 20  # the peak is a delta
+    steps_mb = (estimate.total - estimate.parameters - estimate.training_state) / 2**20  # the peak is a delta
     assert 0.7 <= steps_mb / measured_mb <= 1.3, (steps_mb, measured_mb)
 
 
 def test_a_model_no_machine_holds_is_refused_before_anything_is_written(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "--config", "configs/demo/teacher.yaml", "--model_dim", "100000", "--save_dir", str(run),
-                 "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                "configs/demo/teacher.yaml",
+                "--model_dim",
+                "100000",
+                "--save_dir",
+                str(run),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("kdssm: error: training needs about") and "is available" in err and err.count("\n") == 1
     assert "model.model_dim" in err and "training.batch_size" in err
@@ -64,22 +87,36 @@ def test_plan_prints_the_estimates_and_says_whether_it_fits(capsys):
 
 def _limited(limit_bytes: int):
     """A child's preexec: writes beyond limit_bytes fail with EFBIG (SIGXFSZ ignored, as a full disk fails)."""
+
     def apply():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
     return apply
 
 
 def test_a_full_disk_during_focus_keeps_the_previous_output_and_the_rerun_completes(tmp_path):
     from kdssm.data.scene import simulate_scene
     from tests.deploy.models import linear_student, saved
+
     scene = simulate_scene(PRESETS["mini"].geometry(), 600, 64, seed=3)
     np.savez(tmp_path / "scene.npz", raw=scene["raw"], slant_range_m=scene["slant_range_m"])
     student = saved(linear_student(), tmp_path / "student")
     out = tmp_path / "focused.npz"
     out.write_bytes(b"the previous output")
-    cmd = [sys.executable, "-m", "kdssm.cli", "focus", student, "--input", str(tmp_path / "scene.npz"),
-           "--output", str(out), "--overwrite", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "kdssm.cli",
+        "focus",
+        student,
+        "--input",
+        str(tmp_path / "scene.npz"),
+        "--output",
+        str(out),
+        "--overwrite",
+        "--quiet",
+    ]
     failed = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=_limited(100_000), timeout=300)
     assert failed.returncode == 2, failed.stderr
     assert failed.stderr.startswith("kdssm: error: file too large") and failed.stderr.count("\n") == 1
@@ -92,11 +129,34 @@ def test_a_full_disk_during_focus_keeps_the_previous_output_and_the_rerun_comple
 
 def test_a_full_disk_during_training_stops_in_one_line_and_the_same_command_resumes(tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "kdssm.cli", "train", "--config", "configs/demo/teacher.yaml", "--model_dim", "4",
-           "--state_dim", "16", "--num_layers", "1", "--train_size", "64", "--val_size", "32", "--test_size", "32",
-           "--num_epochs", "2", "--save_dir", str(run), "--quiet"]
-    failed = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=_limited(6_000), timeout=300,
-                            cwd=os.getcwd())
+    cmd = [
+        sys.executable,
+        "-m",
+        "kdssm.cli",
+        "train",
+        "--config",
+        "configs/demo/teacher.yaml",
+        "--model_dim",
+        "4",
+        "--state_dim",
+        "16",
+        "--num_layers",
+        "1",
+        "--train_size",
+        "64",
+        "--val_size",
+        "32",
+        "--test_size",
+        "32",
+        "--num_epochs",
+        "2",
+        "--save_dir",
+        str(run),
+        "--quiet",
+    ]
+    failed = subprocess.run(
+        cmd, capture_output=True, text=True, preexec_fn=_limited(6_000), timeout=300, cwd=os.getcwd()
+    )
     assert failed.returncode == 2, failed.stderr[-2000:]
     assert "kdssm: error: file too large" in failed.stderr and failed.stderr.strip().count("\n") == 0
     assert not (run / "model.ckpt").exists()
@@ -107,6 +167,7 @@ def test_a_full_disk_during_training_stops_in_one_line_and_the_same_command_resu
 
 def test_disk_checks_refuse_or_fall_back_in_one_line(tmp_path, capsys):
     from kdssm.resources import ResourceError, check_disk, free_disk, room_for
+
     free = free_disk(tmp_path / "not" / "yet")  # the nearest existing folder's disk
     assert free > 0
     assert room_for(tmp_path, 1024, "a small cache")
@@ -121,6 +182,7 @@ def test_disk_checks_refuse_or_fall_back_in_one_line(tmp_path, capsys):
 
 def test_evaluate_refuses_more_columns_than_memory_holds(tmp_path, capsys):
     from tests.deploy.models import linear_student, saved
+
     run = saved(linear_student(), tmp_path / "student")
     assert main(["evaluate", run, "--num_columns", "100000000"]) == 2
     err = capsys.readouterr().err
@@ -132,6 +194,7 @@ def test_a_sweep_space_is_sized_by_its_largest_student():
     from kdssm.resources import ResourceError
     from tune import space
     from tune.sweep import check_trial_memory
+
     cfg = RunConfig.from_file("configs/demo/sweep.yaml")
     largest = space.largest(cfg, cfg.search)
     assert (largest.model.model_dim, largest.model.state_dim, largest.model.num_layers) == (16, 64, 3)

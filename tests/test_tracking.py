@@ -1,5 +1,6 @@
 """kdssm.tracking on its own, over a sqlite store in a temporary folder: experiment kind, provenance,
 writes that never repeat, datasets, and a crashed sweep's parent run ended."""
+
 import pytest
 from mlflow.tracking import MlflowClient
 

@@ -5,6 +5,7 @@ A tracking server that stops answering must not stop the sweep: every MLflow wri
 in order, and kept (with one line saying so) while the server is unreachable, then sent when it
 answers again, at the latest when the experiment ends.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,16 @@ from ray import tune
 from kdssm.tracking import SweepTracker
 from kdssm.train import rundir
 
-EPOCH_METRICS = ("val_nmse_db", "val_nmse_valid_db", "val_accuracy", "train_total_loss", "val_total_loss",
-                 "train_loss", "val_loss", "quality")
+EPOCH_METRICS = (
+    "val_nmse_db",
+    "val_nmse_valid_db",
+    "val_accuracy",
+    "train_total_loss",
+    "val_total_loss",
+    "train_loss",
+    "val_loss",
+    "quality",
+)
 
 
 class MlflowTrials(tune.Callback):
@@ -43,17 +52,22 @@ class MlflowTrials(tune.Callback):
         while self._pending:
             try:
                 self._pending[0]()
-            except Exception as err:  # noqa: BLE001 - any tracking failure: keep the write, go on sweeping
+            except Exception as err:
                 if self._down_since is None:
                     self._down_since = time.monotonic()
-                    print(f"[sweep] MLflow {self.uri} unreachable ({type(err).__name__}); trial records are kept "
-                          "and sent when it answers", flush=True)
+                    print(
+                        f"[sweep] MLflow {self.uri} unreachable ({type(err).__name__}); trial records are kept "
+                        "and sent when it answers",
+                        flush=True,
+                    )
                 self._tracker = None  # a fresh client when it is back
                 return False
             self._pending.pop(0)
         if self._down_since is not None:
-            print(f"[sweep] MLflow answers again after {time.monotonic() - self._down_since:.0f} s; kept records "
-                  "sent", flush=True)
+            print(
+                f"[sweep] MLflow answers again after {time.monotonic() - self._down_since:.0f} s; kept records sent",
+                flush=True,
+            )
             self._down_since = None
         return True
 
@@ -116,10 +130,16 @@ class ProgressLines(tune.Callback):
             print(f"[sweep] {self.ended}/{self.total} {trial.trial_id}: ended without a result", flush=True)
             return
         s = json.loads(path.read_text())
-        how = (f"stopped early after {s['training']['epochs']} epochs (dominated at its rung)"
-               if s.get("stopped_early") else f"{s['training']['epochs']} epochs")
-        print(f"[sweep] {self.ended}/{self.total} {trial.trial_id}: {s['params']:,} params, test accuracy "
-              f"{s['accuracy']:.4f}, retention {s.get('retention', float('nan')):.4f}; {how}", flush=True)
+        how = (
+            f"stopped early after {s['training']['epochs']} epochs (dominated at its rung)"
+            if s.get("stopped_early")
+            else f"{s['training']['epochs']} epochs"
+        )
+        print(
+            f"[sweep] {self.ended}/{self.total} {trial.trial_id}: {s['params']:,} params, test accuracy "
+            f"{s['accuracy']:.4f}, retention {s.get('retention', float('nan')):.4f}; {how}",
+            flush=True,
+        )
 
     def on_trial_error(self, iteration, trials, trial, **info):
         self.ended += 1
@@ -129,12 +149,21 @@ class ProgressLines(tune.Callback):
 def trial_metrics(summary: dict) -> dict:
     """What pareto.json and the registry keep of a student's summary.json: the kept model's validation
     figures (val_*, which choose the front) and its test figures (which report it)."""
-    keep = ("params", "accuracy", "nmse_db", "nmse_valid_db", "pslr_db", "islr_db", "irw_samples",
-            "latency_ms_per_column", "retention", "param_reduction")
+    keep = (
+        "params",
+        "accuracy",
+        "nmse_db",
+        "nmse_valid_db",
+        "pslr_db",
+        "islr_db",
+        "irw_samples",
+        "latency_ms_per_column",
+        "retention",
+        "param_reduction",
+    )
     out = {f"val_{k}": v for k, v in summary.get("validation", {}).items()}
     out.update({k: summary[k] for k in keep if k in summary})
     teacher_latency = summary.get("teacher", {}).get("latency_ms_per_column")
     if teacher_latency and summary.get("latency_ms_per_column"):
         out["speedup"] = teacher_latency / summary["latency_ms_per_column"]  # measured side by side in one process
     return out
-

@@ -7,8 +7,9 @@ reduction_factor^k epochs) is compared with every trial that reached the same ru
 objectives at once: trials are ordered by non-dominated front, then by crowding distance within a
 front (NSGA-II), and the best 1/reduction_factor continue, together with every trial on the first
 front: only dominated trials are ever stopped. A small student therefore stays unless another
-student at least as small is also more accurate at that rung, so the rule has no bias against size; parameters are known from the start, so it needs no extra measurement. Like ASHA it
-is asynchronous: a trial is never paused to wait for others, and the first trials at a rung pass.
+student at least as small is also more accurate at that rung, so the rule has no bias against size;
+parameters are known from the start, so it needs no extra measurement. Like ASHA it is asynchronous:
+a trial is never paused to wait for others, and the first trials at a rung pass.
 
 The decision is taken in the trial's own training loop (StopAtRung) against one shared board (a Ray
 actor), not by a Tune scheduler: Tune stops a trial by killing it, which under Ray Train V2
@@ -22,6 +23,7 @@ that were in flight (max_task_retries). A board that cannot be reached lets the 
 early stopping, never a reason to lose a trial), and a restarted trial starts from its best value
 so far (StopAtRung's `best`, from its history).
 """
+
 from __future__ import annotations
 
 import json
@@ -66,7 +68,7 @@ def keep_best(points: dict[str, tuple[float, ...]], fraction: float) -> set[str]
         for k, d in zip(members, crowding([vectors[k] for k in members])):
             crowd[k] = d
     order = sorted(range(len(ids)), key=lambda k: (ranks[k], -crowd[k]))
-    return {ids[k] for k in order[:math.ceil(fraction * len(ids))]} | {ids[k] for k in order if ranks[k] == 0}
+    return {ids[k] for k in order[: math.ceil(fraction * len(ids))]} | {ids[k] for k in order if ranks[k] == 0}
 
 
 class ParetoHalving:
@@ -100,9 +102,13 @@ class ParetoHalving:
 
     def _save(self) -> None:
         from kdssm.checkpoint import atomic_write
-        state = {"rungs": self.rungs, "recorded": {str(r): {t: list(p) for t, p in pts.items()}
-                                                   for r, pts in self.recorded.items()},
-                 "verdicts": [[r, t, go] for (r, t), go in self.verdicts.items()], "stopped": self.stopped}
+
+        state = {
+            "rungs": self.rungs,
+            "recorded": {str(r): {t: list(p) for t, p in pts.items()} for r, pts in self.recorded.items()},
+            "verdicts": [[r, t, go] for (r, t), go in self.verdicts.items()],
+            "stopped": self.stopped,
+        }
         atomic_write(self.path, lambda tmp: Path(tmp).write_text(json.dumps(state) + "\n"))
 
     def decide(self, trial_id: str, epochs_done: int, point: tuple[float, ...]) -> bool:
@@ -148,8 +154,9 @@ class StopAtRung(pl.Callback):
     broadcasts, so every rank stops at the same epoch.
     """
 
-    def __init__(self, board, trial_id: str, metric: str, mode: str, constants: tuple[float, ...],
-                 best: float | None = None):
+    def __init__(
+        self, board, trial_id: str, metric: str, mode: str, constants: tuple[float, ...], best: float | None = None
+    ):
         """best: the trial's best value before a restart (from its history), so a resumed trial is judged
         on its whole run, not on the epochs since the restart."""
         self.board, self.trial_id, self.metric, self.mode, self.constants = board, trial_id, metric, mode, constants
@@ -164,8 +171,9 @@ class StopAtRung(pl.Callback):
             if better(value, self.best, self.mode):
                 self.best = value
             quality = -self.best if self.mode == "max" else self.best
-            go_on = ask(self.board.decide.remote(self.trial_id, trainer.current_epoch + 1,
-                                                 (quality, *self.constants)), True)
+            go_on = ask(
+                self.board.decide.remote(self.trial_id, trainer.current_epoch + 1, (quality, *self.constants)), True
+            )
         if trainer.world_size > 1:
             go_on = trainer.strategy.broadcast(go_on, src=0)
         if not go_on:

@@ -13,9 +13,10 @@ has tens of points and 2 or 3 objectives. Optuna has a faster WFG implementation
 private module (`optuna._hypervolume`) that its releases are free to move; the tests check this one
 against it on random fronts.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 Point = Sequence[float]
 
@@ -37,5 +38,5 @@ def _slices(points: list[tuple[float, ...]], reference: tuple[float, ...]) -> fl
     for k, point in enumerate(ordered):
         upper = ordered[k + 1][-1] if k + 1 < len(ordered) else reference[-1]
         if upper > point[-1]:
-            total += (upper - point[-1]) * _slices([p[:-1] for p in ordered[:k + 1]], reference[:-1])
+            total += (upper - point[-1]) * _slices([p[:-1] for p in ordered[: k + 1]], reference[:-1])
     return total

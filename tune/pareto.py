@@ -14,6 +14,7 @@ Every useful student lies inside the unit box, so the hypervolume against (1, ..
 it the front dominates (0: nothing; 1: a perfect student with no parameters), comparable across
 sweeps of the same teacher and objectives.
 """
+
 from __future__ import annotations
 
 import json
@@ -95,9 +96,14 @@ def build(teacher: dict, trials: list[dict], folder: Path, baseline: dict, names
     front = sorted((t for t, r in zip(trials, ranks) if r == 0), key=lambda t: t["metrics"]["params"])
 
     def entry(t: dict) -> dict:
-        return {"trial_id": t["trial_id"], "config": t["config"], "metrics": t["metrics"],
-                "checkpoint": os.path.relpath(t["checkpoint"], folder),
-                "beats_baseline": beats_baseline(t["metrics"], baseline)}
+        return {
+            "trial_id": t["trial_id"],
+            "config": t["config"],
+            "metrics": t["metrics"],
+            "checkpoint": os.path.relpath(t["checkpoint"], folder),
+            "beats_baseline": beats_baseline(t["metrics"], baseline),
+        }
+
     return {
         "teacher": teacher,
         "baseline": {"name": "matched filter", **baseline},
@@ -105,7 +111,7 @@ def build(teacher: dict, trials: list[dict], folder: Path, baseline: dict, names
         "objectives": names,
         "hypervolume": hypervolume([p for p, r in zip(points, ranks) if r == 0]),
         "hypervolume_test": hypervolume([objectives(t["metrics"], teacher, names, "test") for t in front]),
-        "reference_point": {name: 1.0 for name in names},
+        "reference_point": dict.fromkeys(names, 1.0),
         "front": [entry(t) for t in front],
         "dominated": [entry(t) for t, r in zip(trials, ranks) if r > 0],
     }
@@ -123,10 +129,12 @@ def hypervolume_history(points: list[tuple[float, ...]]) -> list[float]:
 def plot_history(path: Path, history: list[float]) -> None:
     """hypervolume.png: how the front grew as students finished."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from kdssm.checkpoint import atomic_write
+
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     ax.plot(range(1, len(history) + 1), history, "o-", drawstyle="steps-post", c="tab:blue")
     ax.set_xlabel("students finished")
@@ -146,13 +154,16 @@ def chosen(pareto: dict) -> dict[str, dict]:
         best = max(front, key=lambda e: e["metrics"]["val_accuracy"])
     else:
         best = min(front, key=lambda e: e["metrics"]["val_nmse_valid_db"])
-    return {f"best-{quality.removesuffix('_db').replace('_', '-')}": best,
-            "smallest": min(front, key=lambda e: e["metrics"]["params"])}
+    return {
+        f"best-{quality.removesuffix('_db').replace('_', '-')}": best,
+        "smallest": min(front, key=lambda e: e["metrics"]["params"]),
+    }
 
 
 def write(folder: Path, pareto: dict, stopped: list[str] = ()) -> None:
     """pareto.json and pareto.png; `stopped` names the trials early stopping ended (marked x in the plot)."""
     from kdssm.train.rundir import write_json
+
     write_json(folder / PARETO_JSON, pareto)
     plot(folder / PARETO_PNG, pareto, stopped)
 
@@ -167,14 +178,17 @@ def plotted_quality(pareto: dict) -> tuple[str, str]:
 def plot(path: Path, pareto: dict, stopped=()) -> None:
     """Validation quality against parameters (a 3-objective front shows its projection on these two)."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from kdssm.checkpoint import atomic_write
+
     key, label = plotted_quality(pareto)
 
     def xy(entries):
         return [e["metrics"]["params"] for e in entries], [e["metrics"][f"val_{key}"] for e in entries]
+
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     dom = pareto["dominated"]
     if dom:
@@ -212,21 +226,35 @@ def table(pareto: dict) -> str:
 
     def val_accuracy(m: dict) -> float:
         return m["validation"]["accuracy"] if "validation" in m else m.get("val_accuracy", math.nan)
+
     rows = [("teacher", t, 1.0, "yes" if base and beats_baseline(t, base) else "")]
     if base:
         rows.append(("matched filter", base, retention(base["accuracy"], t["accuracy"]), ""))
-    rows += [(f["trial_id"], f["metrics"], f["metrics"]["retention"],
-              "yes" if f.get("beats_baseline") else "no" if base else "") for f in pareto["front"]]
-    lines = [f"{'':<16}{'params':>10}{'val acc':>10}{'test acc':>10}{'retention':>11}{'speed-up':>10}"
-             f"{'valid dB':>10}{'beats MF':>10}"]
+    rows += [
+        (
+            f["trial_id"],
+            f["metrics"],
+            f["metrics"]["retention"],
+            "yes" if f.get("beats_baseline") else "no" if base else "",
+        )
+        for f in pareto["front"]
+    ]
+    lines = [
+        f"{'':<16}{'params':>10}{'val acc':>10}{'test acc':>10}{'retention':>11}{'speed-up':>10}"
+        f"{'valid dB':>10}{'beats MF':>10}"
+    ]
     for name, m, ret, beats in rows:
-        lines.append(f"{name:<16}{m['params']:>10,}{val_accuracy(m):>10.4f}{m['accuracy']:>10.4f}{ret:>11.4f}"
-                     f"{speed(m):>9.2f}x{m['nmse_valid_db']:>10.2f}{beats:>10}")
+        lines.append(
+            f"{name:<16}{m['params']:>10,}{val_accuracy(m):>10.4f}{m['accuracy']:>10.4f}{ret:>11.4f}"
+            f"{speed(m):>9.2f}x{m['nmse_valid_db']:>10.2f}{beats:>10}"
+        )
     objectives = ", ".join(pareto.get("objectives", ["accuracy", "params"]))
-    lines.append(f"front chosen on validation over ({objectives}); hypervolume {pareto['hypervolume']:.4f} "
-                 f"(the same front on test: {pareto.get('hypervolume_test', math.nan):.4f}; reference: the "
-                 "teacher's parameters and latency, accuracy 0). test acc, retention, valid dB, beats MF: test "
-                 "split; beats MF: higher whole-column accuracy than the matched filter on the same columns")
+    lines.append(
+        f"front chosen on validation over ({objectives}); hypervolume {pareto['hypervolume']:.4f} "
+        f"(the same front on test: {pareto.get('hypervolume_test', math.nan):.4f}; reference: the "
+        "teacher's parameters and latency, accuracy 0). test acc, retention, valid dB, beats MF: test "
+        "split; beats MF: higher whole-column accuracy than the matched filter on the same columns"
+    )
     return "\n".join(lines)
 
 

@@ -4,6 +4,7 @@ teacher's run, the columns as datasets, and the registry (front students, the te
 Policy lives here (which runs, which names, which student gets which alias); `kdssm.tracking` only
 writes what it is given.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,24 +31,48 @@ def split_datasets(cfg: RunConfig, splits: dict) -> list[dict]:
     out = []
     for which, split in splits.items():
         npz = getattr(cfg.data, f"{which}_npz")
-        source = npz or {"simulator": "kdssm.data.simulate", "preset": cfg.data.preset,
-                         "seed": getattr(cfg.data, f"{which}_seed"), "columns": len(split)}
-        record = tracking.dataset_record(f"{cfg.data.preset}-{which}", teacher_cache.split_identity(split.x, split.y),
-                                         source, len(split), split.x.shape[1], split.y is not None)
+        source = npz or {
+            "simulator": "kdssm.data.simulate",
+            "preset": cfg.data.preset,
+            "seed": getattr(cfg.data, f"{which}_seed"),
+            "columns": len(split),
+        }
+        record = tracking.dataset_record(
+            f"{cfg.data.preset}-{which}",
+            teacher_cache.split_identity(split.x, split.y),
+            source,
+            len(split),
+            split.x.shape[1],
+            split.y is not None,
+        )
         out.append(record | {"context": CONTEXTS[which]})
     return out
 
 
 def trials_rows(front: dict, stopped: list[str]) -> list[dict]:
     """One row per finished student: sampled config, validation and test figures, front membership."""
-    keys = ("params", "val_accuracy", "val_nmse_valid_db", "accuracy", "nmse_valid_db", "retention",
-            "latency_ms_per_column")
+    keys = (
+        "params",
+        "val_accuracy",
+        "val_nmse_valid_db",
+        "accuracy",
+        "nmse_valid_db",
+        "retention",
+        "latency_ms_per_column",
+    )
     rows = []
     for on_front, entries in ((True, front["front"]), (False, front["dominated"])):
         for e in entries:
-            rows.append({"trial_id": e["trial_id"], **e["config"], **{k: e["metrics"].get(k) for k in keys},
-                         "on_front": on_front, "stopped_early": e["trial_id"] in stopped,
-                         "beats_matched_filter": e["beats_baseline"]})
+            rows.append(
+                {
+                    "trial_id": e["trial_id"],
+                    **e["config"],
+                    **{k: e["metrics"].get(k) for k in keys},
+                    "on_front": on_front,
+                    "stopped_early": e["trial_id"] in stopped,
+                    "beats_matched_filter": e["beats_baseline"],
+                }
+            )
     return sorted(rows, key=lambda r: r["trial_id"])
 
 
@@ -63,7 +88,7 @@ def record_when_reachable(*args, patience_s: float = 600.0) -> None:
     while True:
         try:
             return record(*args)
-        except Exception as err:  # noqa: BLE001 - the server, the network, or its storage
+        except Exception as err:
             uri = args[3]
             if time.monotonic() > deadline:
                 raise tracking.TrackingError(
@@ -71,31 +96,66 @@ def record_when_reachable(*args, patience_s: float = 600.0) -> None:
                     f"({type(err).__name__}); pareto.json is written, run the same command again to record it"
                 ) from None
             if not told:
-                print(f"[sweep] MLflow {uri} unreachable ({type(err).__name__}); the sweep's records wait for it "
-                      f"(up to {patience_s / 60:.0f} min)", flush=True)
+                print(
+                    f"[sweep] MLflow {uri} unreachable ({type(err).__name__}); the sweep's records wait for it "
+                    f"(up to {patience_s / 60:.0f} min)",
+                    flush=True,
+                )
                 told = True
             time.sleep(5)
 
 
-def record(cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, front: dict, finished: int, stopped: list,
-           datasets: list[dict]) -> None:
+def record(
+    cfg: RunConfig,
+    save_dir: Path,
+    ckpt: Path,
+    uri: str,
+    front: dict,
+    finished: int,
+    stopped: list,
+    datasets: list[dict],
+) -> None:
     name = experiment_name(cfg, save_dir)
     tracker = tracking.SweepTracker(uri, name, save_dir)
     teacher_summary = ckpt.parent / rundir.SUMMARY_FILE
     config_file = ckpt.parent / rundir.CONFIG_FILE
-    teacher_run = tracker.teacher(ckpt.parent, json.loads(teacher_summary.read_text()) if teacher_summary.is_file()
-                                  else {}, yaml.safe_load(config_file.read_text()) if config_file.is_file() else {})
+    teacher_run = tracker.teacher(
+        ckpt.parent,
+        json.loads(teacher_summary.read_text()) if teacher_summary.is_file() else {},
+        yaml.safe_load(config_file.read_text()) if config_file.is_file() else {},
+    )
     tracker.log_datasets(tracker.parent_id, datasets)
     tracker.log_table(tracker.parent_id, trials_rows(front, stopped), TRIALS_TABLE)
     tracker.finish_sweep(
-        tracking.flat("", {"search": cfg.search.to_dict() | {"space": json.dumps(rules(cfg.search))},
-                           "training": cfg.training.to_dict(), "data": cfg.data.to_dict()}),
-        {"hypervolume": front["hypervolume"], "hypervolume_test": front["hypervolume_test"],
-         "trials_finished": finished, "trials_stopped_early": len(stopped), "front_size": len(front["front"]),
-         "front_beating_matched_filter": sum(e["beats_baseline"] for e in front["front"]),
-         **tracking.scalar_metrics({k: v for k, v in front["baseline"].items() if k != "name"}, "matched_filter.")},
-        [save_dir / n for n in (pareto.PARETO_JSON, pareto.PARETO_PNG, HYPERVOLUME_PNG, "sweep.yaml",
-                                "comparison.md", "search_space.json")])
+        tracking.flat(
+            "",
+            {
+                "search": cfg.search.to_dict() | {"space": json.dumps(rules(cfg.search))},
+                "training": cfg.training.to_dict(),
+                "data": cfg.data.to_dict(),
+            },
+        ),
+        {
+            "hypervolume": front["hypervolume"],
+            "hypervolume_test": front["hypervolume_test"],
+            "trials_finished": finished,
+            "trials_stopped_early": len(stopped),
+            "front_size": len(front["front"]),
+            "front_beating_matched_filter": sum(e["beats_baseline"] for e in front["front"]),
+            **tracking.scalar_metrics({k: v for k, v in front["baseline"].items() if k != "name"}, "matched_filter."),
+        },
+        [
+            save_dir / n
+            for n in (
+                pareto.PARETO_JSON,
+                pareto.PARETO_PNG,
+                HYPERVOLUME_PNG,
+                "sweep.yaml",
+                "comparison.md",
+                "search_space.json",
+            )
+        ],
+    )
     # every student run gets its logged model (the UI's Model column); registering logs the front's below
     for entry in front["dominated"] + ([] if cfg.tracking.register_front else front["front"]):
         tracker.log_model(tracker.trial(entry["trial_id"], {}), save_dir / entry["checkpoint"], entry["metrics"])
@@ -105,16 +165,24 @@ def record(cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, front: dict, fi
     versions = {}
     for entry in front["front"]:
         run_id = tracker.trial(entry["trial_id"], {})
-        versions[entry["trial_id"]] = tracker.register(model_name, run_id, save_dir / entry["checkpoint"],
-                                                       entry["metrics"])
+        versions[entry["trial_id"]] = tracker.register(
+            model_name, run_id, save_dir / entry["checkpoint"], entry["metrics"]
+        )
     aliases = {alias: versions[entry["trial_id"]] for alias, entry in pareto.chosen(front).items()}
     for alias, version in aliases.items():
         tracker.alias(model_name, alias, version)
     teacher_name = f"{name}-teacher"
-    teacher_version = tracker.register(teacher_name, teacher_run, ckpt,
-                                       {k: v for k, v in front["teacher"].items() if k != "validation"}, "teacher")
-    rundir.write_json(save_dir / "registry.json", {"tracking_uri": uri, "experiment": name,
-                                                   "registered_model": model_name,
-                                                   "versions": versions, "aliases": aliases,
-                                                   "teacher": {"registered_model": teacher_name,
-                                                               "version": teacher_version}})
+    teacher_version = tracker.register(
+        teacher_name, teacher_run, ckpt, {k: v for k, v in front["teacher"].items() if k != "validation"}, "teacher"
+    )
+    rundir.write_json(
+        save_dir / "registry.json",
+        {
+            "tracking_uri": uri,
+            "experiment": name,
+            "registered_model": model_name,
+            "versions": versions,
+            "aliases": aliases,
+            "teacher": {"registered_model": teacher_name, "version": teacher_version},
+        },
+    )

@@ -1,5 +1,6 @@
 """A sweep's results as its folder holds them: the reference scores (teacher, matched filter), the finished
 trials, their front. Read from files, so a running sweep can be shown too (`kdssm pareto`)."""
+
 from __future__ import annotations
 
 import json
@@ -11,13 +12,18 @@ from kdssm.checkpoint import load_model
 from kdssm.config import RunConfig
 from kdssm.data import matched_filter
 from kdssm.data.datasets import data_columns
-from kdssm.evaluate import (evaluate_matched_filter, evaluate_model, latency_ms_per_column, split_scores,
-                            validation_scores)
+from kdssm.evaluate import (
+    evaluate_matched_filter,
+    evaluate_model,
+    latency_ms_per_column,
+    split_scores,
+    validation_scores,
+)
 from kdssm.train import rundir
 
 from . import pareto
-from .space import SPACE_PARAMS, rules
 from .callbacks import trial_metrics
+from .space import SPACE_PARAMS, rules
 
 SWEEP_CONFIG = "sweep.yaml"
 TRIALS = "trials"
@@ -28,10 +34,16 @@ LATENCY = "latency.json"  # latencies measured in one quiet pass at the end, onc
 def reference_scores(cfg: RunConfig, teacher, val, test) -> dict:
     """The teacher's and the matched filter's test scores (and validation ones), once for the whole sweep."""
     preset = data_columns(cfg.data)
-    return {"teacher": {**evaluate_model(teacher, test.x, test.y, preset),
-                        "validation": validation_scores(teacher, val.x, val.y, preset)},
-            "matched_filter": {**evaluate_matched_filter(test.x, test.y, preset),
-                               "validation": split_scores(matched_filter(val.x, preset), val.x, val.y, preset)}}
+    return {
+        "teacher": {
+            **evaluate_model(teacher, test.x, test.y, preset),
+            "validation": validation_scores(teacher, val.x, val.y, preset),
+        },
+        "matched_filter": {
+            **evaluate_matched_filter(test.x, test.y, preset),
+            "validation": split_scores(matched_filter(val.x, preset), val.x, val.y, preset),
+        },
+    }
 
 
 def finished_trials(cfg: RunConfig, save_dir: Path) -> list[dict]:
@@ -43,8 +55,15 @@ def finished_trials(cfg: RunConfig, save_dir: Path) -> list[dict]:
         summary = json.loads(summary_path.read_text())
         run_cfg = yaml.safe_load((folder / rundir.CONFIG_FILE).read_text())
         sampled = {name: run_cfg[SPACE_PARAMS[name]][name] for name in rules(cfg.search)}
-        out.append({"trial_id": folder.name, "config": summary["model"] | sampled, "metrics": trial_metrics(summary),
-                    "checkpoint": str(folder / "model.ckpt"), "summary": summary})
+        out.append(
+            {
+                "trial_id": folder.name,
+                "config": summary["model"] | sampled,
+                "metrics": trial_metrics(summary),
+                "checkpoint": str(folder / "model.ckpt"),
+                "summary": summary,
+            }
+        )
     return out
 
 
@@ -61,6 +80,7 @@ def quiet_latency(save_dir: Path, trials: list[dict], reference: dict, x) -> Non
         if name not in kept:
             kept[name] = latency_ms_per_column(load_model(checkpoint).eval(), x)
         return kept[name]
+
     if reference.get("checkpoint"):
         reference["teacher"]["latency_ms_per_column"] = measured("teacher", reference["checkpoint"])
     for t in trials:
@@ -71,8 +91,13 @@ def quiet_latency(save_dir: Path, trials: list[dict], reference: dict, x) -> Non
 
 def front_of(cfg: RunConfig, save_dir: Path, trials: list[dict], reference: dict) -> dict:
     names = pareto.objective_names(cfg.search.accuracy_objective, cfg.search.latency_objective)
-    return pareto.build(reference["teacher"], [{k: t[k] for k in ("trial_id", "config", "metrics", "checkpoint")}
-                                               for t in trials], save_dir, reference["matched_filter"], names)
+    return pareto.build(
+        reference["teacher"],
+        [{k: t[k] for k in ("trial_id", "config", "metrics", "checkpoint")} for t in trials],
+        save_dir,
+        reference["matched_filter"],
+        names,
+    )
 
 
 def front_so_far(save_dir: Path) -> tuple[dict, int, int]:

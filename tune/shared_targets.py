@@ -7,6 +7,7 @@ tensors sharing that memory (`to_torch`, torch.from_numpy): on one node, each tr
 226 MB (the demo teacher's three layers over 2304 columns) instead of receiving its own copy.
 Training only reads them (TensorDataset indexing), so the read-only views are safe.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -25,22 +26,28 @@ def to_numpy(targets: dict) -> dict:
     out = {"with_features": targets["with_features"]}
     for which in SPLITS & targets.keys():
         split, t = targets[which]
-        out[which] = (Split(split.x.numpy(), None if split.y is None else split.y.numpy()),
-                      TeacherTargets(t.outputs.numpy(), {i: f.numpy() for i, f in t.features.items()}))
+        out[which] = (
+            Split(split.x.numpy(), None if split.y is None else split.y.numpy()),
+            TeacherTargets(t.outputs.numpy(), {i: f.numpy() for i, f in t.features.items()}),
+        )
     return out
 
 
 def to_torch(targets: dict) -> dict:
     """The inverse of to_numpy, sharing memory with the arrays (no copy)."""
+
     def tensor(a: np.ndarray | None) -> torch.Tensor | None:
         if a is None:
             return None
         with warnings.catch_warnings():  # read-only shared memory: training never writes to it
             warnings.filterwarnings("ignore", message=".*not writable.*")
             return torch.from_numpy(a)
+
     out = {"with_features": targets["with_features"]}
     for which in SPLITS & targets.keys():
         split, t = targets[which]
-        out[which] = (Split(tensor(split.x), tensor(split.y)),
-                      TeacherTargets(tensor(t.outputs), {i: tensor(f) for i, f in t.features.items()}))
+        out[which] = (
+            Split(tensor(split.x), tensor(split.y)),
+            TeacherTargets(tensor(t.outputs), {i: tensor(f) for i, f in t.features.items()}),
+        )
     return out

@@ -5,6 +5,7 @@ A rule is `{choices: [...]}` or `{low, high[, log]}`; every value it can produce
 accepts (the field's own type and bounds from kdssm.config), so a sweep fails in one line before any
 trial starts, not in a trial.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -15,11 +16,22 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from kdssm.config import SECTIONS, ConfigError, RunConfig, SearchConfig, explain, is_even
 
 # Searchable fields and the section each belongs to (names are unique across sections).
-SPACE_PARAMS = {"model_dim": "model", "state_dim": "model", "num_layers": "model", "bidirectional": "model",
-                "gate_width": "model", "gate_hidden": "model", "gate_layers": "model",
-                "temperature": "distillation", "alpha": "distillation", "beta": "distillation",
-                "gamma": "distillation", "curriculum_epochs": "distillation", "stage_epochs": "distillation",
-                "learning_rate": "training"}
+SPACE_PARAMS = {
+    "model_dim": "model",
+    "state_dim": "model",
+    "num_layers": "model",
+    "bidirectional": "model",
+    "gate_width": "model",
+    "gate_hidden": "model",
+    "gate_layers": "model",
+    "temperature": "distillation",
+    "alpha": "distillation",
+    "beta": "distillation",
+    "gamma": "distillation",
+    "curriculum_epochs": "distillation",
+    "stage_epochs": "distillation",
+    "learning_rate": "training",
+}
 
 DEFAULT_SPACE = {
     "model_dim": {"choices": [4, 8, 16, 32]},
@@ -94,8 +106,9 @@ def distributions(search: SearchConfig) -> dict[str, od.BaseDistribution]:
             out[name] = od.CategoricalDistribution(list(rule["choices"]))
         elif section.model_fields[name].annotation is int:
             even = is_even(section, name)  # state_dim: even sizes only
-            out[name] = od.IntDistribution(rule["low"], rule["high"], log=bool(rule.get("log")),
-                                           step=1 if rule.get("log") or not even else 2)
+            out[name] = od.IntDistribution(
+                rule["low"], rule["high"], log=bool(rule.get("log")), step=1 if rule.get("log") or not even else 2
+            )
         else:
             out[name] = od.FloatDistribution(float(rule["low"]), float(rule["high"]), log=bool(rule.get("log")))
     return out

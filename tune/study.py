@@ -1,5 +1,6 @@
 """The Optuna side of a sweep: the sampler, the sqlite study with named objectives, and the searcher that
 tells Optuna which trials were stopped early."""
+
 from __future__ import annotations
 
 import warnings
@@ -20,8 +21,9 @@ def sampler(cfg: RunConfig) -> optuna.samplers.BaseSampler:
     if s.sampler == "nsga2":  # population: half the trials, so that a small sweep still breeds a generation
         return optuna.samplers.NSGAIISampler(population_size=max(2, min(50, s.num_samples // 2)), seed=s.search_seed)
     if s.sampler == "tpe":
-        return optuna.samplers.TPESampler(n_startup_trials=max(2, min(10, s.num_samples // 2)), multivariate=True,
-                                          seed=s.search_seed)
+        return optuna.samplers.TPESampler(
+            n_startup_trials=max(2, min(10, s.num_samples // 2)), multivariate=True, seed=s.search_seed
+        )
     return optuna.samplers.RandomSampler(seed=s.search_seed)
 
 
@@ -32,8 +34,12 @@ class StudentSearch(OptunaSearch):
     reaches when trained to the end. (Ray's class marks a trial PRUNED only when a result has no value.)"""
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
-        if result and result.get("stopped_early") and trial_id in self._ot_trials \
-                and trial_id not in self._completed_trials:
+        if (
+            result
+            and result.get("stopped_early")
+            and trial_id in self._ot_trials
+            and trial_id not in self._completed_trials
+        ):
             trial = self._ot_trials[trial_id]
             trial.set_user_attr("stopped_early", True)
             self._ot_study.tell(trial, state=optuna.trial.TrialState.PRUNED)
@@ -46,8 +52,12 @@ def study_storage(cfg: RunConfig, save_dir: Path) -> optuna.storages.RDBStorage:
     """The sqlite study beside the sweep, created with named objectives (optuna-dashboard shows the names)."""
     storage = optuna.storages.RDBStorage(f"sqlite:///{(save_dir / OPTUNA_DB).resolve()}")
     goals = objectives(cfg)
-    study = optuna.create_study(storage=storage, study_name=STUDY, load_if_exists=True,
-                                directions=["maximize" if m == "max" else "minimize" for _, m in goals])
+    study = optuna.create_study(
+        storage=storage,
+        study_name=STUDY,
+        load_if_exists=True,
+        directions=["maximize" if m == "max" else "minimize" for _, m in goals],
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # stable since 3.2, still flagged
         study.set_metric_names(objective_labels(cfg))

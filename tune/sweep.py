@@ -8,6 +8,7 @@ trial, a multi-worker one through a Ray Train run. Running the same command on t
 resumes: Tune restores its experiment (finished trials are kept, unfinished ones continue from their
 checkpoints), the Optuna study lives in sqlite beside it and the early-stopping board in rungs.json.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,20 +26,40 @@ from kdssm.checkpoint import load_model
 from kdssm.config import ModelConfig, RunConfig
 from kdssm.data.datasets import load_split, load_unlabelled, with_column_geometry
 from kdssm.distill import teacher_cache
-from kdssm.distill.runner import (check_teacher_geometry, check_teacher_preset, check_unlabelled_can_teach,
-                                  compute_targets, resolve_teacher)
+from kdssm.distill.runner import (
+    check_teacher_geometry,
+    check_teacher_preset,
+    check_unlabelled_can_teach,
+    compute_targets,
+    resolve_teacher,
+)
 from kdssm.resources import ResourceError, available_memory, check_disk, disk_needs, mb, run_memory
 from kdssm.train import folder_lock, rundir
+from kdssm.train.cluster import (
+    ClusterOptions,
+    DistributedError,
+    capacity,
+    check_shared_folder,
+    connect,
+    node_types,
+    resolve_storage,
+)
 from kdssm.train.progress import on_terminal
-from kdssm.train.cluster import (ClusterOptions, DistributedError, capacity, check_shared_folder, connect, node_types,
-                                 resolve_storage)
 
 from . import pareto, shared_targets, space
 from .callbacks import MlflowTrials, ProgressLines
 from .early_stop import RungBoard
 from .records import HYPERVOLUME_PNG, experiment_name, record_when_reachable, split_datasets
-from .results import (LATENCY, REFERENCE, SWEEP_CONFIG, TRIALS, finished_trials, front_of, quiet_latency,
-                      reference_scores)
+from .results import (
+    LATENCY,
+    REFERENCE,
+    SWEEP_CONFIG,
+    TRIALS,
+    finished_trials,
+    front_of,
+    quiet_latency,
+    reference_scores,
+)
 from .study import OPTUNA_DB, STUDY, StudentSearch, sampler, study_storage
 from .trial import SweepContext, objectives, run_trial
 
@@ -48,9 +69,23 @@ TEACHER_RECORD = "teacher.json"
 TUNE, RUNGS = "tune", "rungs.json"
 TRIAL_MEMORY = 256 << 20  # bytes reserved by a trial's driver process
 EXPERIMENT = "sweep"  # the Tune experiment's folder under <save_dir>/tune
-CREATED = (SWEEP_CONFIG, TEACHER_RECORD, TRIALS, TUNE, OPTUNA_DB, RUNGS, REFERENCE, LATENCY, "teacher_cache",
-           pareto.PARETO_JSON, pareto.PARETO_PNG, HYPERVOLUME_PNG, "comparison.md", "registry.json",
-           "search_space.json")
+CREATED = (
+    SWEEP_CONFIG,
+    TEACHER_RECORD,
+    TRIALS,
+    TUNE,
+    OPTUNA_DB,
+    RUNGS,
+    REFERENCE,
+    LATENCY,
+    "teacher_cache",
+    pareto.PARETO_JSON,
+    pareto.PARETO_PNG,
+    HYPERVOLUME_PNG,
+    "comparison.md",
+    "registry.json",
+    "search_space.json",
+)
 
 
 def prepare_folder(save_dir: Path, cfg: RunConfig, teacher_sha: str, overwrite: bool) -> None:
@@ -70,11 +105,13 @@ def _resume_or_start(save_dir: Path, cfg: RunConfig, teacher_sha: str, overwrite
     if stored.is_file():
         diff = rundir.first_difference(yaml.safe_load(stored.read_text()) or {}, cfg.to_dict())
         if diff:
-            raise rundir.RunDirError(f"{save_dir}: holds a sweep with another config ({diff}); "
-                                     "use another --save_dir or --overwrite")
+            raise rundir.RunDirError(
+                f"{save_dir}: holds a sweep with another config ({diff}); use another --save_dir or --overwrite"
+            )
         if record.is_file() and json.loads(record.read_text()).get("sha256") != teacher_sha:
-            raise rundir.RunDirError(f"{save_dir}: holds a sweep of another teacher; use another --save_dir "
-                                     "or --overwrite")
+            raise rundir.RunDirError(
+                f"{save_dir}: holds a sweep of another teacher; use another --save_dir or --overwrite"
+            )
         return
     rundir.write_json(record, {"sha256": teacher_sha})
     cfg.dump(stored)
@@ -87,10 +124,12 @@ def check_trial_memory(largest: RunConfig, teacher: ModelConfig) -> None:
     estimate = run_memory(largest, teacher)
     if estimate.total > biggest:
         m = largest.model
-        raise ResourceError(f"search.space: its largest student ({m.model_dim}/{m.state_dim}/{m.num_layers}, batch "
-                            f"{largest.training.batch_size}) needs about {mb(estimate.total)} of memory per trial, the "
-                            f"largest Ray node has {mb(biggest)}; lower the space's model_dim, state_dim, num_layers "
-                            "or training.batch_size")
+        raise ResourceError(
+            f"search.space: its largest student ({m.model_dim}/{m.state_dim}/{m.num_layers}, batch "
+            f"{largest.training.batch_size}) needs about {mb(estimate.total)} of memory per trial, the "
+            f"largest Ray node has {mb(biggest)}; lower the space's model_dim, state_dim, num_layers "
+            "or training.batch_size"
+        )
 
 
 def concurrency(cfg: RunConfig, cluster: ClusterOptions) -> int:
@@ -114,8 +153,9 @@ def trial_resources(cluster: ClusterOptions, in_trial: bool) -> tune.PlacementGr
     on a node that advertises DRIVER_RESOURCE where the cluster has one (a driver lost with a spot node
     would take its whole run down)."""
     if in_trial:
-        return tune.PlacementGroupFactory([{"CPU": cluster.cpus_per_worker, "memory": TRIAL_MEMORY,
-                                            **({"GPU": 1} if cluster.use_gpu else {})}])
+        return tune.PlacementGroupFactory(
+            [{"CPU": cluster.cpus_per_worker, "memory": TRIAL_MEMORY, **({"GPU": 1} if cluster.use_gpu else {})}]
+        )
     pinned = {DRIVER_RESOURCE: 0.001} if DRIVER_RESOURCE in capacity(ray.cluster_resources(), node_types()) else {}
     return tune.PlacementGroupFactory([{"CPU": 0, "memory": TRIAL_MEMORY, **pinned}])
 
@@ -127,10 +167,12 @@ def tune_storage(save_dir: Path, cluster: ClusterOptions) -> str:
     return str((save_dir / TUNE).resolve())
 
 
-def build_tuner(cfg: RunConfig, ctx: SweepContext, save_dir: Path, uri: str, parallel: int, progress: bool,
-                datasets: list[dict]):
-    trainable = tune.with_resources(tune.with_parameters(run_trial, ctx=ctx), trial_resources(ctx.cluster,
-                                                                                              ctx.in_trial))
+def build_tuner(
+    cfg: RunConfig, ctx: SweepContext, save_dir: Path, uri: str, parallel: int, progress: bool, datasets: list[dict]
+):
+    trainable = tune.with_resources(
+        tune.with_parameters(run_trial, ctx=ctx), trial_resources(ctx.cluster, ctx.in_trial)
+    )
     storage = tune_storage(save_dir, ctx.cluster)
     path = f"{storage}/{EXPERIMENT}"
     if tune.Tuner.can_restore(path):
@@ -138,25 +180,42 @@ def build_tuner(cfg: RunConfig, ctx: SweepContext, save_dir: Path, uri: str, par
         return tune.Tuner.restore(path, trainable, resume_unfinished=True, resume_errored=True)
     s = cfg.search
     goals = objectives(cfg)
-    search = StudentSearch(space=space.distributions(s), metric=[m for m, _ in goals], mode=[m for _, m in goals],
-                           sampler=sampler(cfg), study_name=STUDY, storage=study_storage(cfg, save_dir))
+    search = StudentSearch(
+        space=space.distributions(s),
+        metric=[m for m, _ in goals],
+        mode=[m for _, m in goals],
+        sampler=sampler(cfg),
+        study_name=STUDY,
+        storage=study_storage(cfg, save_dir),
+    )
     trials_dir = str((save_dir / TRIALS).resolve())
     return tune.Tuner(
         trainable,
-        tune_config=tune.TuneConfig(search_alg=search, num_samples=s.num_samples,
-                                    max_concurrent_trials=parallel),
+        tune_config=tune.TuneConfig(search_alg=search, num_samples=s.num_samples, max_concurrent_trials=parallel),
         run_config=tune.RunConfig(
             # Tune's status table on a terminal only; a log file gets the plain per-trial lines
-            name=EXPERIMENT, storage_path=storage, verbose=1 if progress and on_terminal() else 0,
+            name=EXPERIMENT,
+            storage_path=storage,
+            verbose=1 if progress and on_terminal() else 0,
             # a trial whose node is lost (a spot GPU preempted) runs again and resumes from its checkpoint
             failure_config=tune.FailureConfig(max_failures=ctx.cluster.max_failures),
-            callbacks=[MlflowTrials(uri, experiment_name(cfg, save_dir), str(save_dir), trials_dir, datasets),
-                       ProgressLines(s.num_samples, trials_dir)]),
+            callbacks=[
+                MlflowTrials(uri, experiment_name(cfg, save_dir), str(save_dir), trials_dir, datasets),
+                ProgressLines(s.num_samples, trials_dir),
+            ],
+        ),
     )
 
 
-def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cluster: ClusterOptions | None = None,
-              *, overwrite: bool = False, progress: bool = True) -> dict:
+def run_sweep(
+    cfg: RunConfig,
+    teacher_path: str | Path,
+    save_dir: str | Path,
+    cluster: ClusterOptions | None = None,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
     """Search students of the teacher; writes pareto.json/.png and the MLflow records; returns pareto.json."""
     space.check(cfg.search)  # before anything is read or written
     save_dir = Path(save_dir).resolve()  # Tune and the trials want absolute paths
@@ -176,9 +235,14 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
     largest = space.largest(cfg, cfg.search)
     check_trial_memory(largest, teacher.config)
     trial_disk = sum(disk_needs(largest).values())
-    check_disk(save_dir, {"trials": cfg.search.num_samples * trial_disk,
-                          **{k: v for k, v in disk_needs(cfg, teacher.config).items() if k.startswith("teacher")}},
-               f"the sweep ({cfg.search.num_samples} trials)")
+    check_disk(
+        save_dir,
+        {
+            "trials": cfg.search.num_samples * trial_disk,
+            **{k: v for k, v in disk_needs(cfg, teacher.config).items() if k.startswith("teacher")},
+        },
+        f"the sweep ({cfg.search.num_samples} trials)",
+    )
     parallel = concurrency(cfg, cluster)
     sha = teacher_cache.file_sha256(ckpt)
     existing = next(p for p in (save_dir, *save_dir.parents) if p.is_dir())
@@ -192,33 +256,52 @@ def run_sweep(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, cl
         if cfg.search.share_teacher:
             columns = len(train) + len(val) + (len(unlabelled) if unlabelled is not None else 0)
             print(f"[sweep] teacher outputs and features over {columns} columns, once for every trial", flush=True)
-            targets = shared_targets.to_numpy(compute_targets(
-                cfg, teacher, sha, list(range(teacher.config.num_layers)), train, val, unlabelled,
-                save_dir / "teacher_cache"))  # NumPy: every trial reads the object store's copy
+            targets = shared_targets.to_numpy(
+                compute_targets(
+                    cfg,
+                    teacher,
+                    sha,
+                    list(range(teacher.config.num_layers)),
+                    train,
+                    val,
+                    unlabelled,
+                    save_dir / "teacher_cache",
+                )
+            )  # NumPy: every trial reads the object store's copy
         s = cfg.search
-        board = (RungBoard.remote(cfg.training.num_epochs, s.grace_epochs, s.reduction_factor,
-                                  str(save_dir / RUNGS)) if s.early_stopping == "pareto_halving" else None)
+        board = (
+            RungBoard.remote(cfg.training.num_epochs, s.grace_epochs, s.reduction_factor, str(save_dir / RUNGS))
+            if s.early_stopping == "pareto_halving"
+            else None
+        )
         reference = reference_scores(cfg, teacher, val, test) | {"checkpoint": str(ckpt)}
         rundir.write_json(save_dir / REFERENCE, reference)  # `kdssm pareto` on the running sweep reads it
-        ctx = SweepContext(cfg, str((save_dir / TRIALS).resolve()), str(ckpt.resolve()), sha, targets, cluster, board,
-                           test, reference)
+        ctx = SweepContext(
+            cfg, str((save_dir / TRIALS).resolve()), str(ckpt.resolve()), sha, targets, cluster, board, test, reference
+        )
         how = "in the trial itself" if ctx.in_trial else f"{cluster.num_workers} Ray Train worker(s)"
-        print(f"[sweep] {cfg.search.num_samples} students, {parallel} at a time, each trained {how}; MLflow: {uri}",
-              flush=True)
-        datasets = split_datasets(cfg, {"train": train, "val": val, "test": test}
-                                  | ({"unlabelled": unlabelled} if unlabelled is not None else {}))
+        print(
+            f"[sweep] {cfg.search.num_samples} students, {parallel} at a time, each trained {how}; MLflow: {uri}",
+            flush=True,
+        )
+        datasets = split_datasets(
+            cfg,
+            {"train": train, "val": val, "test": test} | ({"unlabelled": unlabelled} if unlabelled is not None else {}),
+        )
         build_tuner(cfg, ctx, save_dir, uri, parallel, progress, datasets).fit()
         return conclude(cfg, save_dir, ckpt, uri, reference, datasets, test.x)
     except BaseException as err:
-        tracking.end_sweep_run(uri, experiment_name(cfg, save_dir), save_dir,
-                               "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
+        tracking.end_sweep_run(
+            uri, experiment_name(cfg, save_dir), save_dir, "KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED"
+        )
         raise
     finally:
         folder_lock.release(save_dir)
 
 
-def conclude(cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, reference: dict, datasets: list[dict],
-             test_x) -> dict:
+def conclude(
+    cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, reference: dict, datasets: list[dict], test_x
+) -> dict:
     """pareto.json/.png, the comparison table, the parent and teacher runs, the registry; test_x (N, L, 2):
     the test columns the latencies are measured on."""
     finished = finished_trials(cfg, save_dir)
@@ -229,8 +312,12 @@ def conclude(cfg: RunConfig, save_dir: Path, ckpt: Path, uri: str, reference: di
     stopped = [t["trial_id"] for t in finished if t["summary"].get("stopped_early")]
     pareto.write(save_dir, front, stopped)
     by_end = sorted(finished, key=lambda t: (save_dir / TRIALS / t["trial_id"] / rundir.SUMMARY_FILE).stat().st_mtime)
-    pareto.plot_history(save_dir / HYPERVOLUME_PNG, pareto.hypervolume_history(
-        [pareto.objectives(t["metrics"], reference["teacher"], front["objectives"]) for t in by_end]))
+    pareto.plot_history(
+        save_dir / HYPERVOLUME_PNG,
+        pareto.hypervolume_history(
+            [pareto.objectives(t["metrics"], reference["teacher"], front["objectives"]) for t in by_end]
+        ),
+    )
     table = pareto.table(front)
     (save_dir / "comparison.md").write_text("```\n" + table + "\n```\n")
     record_when_reachable(cfg, save_dir, ckpt, uri, front, len(finished), stopped, datasets)

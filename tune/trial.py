@@ -8,6 +8,7 @@ per trial on 2 cores). A multi-worker trial (or trial_runner ray_train) launches
 objectives and its best validation quality so far, and is appended to the trial's history.jsonl,
 from which a restarted trial takes its best value back.
 """
+
 from __future__ import annotations
 
 import json
@@ -124,11 +125,17 @@ def final_report(summary: dict, constants: dict, cfg: RunConfig, root: Path, sta
     the seconds since the trial function began (trial_seconds; its fixed cost is that minus the fit)."""
     metric, mode = quality_key(cfg)
     quality = best_so_far(read_history(root / distributed.HISTORY_FILE), metric, mode)
-    return {**constants, QUALITY: float("nan") if quality is None else quality,
-            "epochs_done": summary["training"]["epochs"],
-            "test_accuracy": summary["accuracy"], "test_nmse_valid_db": summary["nmse_valid_db"],
-            "retention": summary.get("retention"), "stopped_early": summary.get("stopped_early", False),
-            "trial_seconds": round(time.perf_counter() - started, 2), "final": True}
+    return {
+        **constants,
+        QUALITY: float("nan") if quality is None else quality,
+        "epochs_done": summary["training"]["epochs"],
+        "test_accuracy": summary["accuracy"],
+        "test_nmse_valid_db": summary["nmse_valid_db"],
+        "retention": summary.get("retention"),
+        "stopped_early": summary.get("stopped_early", False),
+        "trial_seconds": round(time.perf_counter() - started, 2),
+        "final": True,
+    }
 
 
 def run_trial(config: dict, ctx: SweepContext) -> None:
@@ -154,8 +161,16 @@ def run_trial(config: dict, ctx: SweepContext) -> None:
     targets = shared_targets.to_torch(ctx.targets) if ctx.targets is not None else None  # no copy
     if targets is None:  # share_teacher false: this trial pays for the teacher itself
         train, val = (load_split(cfg.data, which) for which in ("train", "val"))
-        targets = compute_targets(cfg, teacher, ctx.teacher_sha, list(range(teacher.config.num_layers)),
-                                  train, val, load_unlabelled(cfg.data), cache_dir=None)
+        targets = compute_targets(
+            cfg,
+            teacher,
+            ctx.teacher_sha,
+            list(range(teacher.config.num_layers)),
+            train,
+            val,
+            load_unlabelled(cfg.data),
+            cache_dir=None,
+        )
     fit = plan_from_targets(cfg, teacher, pairs, targets)
     root, resuming = rundir.prepare(root, cfg)
     with folder_lock.released_on_error(root):
@@ -168,14 +183,19 @@ def run_trial(config: dict, ctx: SweepContext) -> None:
     best = best_so_far(read_history(history), metric, mode)  # a restarted trial keeps its best value
     stop = []
     if ctx.board is not None:
-        stop = [StopAtRung(ctx.board, trial_id, metric, mode, tuple(constants[k] for k, _ in objectives(cfg)[1:]),
-                           best=best)]
+        stop = [
+            StopAtRung(
+                ctx.board, trial_id, metric, mode, tuple(constants[k] for k, _ in objectives(cfg)[1:]), best=best
+            )
+        ]
     if ctx.in_trial:
-        summary = runner.execute(run, progress=False,
-                                 callbacks=[EpochsToTune(history, constants, metric, mode, best), *stop])
+        summary = runner.execute(
+            run, progress=False, callbacks=[EpochsToTune(history, constants, metric, mode, best), *stop]
+        )
     else:
-        summary = distributed.execute(run, ctx.cluster, progress=False,
-                                      callbacks=[ReportToTune(constants, metric, mode)], worker_callbacks=stop)
+        summary = distributed.execute(
+            run, ctx.cluster, progress=False, callbacks=[ReportToTune(constants, metric, mode)], worker_callbacks=stop
+        )
     if ctx.board is not None and ask(ctx.board.was_stopped.remote(trial_id), False):
         summary["stopped_early"] = True
         rundir.write_json(root / rundir.SUMMARY_FILE, summary)

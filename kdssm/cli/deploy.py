@@ -1,4 +1,5 @@
 """`kdssm focus`, `kdssm export` and `kdssm scene`: putting a trained model to work (the deploy layer's commands)."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,24 +14,40 @@ from .parser import add_print_config
 
 def cmd_focus(args: argparse.Namespace) -> int:
     from ..deploy.focus import FocusRequest, focus_file
-    req = FocusRequest(model=args.model, input=Path(args.input), output=Path(args.output),
-                       batch_columns=args.batch_columns, precision=args.precision, compare=args.compare,
-                       tile_length=args.tile_length, overwrite=args.overwrite, device=args.device,
-                       tracking_uri=args.tracking_uri, address=args.address, num_actors=args.num_actors,
-                       use_gpu=args.use_gpu)
+
+    req = FocusRequest(
+        model=args.model,
+        input=Path(args.input),
+        output=Path(args.output),
+        batch_columns=args.batch_columns,
+        precision=args.precision,
+        compare=args.compare,
+        tile_length=args.tile_length,
+        overwrite=args.overwrite,
+        device=args.device,
+        tracking_uri=args.tracking_uri,
+        address=args.address,
+        num_actors=args.num_actors,
+        use_gpu=args.use_gpu,
+    )
     figures = focus_file(req, progress=not args.quiet)
-    print(f"focused {figures['columns']} range bins at {figures['columns_per_second']:,.0f} per second "
-          f"({figures['precision']}, tiles of {figures['tile_length']} samples overlapping by {figures['overlap']}): "
-          f"{figures['output']}, quick-look {figures['quicklook']}")
+    print(
+        f"focused {figures['columns']} range bins at {figures['columns_per_second']:,.0f} per second "
+        f"({figures['precision']}, tiles of {figures['tile_length']} samples overlapping by {figures['overlap']}): "
+        f"{figures['output']}, quick-look {figures['quicklook']}"
+    )
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from ..deploy.export import export_model
+
     figures = export_model(args.model, args.format, Path(args.out), args.length, args.tracking_uri, args.overwrite)
-    print(f"exported {args.model} as {figures['format']} for tiles of {figures['length']} samples: {figures['path']} "
-          f"(outputs equal the eager model's to {figures['relative_error']:.1e} relative on "
-          f"{figures['check_columns']} test columns)")
+    print(
+        f"exported {args.model} as {figures['format']} for tiles of {figures['length']} samples: {figures['path']} "
+        f"(outputs equal the eager model's to {figures['relative_error']:.1e} relative on "
+        f"{figures['check_columns']} test columns)"
+    )
     print(json.dumps({k: figures[k] for k in ("input", "output")}))
     return 0
 
@@ -39,6 +56,7 @@ def cmd_scene(args: argparse.Namespace) -> int:
     from ..data.scene import simulate_scene
     from ..deploy.scene_io import SceneWriter, check_output
     from ..geometry import get_preset
+
     out = Path(args.output)
     check_output(out, args.overwrite)
     preset = get_preset(args.preset)
@@ -54,8 +72,10 @@ def cmd_scene(args: argparse.Namespace) -> int:
     except BaseException:
         writer.abort()
         raise
-    print(f"simulated a {args.preset} scene of {args.azimuth} azimuth samples x {args.range_bins} range bins "
-          f"(raw, truth, slant_range_m): {out}")
+    print(
+        f"simulated a {args.preset} scene of {args.azimuth} azimuth samples x {args.range_bins} range bins "
+        f"(raw, truth, slant_range_m): {out}"
+    )
     return 0
 
 
@@ -66,11 +86,17 @@ def register(sub) -> None:
     foc.add_argument("--input", required=True, help="scene: raw (azimuth, range bins) + slant_range_m; or columns x")
     foc.add_argument("--output", required=True, help="focused scene (.npz or .zarr); a quick-look .png beside it")
     foc.add_argument("--compare", choices=("matched_filter",), help="also write the classical focusing beside it")
-    foc.add_argument("--batch_columns", "--batch-columns", type=int, default=256,
-                     help="range bins held in memory at once (default 256)")
+    foc.add_argument(
+        "--batch_columns",
+        "--batch-columns",
+        type=int,
+        default=256,
+        help="range bins held in memory at once (default 256)",
+    )
     foc.add_argument("--precision", choices=PRECISIONS, default="fp32", help="linear layers' precision; FFTs stay fp32")
-    foc.add_argument("--tile_length", "--tile-length", type=int,
-                     help="azimuth samples per tile (default: 8 overlaps, at least 1024)")
+    foc.add_argument(
+        "--tile_length", "--tile-length", type=int, help="azimuth samples per tile (default: 8 overlaps, at least 1024)"
+    )
     foc.add_argument("--device", default="cpu", help="cpu or cuda")
     foc.add_argument("--tracking_uri", "--tracking-uri", help="MLflow tracking URI for a models:/ source")
     foc.add_argument("--address", help="Ray cluster (auto, host:port, or local) to focus through Ray Data")

@@ -1,4 +1,5 @@
 """`kdssm distill`: a teacher checkpoint into a student (the seed's flags work too)."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,6 +24,7 @@ def student_base_config(args: argparse.Namespace) -> RunConfig:
         return RunConfig.from_file(args.student_config)
     from ..distill.runner import resolve_teacher
     from ..train.rundir import CONFIG_FILE
+
     stored = resolve_teacher(args.teacher_checkpoint).parent / CONFIG_FILE
     base = RunConfig.from_file(stored) if stored.is_file() else RunConfig()
     return base.with_overrides({"model": {"use_selectivity": False}})
@@ -50,17 +52,21 @@ def student_config(args: argparse.Namespace) -> RunConfig:
 def cmd_distill(args: argparse.Namespace) -> int:
     from ..distill.runner import plan_distillation
     from ..report import print_scores
+
     require_teacher(args)
     teacher_cfg = RunConfig.from_file(args.teacher_config).model if args.teacher_config else None
     cfg = student_config(args)
     save_dir = args.save_dir or f"runs/student-{args.preset or 'custom'}"
     opts = cluster_options(args)
-    plan = plan_distillation(cfg, args.teacher_checkpoint, save_dir, teacher_config=teacher_cfg,
-                             overwrite=args.overwrite)
+    plan = plan_distillation(
+        cfg, args.teacher_checkpoint, save_dir, teacher_config=teacher_cfg, overwrite=args.overwrite
+    )
     summary = execute(plan, opts, not args.quiet)
     print_scores({"student": summary, "teacher": summary["teacher"], "matched filter": summary["matched_filter"]})
-    print(f"retention {summary['retention']:.4f}, {size_against_teacher(summary['param_reduction'])}; "
-          f"wrote {Path(save_dir) / 'model.ckpt'} and {Path(save_dir) / 'summary.json'}")
+    print(
+        f"retention {summary['retention']:.4f}, {size_against_teacher(summary['param_reduction'])}; "
+        f"wrote {Path(save_dir) / 'model.ckpt'} and {Path(save_dir) / 'summary.json'}"
+    )
     return 0
 
 
@@ -68,19 +74,31 @@ def register(sub) -> None:
     dist = sub.add_parser("distill", help="distil a teacher checkpoint into a student (the seed's flags work)")
     dist.add_argument("--teacher_checkpoint", "--teacher-checkpoint", help="teacher model.ckpt or run folder")
     dist.add_argument("--teacher_config", "--teacher-config", help="teacher YAML; its model must match the checkpoint")
-    dist.add_argument("--student_config", "--student-config",
-                      help="student YAML (default: the teacher run's config without the gate)")
+    dist.add_argument(
+        "--student_config", "--student-config", help="student YAML (default: the teacher run's config without the gate)"
+    )
     dist.add_argument("--preset", choices=tuple(MODEL_PRESETS), help="student size from the seeds")
     dist.add_argument("--save_dir", "--save-dir", help="student run folder (resumed if unfinished)")
     dist.add_argument("--overwrite", action="store_true", help="replace a finished run in save_dir")
     dist.add_argument("--quiet", action="store_true", help="no progress bar")
     for field in ("model_dim", "state_dim", "num_layers"):
-        dist.add_argument(f"--student_{field}", f"--student-{field.replace('_', '-')}", type=int,
-                          dest=f"cfg__model__{field}", default=None, help=f"the student's {field}")
-    dist.add_argument("--progressive_layers", "--progressive-layers", action="store_true",
-                      help="alias of --progressive_coupling")
-    dist.add_argument("--disable_distribution_preservation", "--disable-distribution-preservation",
-                      action="store_true", help="preserve_distribution false")
+        dist.add_argument(
+            f"--student_{field}",
+            f"--student-{field.replace('_', '-')}",
+            type=int,
+            dest=f"cfg__model__{field}",
+            default=None,
+            help=f"the student's {field}",
+        )
+    dist.add_argument(
+        "--progressive_layers", "--progressive-layers", action="store_true", help="alias of --progressive_coupling"
+    )
+    dist.add_argument(
+        "--disable_distribution_preservation",
+        "--disable-distribution-preservation",
+        action="store_true",
+        help="preserve_distribution false",
+    )
     add_cluster_flags(dist)
     add_config_flags(dist)
     add_print_config(dist, lambda args: student_config(args).to_yaml())

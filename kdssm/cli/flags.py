@@ -3,6 +3,7 @@
 Booleans work bare (`--progressive_coupling`) or with a value (`--bidirectional false`); lists take
 integers separated by spaces or commas; mappings (search.space, model.geometry) are set in YAML only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,15 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         extra = {"nargs": "?", "const": True} if kind is _parse_bool else {}
         if kind is _parse_int_list:
             extra = {"nargs": "+"}
-        parser.add_argument(*flags, dest=f"cfg__{section}__{name}", default=None, metavar=flag.upper(),
-                            help=f"[{section}] {info.description}".replace("%", "%%"), type=kind, **extra)
+        parser.add_argument(
+            *flags,
+            dest=f"cfg__{section}__{name}",
+            default=None,
+            metavar=flag.upper(),
+            help=f"[{section}] {info.description}".replace("%", "%%"),
+            type=kind,
+            **extra,
+        )
 
 
 def _flatten(value):

@@ -1,4 +1,5 @@
 """`kdssm`: the parser of every subcommand, and user errors as one line with exit status 2."""
+
 from __future__ import annotations
 
 import errno
@@ -32,13 +33,25 @@ def user_errors(command: str) -> tuple[type[Exception], ...]:
     from ..train.folder_lock import FolderInUse
     from ..train.rundir import RunDirError
     from ..train.runner import TrainingDiverged
-    errors: tuple[type[Exception], ...] = (ConfigError, CheckpointError, DataError, UserError, DeployError,
-                                           ResourceError, RunDirError, FolderInUse, TrainingDiverged)
+
+    errors: tuple[type[Exception], ...] = (
+        ConfigError,
+        CheckpointError,
+        DataError,
+        UserError,
+        DeployError,
+        ResourceError,
+        RunDirError,
+        FolderInUse,
+        TrainingDiverged,
+    )
     if command in ("train", "distill", "sweep", "demo"):
         from ..train.cluster import DistributedError
+
         errors += (DistributedError,)
     if command in ("sweep", "demo"):
         from ..tracking import TrackingError
+
         errors += (TrackingError,)
     return errors
 
@@ -61,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         if err.errno not in DISK_FULL:
             raise
         where = f" writing {err.filename}" if err.filename else ""
-        print(f"kdssm: error: {os.strerror(err.errno).lower()}{where}; what was written before is intact: free "
-              "space (or raise the file-size limit) and run the same command again to resume", file=sys.stderr)
+        print(
+            f"kdssm: error: {os.strerror(err.errno).lower()}{where}; what was written before is intact: free "
+            "space (or raise the file-size limit) and run the same command again to resume",
+            file=sys.stderr,
+        )
         return 2

@@ -1,8 +1,9 @@
 """The argparse pieces every subcommand shares: one-line errors, UserError, and `--print_config`."""
+
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
 
 import yaml
 
@@ -26,6 +27,10 @@ def options_yaml(args: argparse.Namespace) -> str:
 
 def add_print_config(parser: argparse.ArgumentParser, describe: Callable[[argparse.Namespace], str] | None = None):
     """`--print_config`: print what the command would run with (its run config, else its options) and exit."""
-    parser.add_argument("--print_config", "--print-config", action="store_true",
-                        help="print the resolved configuration (YAML, flags applied) and exit; nothing is run")
+    parser.add_argument(
+        "--print_config",
+        "--print-config",
+        action="store_true",
+        help="print the resolved configuration (YAML, flags applied) and exit; nothing is run",
+    )
     parser.set_defaults(describe=describe or options_yaml)

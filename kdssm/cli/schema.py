@@ -1,4 +1,5 @@
 """`kdssm schema`: the JSON Schema of a run YAML, for editors (completion and checks as you type)."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """`kdssm evaluate` (a model on test columns against the matched filter) and `kdssm compare` (side by side)."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,8 +12,10 @@ from .parser import add_print_config
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..compare import compare_runs
-    compare_runs(Path(args.teacher), [Path(s) for s in args.students], Path(args.out) if args.out else None,
-                 args.precision)
+
+    compare_runs(
+        Path(args.teacher), [Path(s) for s in args.students], Path(args.out) if args.out else None, args.precision
+    )
     return 0
 
 
@@ -24,6 +27,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate_matched_filter, evaluate_model
     from ..report import print_scores
     from ..resources import check_scoring
+
     config = ModelConfig.from_dict(read_checkpoint(args.checkpoint)["config"])
     check_scoring([config], args.num_columns, get_preset(args.data_preset).length, "evaluate")
     model = load_model(args.checkpoint)
@@ -32,8 +36,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         x, y = split.x, split.y
     else:
         x, y = simulate(args.data_preset, args.num_columns, args.seed)
-    print_scores({"model": evaluate_model(model, x, y, args.data_preset),
-                  "matched filter": evaluate_matched_filter(x, y, args.data_preset)})
+    print_scores(
+        {
+            "model": evaluate_model(model, x, y, args.data_preset),
+            "matched filter": evaluate_matched_filter(x, y, args.data_preset),
+        }
+    )
     return 0
 
 
@@ -42,8 +50,13 @@ def register(sub) -> None:
     cmp.add_argument("--teacher", required=True, help="teacher run folder")
     cmp.add_argument("--students", nargs="+", required=True, help="student run folders")
     cmp.add_argument("--out", help="folder for comparison.json/.csv/.png (default: the teacher's parent)")
-    cmp.add_argument("--precision", nargs="+", default=[], choices=PRECISIONS,
-                     help="also score each student at these precisions (extra rows; FFTs stay fp32)")
+    cmp.add_argument(
+        "--precision",
+        nargs="+",
+        default=[],
+        choices=PRECISIONS,
+        help="also score each student at these precisions (extra rows; FFTs stay fp32)",
+    )
     add_print_config(cmp)
     cmp.set_defaults(func=cmd_compare)
 

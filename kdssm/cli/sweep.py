@@ -1,4 +1,5 @@
 """`kdssm sweep` (search students of a teacher) and `kdssm pareto` (the front of a finished or running sweep)."""
+
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,11 @@ from .distill import require_teacher
 from .flags import REPO_CONFIGS, add_config_flags, load_config
 from .parser import UserError, add_print_config
 
-SMOKE_TEST = {"search": {"num_samples": 2, "grace_epochs": 1}, "training": {"num_epochs": 1, "max_minutes": 0},
-              "data": {"train_size": 64, "val_size": 32, "test_size": 32}}
+SMOKE_TEST = {
+    "search": {"num_samples": 2, "grace_epochs": 1},
+    "training": {"num_epochs": 1, "max_minutes": 0},
+    "data": {"train_size": 64, "val_size": 32, "test_size": 32},
+}
 
 
 def sweep_config(args: argparse.Namespace) -> RunConfig:
@@ -22,11 +26,18 @@ def sweep_config(args: argparse.Namespace) -> RunConfig:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from tune.pareto import table
     from tune.sweep import run_sweep
+
     require_teacher(args)
     cfg = sweep_config(args)
     save_dir = Path(args.save_dir or "runs/sweep")
-    front = run_sweep(cfg, args.teacher_checkpoint, save_dir, cluster_from_flags(args), overwrite=args.overwrite,
-                      progress=not args.quiet)
+    front = run_sweep(
+        cfg,
+        args.teacher_checkpoint,
+        save_dir,
+        cluster_from_flags(args),
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
     print("\n" + table(front))
     print(f"wrote {save_dir / 'pareto.json'} and {save_dir / 'pareto.png'}")
     return 0
@@ -34,6 +45,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_pareto(args: argparse.Namespace) -> int:
     from tune.pareto import read, table
+
     folder = Path(args.save_dir)
     try:
         front = read(folder)
@@ -49,6 +61,7 @@ def print_front_so_far(folder: Path) -> int:
     """A running (or interrupted) sweep has no pareto.json yet: its front over the trials finished so far."""
     from tune.pareto import table
     from tune.results import front_so_far
+
     try:
         front, finished, planned = front_so_far(folder)
     except (FileNotFoundError, NotADirectoryError):
@@ -56,8 +69,10 @@ def print_front_so_far(folder: Path) -> int:
     if front is None:
         print(f"sweep in progress: 0 of {planned} students finished, no front yet")
         return 0
-    print(f"sweep in progress: the front of {finished} of {planned} students finished so far (pareto.json is "
-          "written when the sweep ends)")
+    print(
+        f"sweep in progress: the front of {finished} of {planned} students finished so far (pareto.json is "
+        "written when the sweep ends)"
+    )
     print(table(front))
     return 0
 
@@ -65,13 +80,19 @@ def print_front_so_far(folder: Path) -> int:
 def register(sub) -> None:
     sw = sub.add_parser("sweep", help="search students of a teacher with Ray Tune + Optuna; Pareto front and MLflow")
     sw.add_argument("--teacher_checkpoint", "--teacher-checkpoint", help="teacher model.ckpt or run folder")
-    sw.add_argument("--config", help="sweep YAML: the student base config plus search and tracking sections "
-                                     "(default: configs/sweep.yaml)")
+    sw.add_argument(
+        "--config",
+        help="sweep YAML: the student base config plus search and tracking sections (default: configs/sweep.yaml)",
+    )
     sw.add_argument("--save_dir", "--save-dir", help="sweep folder (resumed if interrupted; default runs/sweep)")
     sw.add_argument("--overwrite", action="store_true", help="replace a sweep in save_dir")
     sw.add_argument("--quiet", action="store_true", help="no Tune status tables")
-    sw.add_argument("--smoke-test", "--smoke_test", action="store_true",
-                    help="2 trials of 1 epoch on 64 columns: checks a setup end to end in a minute or two")
+    sw.add_argument(
+        "--smoke-test",
+        "--smoke_test",
+        action="store_true",
+        help="2 trials of 1 epoch on 64 columns: checks a setup end to end in a minute or two",
+    )
     add_cluster_flags(sw, sweep=True)
     add_config_flags(sw)
     add_print_config(sw, lambda args: sweep_config(args).to_yaml())

@@ -1,4 +1,5 @@
 """`kdssm train`, `kdssm demo` and `kdssm plan`: a model on ground truth, the whole demo, a run's needs."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,6 +18,7 @@ def train_config(args: argparse.Namespace) -> RunConfig:
 def cmd_train(args: argparse.Namespace) -> int:
     from ..report import print_scores
     from ..train.runner import plan_training
+
     cfg = train_config(args)
     save_dir = args.save_dir or f"runs/{'teacher' if cfg.model.use_selectivity else 'student'}"
     opts = cluster_options(args)
@@ -39,6 +41,7 @@ def describe_demo(args: argparse.Namespace) -> str:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
+
     teacher, sweep = demo_configs(args)
     run_demo(teacher, sweep, Path(args.save_dir), overwrite=args.overwrite, progress=not args.quiet)
     return 0
@@ -48,6 +51,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from ..checkpoint import read_checkpoint
     from ..config import ModelConfig
     from ..preflight import format_preflight, preflight
+
     cfg = train_config(args)
     teacher = None
     if args.teacher_checkpoint:
@@ -68,8 +72,11 @@ def register(sub) -> None:
     add_print_config(train, lambda args: train_config(args).to_yaml())
     train.set_defaults(func=cmd_train)
 
-    demo = sub.add_parser("demo", help="simulate mini data, train the demo teacher, sweep 8 students, "
-                                       "print the Pareto front, record everything in MLflow")
+    demo = sub.add_parser(
+        "demo",
+        help="simulate mini data, train the demo teacher, sweep 8 students, "
+        "print the Pareto front, record everything in MLflow",
+    )
     demo.add_argument("--config", help="teacher YAML (default: configs/demo/teacher.yaml); flags override it")
     demo.add_argument("--sweep_config", "--sweep-config", help="sweep YAML (default: configs/demo/sweep.yaml)")
     demo.add_argument("--save_dir", "--save-dir", default="runs/demo", help="demo folder (default runs/demo)")

@@ -5,11 +5,12 @@ its meaning (`description`) and its bounds (`ge`/`gt`/`le`, `Literal` choices, `
 CLI flags, the JSON Schema (`kdssm schema`) and error messages all come from one place. pydantic's
 errors are translated into the house's one-line form, `section.field: what is wrong, got value`.
 """
+
 from __future__ import annotations
 
 import typing
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Optional
+from typing import Annotated, Any, ClassVar
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
@@ -30,9 +31,15 @@ Even = Annotated[int, EVEN]  # an int that must be even (S4D state sizes: N/2 co
 
 STRICT = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
-_TYPE_ERRORS = {"int_type": "expected an integer", "float_type": "expected a number", "bool_type": "expected true or false",
-                "string_type": "expected a string", "finite_number": "expected a finite number",
-                "dict_type": "expected a mapping", "list_type": "expected a list of int"}
+_TYPE_ERRORS = {
+    "int_type": "expected an integer",
+    "float_type": "expected a number",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
+    "finite_number": "expected a finite number",
+    "dict_type": "expected a mapping",
+    "list_type": "expected a list of int",
+}
 _BOUNDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"), "less_than_equal": ("<=", "le")}
 
 
@@ -89,7 +96,7 @@ class Section(BaseModel):
         return self
 
     @classmethod
-    def from_dict(cls, data: Optional[dict]):
+    def from_dict(cls, data: dict | None):
         data = {} if data is None else data
         if not isinstance(data, dict):
             raise ConfigError(f"{cls.SECTION}: expected a mapping of keys, got {type(data).__name__}")

@@ -1,7 +1,8 @@
 """The data section: simulated columns of a data-card preset, or users' own .npz files."""
+
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field
 
@@ -23,29 +24,39 @@ class DataConfig(Section):
     train_seed: int = Field(1, ge=0, description="seed of the training split")
     val_seed: int = Field(2, ge=0, description="seed of the validation split")
     test_seed: int = Field(3, ge=0, description="seed of the test split")
-    train_npz: Optional[str] = Field(None, description="use these columns (x, y arrays) instead of simulating")
-    val_npz: Optional[str] = Field(None, description="validation columns from a .npz file")
-    test_npz: Optional[str] = Field(None, description="test columns from a .npz file")
-    unlabelled_size: int = Field(0, ge=0, description="simulated columns whose ground truth is never read: the "
-                                 "teacher labels them (distillation only)")
+    train_npz: str | None = Field(None, description="use these columns (x, y arrays) instead of simulating")
+    val_npz: str | None = Field(None, description="validation columns from a .npz file")
+    test_npz: str | None = Field(None, description="test columns from a .npz file")
+    unlabelled_size: int = Field(
+        0,
+        ge=0,
+        description="simulated columns whose ground truth is never read: the teacher labels them (distillation only)",
+    )
     unlabelled_seed: int = Field(4, ge=0, description="seed of the unlabelled columns")
-    unlabelled_npz: Optional[str] = Field(None, description="unlabelled columns from a .npz file holding x only "
-                                          "(distillation only)")
-    wavelength_m: Optional[float] = Field(None, gt=0.0, description="geometry of the columns: radar wavelength (m); "
-                                          "the six geometry fields replace the preset's (state all six, or none)")
-    velocity_m_s: Optional[float] = Field(None, gt=0.0, description="geometry: platform velocity (m/s)")
-    prf_hz: Optional[float] = Field(None, gt=0.0, description="geometry: pulse repetition frequency (Hz)")
-    antenna_length_m: Optional[float] = Field(None, gt=0.0, description="geometry: azimuth antenna length (m)")
-    slant_range_near_m: Optional[float] = Field(None, gt=0.0, description="geometry: slant range at p = 0 (m)")
-    slant_range_far_m: Optional[float] = Field(None, gt=0.0, description="geometry: slant range at p = 1 (m)")
+    unlabelled_npz: str | None = Field(
+        None, description="unlabelled columns from a .npz file holding x only (distillation only)"
+    )
+    wavelength_m: float | None = Field(
+        None,
+        gt=0.0,
+        description="geometry of the columns: radar wavelength (m); "
+        "the six geometry fields replace the preset's (state all six, or none)",
+    )
+    velocity_m_s: float | None = Field(None, gt=0.0, description="geometry: platform velocity (m/s)")
+    prf_hz: float | None = Field(None, gt=0.0, description="geometry: pulse repetition frequency (Hz)")
+    antenna_length_m: float | None = Field(None, gt=0.0, description="geometry: azimuth antenna length (m)")
+    slant_range_near_m: float | None = Field(None, gt=0.0, description="geometry: slant range at p = 0 (m)")
+    slant_range_far_m: float | None = Field(None, gt=0.0, description="geometry: slant range at p = 1 (m)")
 
     def check(self) -> None:
         seeds = (self.train_seed, self.val_seed, self.test_seed)
         if len(set(seeds)) != 3:
             raise ConfigError(f"data.*_seed: train, validation and test seeds must differ, got {seeds}")
         if self.unlabelled_size and not self.unlabelled_npz and self.unlabelled_seed in seeds:
-            raise ConfigError(f"data.unlabelled_seed: must differ from the train, validation and test seeds "
-                              f"{seeds}, got {self.unlabelled_seed}")
+            raise ConfigError(
+                f"data.unlabelled_seed: must differ from the train, validation and test seeds "
+                f"{seeds}, got {self.unlabelled_seed}"
+            )
         given = {name: getattr(self, name) for name in GEOMETRY_FIELDS if getattr(self, name) is not None}
         if given:
             check_geometry("data", given)
@@ -54,7 +65,7 @@ class DataConfig(Section):
     def has_unlabelled(self) -> bool:
         return bool(self.unlabelled_npz) or self.unlabelled_size > 0
 
-    def stated_geometry(self) -> Optional[dict]:
+    def stated_geometry(self) -> dict | None:
         """The six geometry fields when stated, else None."""
         values = {name: getattr(self, name) for name in GEOMETRY_FIELDS}
         return values if all(v is not None for v in values.values()) else None

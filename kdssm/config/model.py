@@ -1,15 +1,22 @@
 """The model section (a sarSSM's sizes, gates, range conditioning, initialisation) and the geometry check."""
+
 from __future__ import annotations
 
 import typing
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from .base import ConfigError, Even, Section, finite_positive
 
-GEOMETRY_FIELDS = ("wavelength_m", "velocity_m_s", "prf_hz", "antenna_length_m", "slant_range_near_m",
-                   "slant_range_far_m")
+GEOMETRY_FIELDS = (
+    "wavelength_m",
+    "velocity_m_s",
+    "prf_hz",
+    "antenna_length_m",
+    "slant_range_near_m",
+    "slant_range_far_m",
+)
 GateLayers = Literal["all", "last", "not_first"]
 GATE_LAYERS = typing.get_args(GateLayers)
 
@@ -25,26 +32,44 @@ class ModelConfig(Section):
     state_dim: Even = Field(540, ge=2, description="N, S4D state size; N/2 complex diagonal modes per channel")
     num_layers: int = Field(6, ge=1, description="number of residual S4D layers")
     dropout: float = Field(0.1, ge=0.0, le=0.95, description="complex dropout on each residual update")
-    use_selectivity: bool = Field(True, description="selectivity gates: 2 sigmoid(MLP(|W u|, position in the column, "
-                                  "p)) per step, scaling a layer's update")
-    gate_layers: GateLayers = Field("not_first", description="which layers carry a gate: all, last, or not_first "
-                                    "(the first layer focuses; gates act on what it focused)")
+    use_selectivity: bool = Field(
+        True,
+        description="selectivity gates: 2 sigmoid(MLP(|W u|, position in the column, "
+        "p)) per step, scaling a layer's update",
+    )
+    gate_layers: GateLayers = Field(
+        "not_first",
+        description="which layers carry a gate: all, last, or not_first "
+        "(the first layer focuses; gates act on what it focused)",
+    )
     gate_width: int = Field(8, ge=0, description="complex projections whose magnitudes feed a gate (0: no gates)")
     gate_hidden: int = Field(32, ge=1, description="hidden width of the selectivity gate MLP")
     bidirectional: bool = Field(True, description="two-sided kernel (focusing needs past and future samples)")
     range_conditioning: bool = Field(True, description="condition each layer's kernels on the slant range")
-    range_grid: int = Field(8, ge=2, description="grid points of range-conditioned kernels when the geometry is "
-                            "unknown")
-    range_points_per_aperture: int = Field(3, ge=2, description="grid points per aperture length when the geometry "
-                                           "is known (kernels interpolate only within one aperture length)")
-    geometry: Optional[dict] = Field(None, description="acquisition geometry the model focuses (the data card's six "
-                                     "fields); empty: taken from the data section when a run starts")
+    range_grid: int = Field(
+        8, ge=2, description="grid points of range-conditioned kernels when the geometry is unknown"
+    )
+    range_points_per_aperture: int = Field(
+        3,
+        ge=2,
+        description="grid points per aperture length when the geometry "
+        "is known (kernels interpolate only within one aperture length)",
+    )
+    geometry: dict | None = Field(
+        None,
+        description="acquisition geometry the model focuses (the data card's six "
+        "fields); empty: taken from the data section when a run starts",
+    )
     init: Literal["auto", "matched_filter", "random"] = Field(
-        "auto", description="matched_filter: kernels, mixing and projections set so the untrained model is the "
-        "matched filter (needs the geometry); random: S4D-Lin; auto: matched_filter where possible")
+        "auto",
+        description="matched_filter: kernels, mixing and projections set so the untrained model is the "
+        "matched filter (needs the geometry); random: S4D-Lin; auto: matched_filter where possible",
+    )
     activation: Literal["identity", "gelu", "tanh", "silu", "modrelu"] = Field(
-        "identity", description="activation after each S4D layer (identity and modrelu keep the model "
-        "phase-equivariant, the split ones do not)")
+        "identity",
+        description="activation after each S4D layer (identity and modrelu keep the model "
+        "phase-equivariant, the split ones do not)",
+    )
     norm: Literal["none", "layer"] = Field("none", description="complex norm before each S4D layer")
     scale_equivariant: bool = Field(True, description="divide each column by its rms and multiply back after")
     dt_min: float = Field(1e-3, gt=0.0, description="smallest initial S4D step size (random init)")
@@ -55,7 +80,7 @@ class ModelConfig(Section):
 
     @field_validator("geometry")
     @classmethod
-    def _geometry(cls, value: Optional[dict]) -> Optional[dict]:
+    def _geometry(cls, value: dict | None) -> dict | None:
         if value is not None:
             check_geometry("model.geometry", value)
         return value
@@ -73,8 +98,10 @@ class ModelConfig(Section):
     def matched_filter_blocker(self) -> str:
         """Why this model cannot start as the matched filter ('' when it can)."""
         if self.geometry is None:
-            return ("needs the acquisition geometry (a data preset, or data.wavelength_m ... "
-                    "data.slant_range_far_m for .npz columns)")
+            return (
+                "needs the acquisition geometry (a data preset, or data.wavelength_m ... "
+                "data.slant_range_far_m for .npz columns)"
+            )
         if not self.range_conditioning:
             return "needs model.range_conditioning (the reference function changes with range)"
         if not self.bidirectional:
@@ -98,5 +125,7 @@ def check_geometry(key: str, geometry: Any) -> None:
             raise ConfigError(f"{key}.{name}: missing (a geometry states all six fields)")
         finite_positive(f"{key}.{name}", geometry[name])
     if geometry["slant_range_near_m"] >= geometry["slant_range_far_m"]:
-        raise ConfigError(f"{key}.slant_range_near_m: must be < slant_range_far_m "
-                          f"({geometry['slant_range_far_m']}), got {geometry['slant_range_near_m']}")
+        raise ConfigError(
+            f"{key}.slant_range_near_m: must be < slant_range_far_m "
+            f"({geometry['slant_range_far_m']}), got {geometry['slant_range_near_m']}"
+        )

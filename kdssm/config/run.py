@@ -1,8 +1,8 @@
 """A whole run's configuration: one instance of each section, YAML in and out, flags over it."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import yaml
 from pydantic import BaseModel, Field
@@ -36,7 +36,7 @@ class RunConfig(BaseModel):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow (kdssm sweep)")
 
     @classmethod
-    def from_dict(cls, data: Optional[dict]) -> "RunConfig":
+    def from_dict(cls, data: dict | None) -> RunConfig:
         data = {} if data is None else data
         if not isinstance(data, dict):
             raise ConfigError(f"config: expected a mapping of sections, got {type(data).__name__}")
@@ -46,13 +46,13 @@ class RunConfig(BaseModel):
         return cls(**{name: sec.from_dict(data.get(name)) for name, sec in SECTIONS.items()})
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "RunConfig":
+    def from_file(cls, path: str | Path) -> RunConfig:
         return cls.from_dict(load_yaml(path))
 
     def to_dict(self) -> dict:
         return {name: getattr(self, name).to_dict() for name in SECTIONS}
 
-    def with_overrides(self, overrides: dict[str, dict]) -> "RunConfig":
+    def with_overrides(self, overrides: dict[str, dict]) -> RunConfig:
         """`overrides` maps section -> {field: value}; the result is validated again."""
         merged = self.to_dict()
         for section, values in overrides.items():

@@ -3,9 +3,10 @@
 The search space itself (which fields are searchable, their rules, the default space) belongs to the
 search layer: `tune/space.py` checks `search.space` before a sweep starts.
 """
+
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, field_validator
@@ -19,34 +20,47 @@ class SearchConfig(Section):
     SECTION = "search"
     num_samples: int = Field(8, ge=1, description="students (trials) to train")
     sampler: Literal["nsga2", "tpe", "random"] = Field(
-        "nsga2", description="Optuna sampler: nsga2, tpe (multi-objective TPE) or random")
+        "nsga2", description="Optuna sampler: nsga2, tpe (multi-objective TPE) or random"
+    )
     accuracy_objective: Literal["accuracy", "nmse_valid_db"] = Field(
-        "accuracy", description="quality objective on the validation split: accuracy (max) or nmse_valid_db (min)")
-    latency_objective: bool = Field(False, description="add latency (ms per column, batch 32, CPU) as a third "
-                                    "objective")
+        "accuracy", description="quality objective on the validation split: accuracy (max) or nmse_valid_db (min)"
+    )
+    latency_objective: bool = Field(
+        False, description="add latency (ms per column, batch 32, CPU) as a third objective"
+    )
     workers_per_trial: int = Field(1, ge=1, description="Ray Train workers per student (data-parallel)")
     trial_runner: Literal["auto", "ray_train"] = Field(
-        "auto", description="how a trial trains: auto (a single-worker trial runs Lightning inside its Tune trial, "
-        "a multi-worker one a Ray Train run) or ray_train (always Ray Train)")
-    max_concurrent_trials: int = Field(0, ge=0, description="students trained at once; 0: as many as the cluster "
-                                       "holds")
+        "auto",
+        description="how a trial trains: auto (a single-worker trial runs Lightning inside its Tune trial, "
+        "a multi-worker one a Ray Train run) or ray_train (always Ray Train)",
+    )
+    max_concurrent_trials: int = Field(0, ge=0, description="students trained at once; 0: as many as the cluster holds")
     early_stopping: Literal["pareto_halving", "none"] = Field(
-        "pareto_halving", description="pareto_halving: stop students that are dominated at a rung "
-        "(multi-objective successive halving); none")
+        "pareto_halving",
+        description="pareto_halving: stop students that are dominated at a rung "
+        "(multi-objective successive halving); none",
+    )
     grace_epochs: int = Field(2, ge=1, description="first rung: epochs every student gets before it can be stopped")
     reduction_factor: int = Field(2, ge=2, description="keep the best 1/reduction_factor at each rung")
-    share_teacher: bool = Field(True, description="teacher outputs and features computed once per sweep and shared "
-                                "(false: each trial runs the teacher itself; for benchmarks)")
+    share_teacher: bool = Field(
+        True,
+        description="teacher outputs and features computed once per sweep and shared "
+        "(false: each trial runs the teacher itself; for benchmarks)",
+    )
     search_seed: int = Field(0, description="seed of the sampler")
-    space: Optional[dict] = Field(None, description="searched fields: {field: {choices: [...]} or {low, high[, log]}}; "
-                                  "empty: the search layer's default space (tune/space.py)")
+    space: dict | None = Field(
+        None,
+        description="searched fields: {field: {choices: [...]} or {low, high[, log]}}; "
+        "empty: the search layer's default space (tune/space.py)",
+    )
 
     @field_validator("space")
     @classmethod
-    def _space(cls, value: Optional[dict]) -> Optional[dict]:
+    def _space(cls, value: dict | None) -> dict | None:
         if value is not None and not value:
-            raise ConfigError("search.space: empty; name at least one searchable field (or leave it out for the "
-                              "default space)")
+            raise ConfigError(
+                "search.space: empty; name at least one searchable field (or leave it out for the default space)"
+            )
         return value
 
 
@@ -54,8 +68,9 @@ class TrackingConfig(Section):
     """Where MLflow records the sweep, and what goes into the Model Registry."""
 
     SECTION = "tracking"
-    tracking_uri: str = Field("", description="MLflow tracking URI (http://host:port for a server); empty: "
-                              "sqlite:///<save_dir>/mlflow.db")
+    tracking_uri: str = Field(
+        "", description="MLflow tracking URI (http://host:port for a server); empty: sqlite:///<save_dir>/mlflow.db"
+    )
     experiment: str = Field("", description="MLflow experiment name; empty: kdssm-<save_dir folder name>")
     register_front: bool = Field(True, description="register every Pareto-front student in the Model Registry")
     registered_model: str = Field("", description="Model Registry name; empty: <experiment>-students")
@@ -63,5 +78,7 @@ class TrackingConfig(Section):
     def check(self) -> None:
         parsed = urlparse(self.tracking_uri)
         if parsed.password is not None or "@" in parsed.netloc:
-            raise ConfigError("tracking.tracking_uri: holds credentials; set MLFLOW_TRACKING_USERNAME and "
-                              "MLFLOW_TRACKING_PASSWORD instead (the URI is written into configs and MLflow)")
+            raise ConfigError(
+                "tracking.tracking_uri: holds credentials; set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD instead (the URI is written into configs and MLflow)"
+            )

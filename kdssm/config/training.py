@@ -1,4 +1,5 @@
 """The training section (optimisation on ground truth) and the distillation section (loss weights, schedules)."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -14,29 +15,42 @@ class TrainConfig(Section):
     """Optimisation of a model on ground truth (and, later, on a teacher)."""
 
     SECTION = "training"
-    num_epochs: int = Field(20, ge=0, description="maximum number of epochs (0: evaluate the initialised model, "
-                            "no training)")
+    num_epochs: int = Field(
+        20, ge=0, description="maximum number of epochs (0: evaluate the initialised model, no training)"
+    )
     batch_size: int = Field(32, ge=1, description="columns per step")
     learning_rate: float = Field(3e-3, gt=0.0, description="AdamW learning rate of non-SSM parameters")
     ssm_learning_rate: float = Field(1e-3, gt=0.0, description="learning rate of S4D A and dt (no weight decay)")
     weight_decay: float = Field(0.01, ge=0.0, description="AdamW weight decay of non-SSM parameters")
     warmup_fraction: float = Field(0.05, ge=0.0, le=0.9, description="share of all steps spent in linear warm-up")
-    loss: Literal["nmse", "mse"] = Field("nmse", description="ground-truth loss: complex MSE, or it divided by the "
-                                         "batch's power")
-    valid_weight: float = Field(1.0, ge=0.0, description="weight of an extra NMSE term over each column's valid "
-                                "region (samples whose whole aperture is inside the column)")
+    loss: Literal["nmse", "mse"] = Field(
+        "nmse", description="ground-truth loss: complex MSE, or it divided by the batch's power"
+    )
+    valid_weight: float = Field(
+        1.0,
+        ge=0.0,
+        description="weight of an extra NMSE term over each column's valid "
+        "region (samples whose whole aperture is inside the column)",
+    )
     grad_clip: float = Field(1.0, ge=0.0, description="gradient norm clip (0 disables)")
     early_stopping_patience: int = Field(10, ge=1, description="epochs without val improvement before stopping")
     select_on: Literal["objective", "nmse", "nmse_valid", "accuracy"] = Field(
-        "objective", description="validation figure that picks the kept checkpoint and stops early: objective "
-        "(nmse + valid_weight x valid nmse, as the loss weighs them), nmse, nmse_valid or accuracy")
-    max_minutes: float = Field(0.0, ge=0.0, description="wall-clock training budget in minutes (0: none); the "
-                               "learning-rate schedule then spans the epochs that fit, planned from the first "
-                               "epoch's time")
+        "objective",
+        description="validation figure that picks the kept checkpoint and stops early: objective "
+        "(nmse + valid_weight x valid nmse, as the loss weighs them), nmse, nmse_valid or accuracy",
+    )
+    max_minutes: float = Field(
+        0.0,
+        ge=0.0,
+        description="wall-clock training budget in minutes (0: none); the "
+        "learning-rate schedule then spans the epochs that fit, planned from the first "
+        "epoch's time",
+    )
     seed: int = Field(0, ge=0, description="seed of initialisation and shuffling")
     accelerator: Literal["auto", "cpu", "gpu", "cuda"] = Field("auto", description="cpu, gpu or auto")
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = Field(
-        "32-true", description="Lightning precision (FFTs always run in fp32)")
+        "32-true", description="Lightning precision (FFTs always run in fp32)"
+    )
     num_threads: int = Field(0, ge=0, description="torch CPU threads (0: torch's default)")
 
 

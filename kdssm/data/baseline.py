@@ -1,11 +1,12 @@
 """The classical baseline: the data card's focusing operator on the noisy line with each column's own Ka."""
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from .physics import focus
 from ..geometry import get_preset
+from .physics import focus
 
 
 def column_geometry(x: torch.Tensor, preset: str) -> tuple[np.ndarray, np.ndarray]:

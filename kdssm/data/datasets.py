@@ -1,4 +1,5 @@
 """Column splits: simulated from a seed per split, or loaded from users' .npz files."""
+
 from __future__ import annotations
 
 import sys
@@ -77,8 +78,9 @@ def load_npz(path: str | Path, length: int | None = None, labelled: bool = True)
             raise
         raise DataError(f"{path}: not a readable .npz file ({type(err).__name__})") from None
     check_columns(x, y, str(path), length)
-    return Split(torch.from_numpy(x.astype(np.complex64)),
-                 None if y is None else torch.from_numpy(y.astype(np.complex64)))
+    return Split(
+        torch.from_numpy(x.astype(np.complex64)), None if y is None else torch.from_numpy(y.astype(np.complex64))
+    )
 
 
 def data_columns(data_cfg) -> Preset:
@@ -111,9 +113,12 @@ def with_column_geometry(cfg, quiet: bool = False):
     if model.init == "matched_filter" and blocker:
         raise ConfigError(f"model.init: matched_filter {blocker}")
     if model.init == "auto" and model.geometry is None and not quiet:
-        print("kdssm: warning: the .npz columns state no geometry (data.wavelength_m ... data.slant_range_far_m): "
-              "the model starts from the random init, and valid-region scores and the matched filter assume "
-              f"the {cfg.data.preset!r} preset's geometry", file=sys.stderr)
+        print(
+            "kdssm: warning: the .npz columns state no geometry (data.wavelength_m ... data.slant_range_far_m): "
+            "the model starts from the random init, and valid-region scores and the matched filter assume "
+            f"the {cfg.data.preset!r} preset's geometry",
+            file=sys.stderr,
+        )
     return cfg.with_overrides({"model": {"geometry": model.geometry}})
 
 

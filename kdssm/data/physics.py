@@ -2,6 +2,7 @@
 
 All functions are vectorised over columns, each with its own FM rate Ka and aperture Na.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,7 +32,7 @@ def convolve_same(signal: np.ndarray, taps: np.ndarray, half_max: int) -> np.nda
     e, k = signal.shape[1], taps.shape[1]
     nfft = fast_length(e + k - 1)
     full = np.fft.ifft(np.fft.fft(signal, nfft) * np.fft.fft(taps, nfft), nfft)  # (C, nfft)
-    return full[:, half_max:half_max + e]
+    return full[:, half_max : half_max + e]
 
 
 def focus(signal: np.ndarray, ka: np.ndarray, na: np.ndarray, prf: float) -> np.ndarray:
@@ -52,4 +53,4 @@ def phase_history(offsets: np.ndarray, ka: np.ndarray, na: np.ndarray, prf: floa
     """
     t = offsets / prf
     inside = np.abs(offsets) <= na[:, None] / 2.0
-    return np.where(inside, np.exp(-1j * np.pi * ka[:, None] * t ** 2), 0.0)
+    return np.where(inside, np.exp(-1j * np.pi * ka[:, None] * t**2), 0.0)

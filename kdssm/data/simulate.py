@@ -1,11 +1,12 @@
 """The data-card scene simulator: clutter with log-normal texture, point targets, noise, ground truth."""
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from .physics import convolve_same, aperture_taps, focus, phase_history
 from ..geometry import Preset, get_preset
+from .physics import aperture_taps, convolve_same, focus, phase_history
 
 TEXTURE_SIGMA = 4.0  # samples; correlation length of the clutter texture (the card leaves it open)
 TEXTURE_LOG_STD = 0.5
@@ -18,10 +19,10 @@ def _texture(rng: np.random.Generator, n: int, e: int) -> np.ndarray:
     """Log-normal texture mu (n, e): a Gaussian-smoothed normal field, std 0.5 in log units, mean 1."""
     radius = int(4 * TEXTURE_SIGMA)
     w = np.exp(-0.5 * (np.arange(-radius, radius + 1) / TEXTURE_SIGMA) ** 2)
-    w /= np.sqrt(np.sum(w ** 2))  # smoothing keeps unit variance
+    w /= np.sqrt(np.sum(w**2))  # smoothing keeps unit variance
     field = rng.standard_normal((n, e + 2 * radius))
     smooth = np.fft.irfft(np.fft.rfft(field) * np.fft.rfft(w, field.shape[1]), field.shape[1])
-    mu = np.exp(TEXTURE_LOG_STD * smooth[:, 2 * radius:])  # (n, e) valid part of the circular conv
+    mu = np.exp(TEXTURE_LOG_STD * smooth[:, 2 * radius :])  # (n, e) valid part of the circular conv
     return mu / mu.mean(axis=1, keepdims=True)
 
 
@@ -31,8 +32,16 @@ def _complex_normal(rng: np.random.Generator, shape, power) -> np.ndarray:
     return scale * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
 
 
-def _add_point_targets(raw: np.ndarray, origin: int, rows: np.ndarray, pos: np.ndarray,
-                       amps: np.ndarray, ka: np.ndarray, na: np.ndarray, prf: float) -> None:
+def _add_point_targets(
+    raw: np.ndarray,
+    origin: int,
+    rows: np.ndarray,
+    pos: np.ndarray,
+    amps: np.ndarray,
+    ka: np.ndarray,
+    na: np.ndarray,
+    prf: float,
+) -> None:
     """raw[row, j] += amp * c((j - origin - pos) / PRF) for each target, in place.
 
     raw: (C, E) complex, grid index j holds column sample j - origin; rows, pos, amps: (T,).
@@ -49,8 +58,9 @@ def _add_point_targets(raw: np.ndarray, origin: int, rows: np.ndarray, pos: np.n
     np.add.at(raw, (np.broadcast_to(rows[:, None], cols.shape)[ok], cols[ok]), contrib[ok])
 
 
-def simulate_numpy(preset: Preset, n: int, seed: int, targets_per_column: float = TARGETS_PER_COLUMN,
-                   p: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def simulate_numpy(
+    preset: Preset, n: int, seed: int, targets_per_column: float = TARGETS_PER_COLUMN, p: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Simulate n columns; returns raw (noisy) line, ground truth and the per-column geometry.
 
     p: the columns' positional encodings (n,) (a scene's range bins); drawn uniformly when None.
@@ -78,9 +88,9 @@ def simulate_numpy(preset: Preset, n: int, seed: int, targets_per_column: float 
     amps = 10.0 ** (scr / 20.0) * np.exp(2j * np.pi * rng.uniform(0.0, 1.0, len(rows)))
     _add_point_targets(raw, origin, rows, pos, amps, ka, na, prf)
 
-    truth = focus(raw, ka, na, prf)[:, origin:origin + length]  # (n, L) noise-free
+    truth = focus(raw, ka, na, prf)[:, origin : origin + length]  # (n, L) noise-free
     snr = rng.uniform(*SNR_DB, n)
-    noisy = raw[:, origin:origin + length] + _complex_normal(rng, (n, length), 10.0 ** (-snr / 10.0)[:, None])
+    noisy = raw[:, origin : origin + length] + _complex_normal(rng, (n, length), 10.0 ** (-snr / 10.0)[:, None])
     return {"raw": noisy, "truth": truth, "p": p, "ka": ka, "na": na, "snr_db": snr}
 
 
@@ -114,5 +124,5 @@ def point_target(preset, p: float = 0.5, offset: float = 0.0) -> tuple[torch.Ten
     raw = np.zeros((1, pre.length + 2 * origin), dtype=np.complex128)
     pos = np.array([(pre.length - 1) / 2.0 + offset])
     _add_point_targets(raw, origin, np.array([0]), pos, np.array([1.0 + 0j]), ka, na, pre.prf_hz)
-    truth = focus(raw, ka, na, pre.prf_hz)[:, origin:origin + pre.length]
-    return to_tensors(raw[:, origin:origin + pre.length], p_arr, truth)
+    truth = focus(raw, ka, na, pre.prf_hz)[:, origin : origin + pre.length]
+    return to_tensors(raw[:, origin : origin + pre.length], p_arr, truth)

@@ -2,6 +2,7 @@
 
 Above tracking in the layers (ARCHITECTURE.md); Ray and MLflow are imported only where used.
 """
+
 from .errors import DeployError
 
 __all__ = ["DeployError"]

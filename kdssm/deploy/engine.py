@@ -4,6 +4,7 @@
 at reduced precision, built once per tile length), cuts lines into tiles (tiles.py) and runs them
 in chunks of `tiles_per_call` so memory stays bounded by the batch, not by the scene.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,15 @@ from .tiles import default_tile_length, focus_tiled, receptive_half_width
 class ModelLines:
     """A trained SarSSM focusing lines (N, A) complex64 at positional encodings p (N,)."""
 
-    def __init__(self, model: torch.nn.Module, geometry: Geometry, precision: str = "fp32",
-                 tile_length: int | None = None, device: str = "cpu", tiles_per_call: int = 64):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        geometry: Geometry,
+        precision: str = "fp32",
+        tile_length: int | None = None,
+        device: str = "cpu",
+        tiles_per_call: int = 64,
+    ):
         check_precision(precision)
         if torch.device(device).type == "cuda" and not torch.cuda.is_available():
             raise DeployError(f"--device {device}: CUDA is not available on this machine")
@@ -33,8 +41,10 @@ class ModelLines:
         self.overlap = na_max if receptive is None else max(na_max, receptive)
         self.tile_length = tile_length or default_tile_length(self.overlap)
         if self.tile_length <= 2 * self.overlap:
-            raise DeployError(f"--tile_length {self.tile_length} must exceed twice the overlap ({2 * self.overlap} "
-                             "samples: one aperture or the model's receptive field on each side)")
+            raise DeployError(
+                f"--tile_length {self.tile_length} must exceed twice the overlap ({2 * self.overlap} "
+                "samples: one aperture or the model's receptive field on each side)"
+            )
         self._frozen: dict[int, torch.nn.Module] = {}
 
     def inference_model(self, length: int) -> torch.nn.Module:
@@ -53,14 +63,14 @@ class ModelLines:
         device = self.device if self.precision != "int8-dynamic" else torch.device("cpu")
         out = torch.empty_like(tiles)
         for i in range(0, tiles.shape[0], self.tiles_per_call):
-            line = tiles[i:i + self.tiles_per_call].to(device)
-            pos = p[i:i + self.tiles_per_call].to(device)
+            line = tiles[i : i + self.tiles_per_call].to(device)
+            pos = p[i : i + self.tiles_per_call].to(device)
             x = torch.stack([line, pos[:, None].expand_as(line).to(line.dtype)], dim=-1)  # (b, T, 2) complex64
             if self.precision == "fp32":
                 y = net(x)[..., 0]  # (b, T) complex64
             else:
                 y = torch.view_as_complex(net(torch.view_as_real(x)).contiguous())[..., 0]
-            out[i:i + self.tiles_per_call] = y.cpu()
+            out[i : i + self.tiles_per_call] = y.cpu()
         return out
 
     def focus_lines(self, lines: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -72,8 +82,9 @@ class ModelLines:
     def focus_columns(self, x: np.ndarray) -> np.ndarray:
         """Data-card columns x (N, L, 2) complex64 -> y_hat (N, L, 1), each column as one tile (as trained)."""
         p = x[:, :, 1].real.mean(axis=1)
-        return self.focus_tiles(torch.from_numpy(np.ascontiguousarray(x[:, :, 0])),
-                                torch.from_numpy(p.astype(np.float32))).numpy()[..., None]
+        return self.focus_tiles(
+            torch.from_numpy(np.ascontiguousarray(x[:, :, 0])), torch.from_numpy(p.astype(np.float32))
+        ).numpy()[..., None]
 
 
 class MatchedFilterLines:
@@ -95,8 +106,15 @@ def main_output(columns: bool) -> str:
     return "y_hat" if columns else "focused"
 
 
-def focusers_for(model: torch.nn.Module, geometry: Geometry, columns: bool, precision: str = "fp32",
-                 tile_length: int | None = None, device: str = "cpu", compare: str | None = None) -> dict:
+def focusers_for(
+    model: torch.nn.Module,
+    geometry: Geometry,
+    columns: bool,
+    precision: str = "fp32",
+    tile_length: int | None = None,
+    device: str = "cpu",
+    compare: str | None = None,
+) -> dict:
     """{output array name: focuser}: the model, and the matched filter beside it with compare."""
     focusers = {main_output(columns): ModelLines(model, geometry, precision, tile_length, device)}
     if compare:

@@ -6,6 +6,7 @@ dimension. Each export is loaded back from the written file and run on simulated
 the model's geometry: its outputs must equal the eager model's to `TOLERANCE` relative error, else
 the file is not kept. ONNX runs in ONNX Runtime for that check.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,6 +31,7 @@ def training_length(checkpoint: Path, model) -> int:
     if config.is_file():
         from ..config import RunConfig
         from ..data.datasets import data_columns
+
         try:
             return int(data_columns(RunConfig.from_file(config).data).length)
         except Exception:
@@ -43,6 +45,7 @@ def training_length(checkpoint: Path, model) -> int:
 def check_columns(model, length: int) -> torch.Tensor:
     """Simulated test columns (CHECK_COLUMNS, T, 2) complex64 of the model's geometry (mini's without one)."""
     from ..data import simulate
+
     geometry = model.geometry or PRESETS["mini"].geometry()
     x, _ = simulate(columns_of(geometry, length), CHECK_COLUMNS, seed=20261128)
     return x
@@ -55,8 +58,17 @@ def _write(fmt: str, frozen, example: torch.Tensor, tmp: str) -> None:
     elif fmt == "exported-program":
         torch.export.save(torch.export.export(frozen, (example,), dynamic_shapes=({0: batch},)), tmp)
     else:
-        torch.onnx.export(frozen, (example,), tmp, dynamo=True, dynamic_shapes=({0: batch},),
-                          input_names=["x"], output_names=["y"], verbose=False, external_data=False)
+        torch.onnx.export(
+            frozen,
+            (example,),
+            tmp,
+            dynamo=True,
+            dynamic_shapes=({0: batch},),
+            input_names=["x"],
+            output_names=["y"],
+            verbose=False,
+            external_data=False,
+        )
 
 
 def run_exported(fmt: str, path: Path, x_real: torch.Tensor) -> torch.Tensor:
@@ -66,12 +78,19 @@ def run_exported(fmt: str, path: Path, x_real: torch.Tensor) -> torch.Tensor:
     if fmt == "exported-program":
         return torch.export.load(str(path)).module()(x_real)
     import onnxruntime
+
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return torch.from_numpy(session.run(None, {session.get_inputs()[0].name: x_real.numpy()})[0])
 
 
-def export_model(source: str, fmt: str, out: Path, length: int | None = None, tracking_uri: str | None = None,
-                 overwrite: bool = False) -> dict:
+def export_model(
+    source: str,
+    fmt: str,
+    out: Path,
+    length: int | None = None,
+    tracking_uri: str | None = None,
+    overwrite: bool = False,
+) -> dict:
     """Export, check against the eager model, keep the file only if it agrees; returns the figures."""
     if fmt not in FORMATS:
         raise DeployError(f"--format {fmt}: unknown (known: {', '.join(FORMATS)})")
@@ -92,14 +111,22 @@ def export_model(source: str, fmt: str, out: Path, length: int | None = None, tr
         except Exception as err:
             first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
             others = ", ".join(f for f in FORMATS if f != fmt)
-            raise DeployError(f"--format {fmt}: cannot express this model ({type(err).__name__}: {first}); "
-                              f"use {others}") from None
+            raise DeployError(
+                f"--format {fmt}: cannot express this model ({type(err).__name__}: {first}); use {others}"
+            ) from None
         got = run_exported(fmt, out, x_real)
     error = float(np.linalg.norm((got - want).numpy()) / np.linalg.norm(want.numpy()))
     if not error <= TOLERANCE:
         out.unlink()
-        raise DeployError(f"{out}: the {fmt} export differs from the eager model by {error:.2e} relative "
-                          f"(> {TOLERANCE:g}); not kept")
-    return {"format": fmt, "path": str(out), "length": length, "relative_error": error,
-            "check_columns": CHECK_COLUMNS, "input": "x (B, T, 2, 2) float32: real view of complex (B, T, 2)",
-            "output": "y (B, T, 1, 2) float32: real view of complex (B, T, 1)"}
+        raise DeployError(
+            f"{out}: the {fmt} export differs from the eager model by {error:.2e} relative (> {TOLERANCE:g}); not kept"
+        )
+    return {
+        "format": fmt,
+        "path": str(out),
+        "length": length,
+        "relative_error": error,
+        "check_columns": CHECK_COLUMNS,
+        "input": "x (B, T, 2, 2) float32: real view of complex (B, T, 2)",
+        "output": "y (B, T, 1, 2) float32: real view of complex (B, T, 1)",
+    }

@@ -5,6 +5,7 @@ The scene streams in batches of range bins (`batch_columns`): read (scene_io.py)
 quick-look (quicklook.py). With `address`, the batches go through Ray Data instead (ray_focus.py)
 and come back to the same writer.
 """
+
 from __future__ import annotations
 
 import signal
@@ -40,8 +41,7 @@ class FocusRequest:
     use_gpu: bool = False
 
 
-def focus_block(reader: SceneReader, focusers: dict, p: np.ndarray | None, start: int,
-                stop: int) -> tuple[dict, dict]:
+def focus_block(reader: SceneReader, focusers: dict, p: np.ndarray | None, start: int, stop: int) -> tuple[dict, dict]:
     """Range bins [start, stop) through every focuser: ({output array name: (n, A) or (n, L, 1) complex64},
     {name: seconds it took})."""
     block = reader.read(start, stop)
@@ -101,11 +101,11 @@ def focus_file(req: FocusRequest, progress: bool = True) -> dict:
     if reader.columns:
         n, length = reader.shape[:2]
         quick = QuickLook(length, n, list(focusers))
-        shapes = {name: ((n, length, 1), "complex64") for name in focusers}
+        shapes = dict.fromkeys(focusers, ((n, length, 1), "complex64"))
     else:
         azimuth = reader.shape[0]
         quick = QuickLook(azimuth, total, list(focusers))
-        shapes = {name: ((azimuth, total), "complex64") for name in focusers}
+        shapes = dict.fromkeys(focusers, ((azimuth, total), "complex64"))
     batch = quick.batch_multiple(req.batch_columns)
     spans = [(s, min(s + batch, total)) for s in range(0, total, batch)]
     check_room(reader, focusers, shapes, batch, out)
@@ -114,6 +114,7 @@ def focus_file(req: FocusRequest, progress: bool = True) -> dict:
         try:
             if req.address:
                 from .ray_focus import focus_blocks_on_ray
+
                 blocks = focus_blocks_on_ray(req, ckpt, geometry, p, spans)
             else:
                 blocks = _local_blocks(reader, focusers, p, spans)
@@ -136,6 +137,7 @@ def check_room(reader: SceneReader, focusers: dict, shapes: dict, batch: int, ou
     import shutil
 
     from ..resources import COMPLEX, available_memory, mb, model_memory
+
     lines = focusers[main_output(reader.columns)]
     tile = min(lines.tile_length, reader.shape[1] if reader.columns else reader.shape[0])
     model = model_memory(lines.model.config, lines.tiles_per_call, tile, "forward").total
@@ -147,15 +149,18 @@ def check_room(reader: SceneReader, focusers: dict, shapes: dict, batch: int, ou
         whole += reader.path.stat().st_size  # and an .npz input read whole
     needed, available = model + block + whole, available_memory()
     if needed > available:
-        raise SceneError(f"focusing {reader.path.name} needs about {mb(needed)} of memory, {mb(available)} is "
-                         "available; lower --batch_columns or --tile_length, or write .zarr (streamed) instead of .npz")
+        raise SceneError(
+            f"focusing {reader.path.name} needs about {mb(needed)} of memory, {mb(available)} is "
+            "available; lower --batch_columns or --tile_length, or write .zarr (streamed) instead of .npz"
+        )
     free = shutil.disk_usage(out.parent).free
     if output > free:
         raise SceneError(f"{out}: the output needs about {mb(output)} of disk, {mb(free)} is free there")
 
 
-def _stream(blocks, writer: SceneWriter, quick: QuickLook, focusers: dict, bar: Progress, stops: StopRequests,
-            columns: bool) -> dict:
+def _stream(
+    blocks, writer: SceneWriter, quick: QuickLook, focusers: dict, bar: Progress, stops: StopRequests, columns: bool
+) -> dict:
     """Write every focused block and add it to the quick-look; the run's timing figures."""
     started, done = time.perf_counter(), 0
     busy = dict.fromkeys(focusers, 0.0)
@@ -170,10 +175,14 @@ def _stream(blocks, writer: SceneWriter, quick: QuickLook, focusers: dict, bar: 
         stops.check()
     main = main_output(columns)
     lines = focusers[main]
-    figures = {"tile_length": int(lines.tile_length), "overlap": int(lines.overlap),
-               "tiles_exact_for_linear_models": bool(lines.exact), "focus_seconds": round(busy[main], 3),
-               "wall_seconds": round(time.perf_counter() - started, 3),
-               "columns_per_second": round(done / max(busy[main], 1e-9), 1)}
+    figures = {
+        "tile_length": int(lines.tile_length),
+        "overlap": int(lines.overlap),
+        "tiles_exact_for_linear_models": bool(lines.exact),
+        "focus_seconds": round(busy[main], 3),
+        "wall_seconds": round(time.perf_counter() - started, 3),
+        "columns_per_second": round(done / max(busy[main], 1e-9), 1),
+    }
     if "matched_filter" in busy:
         figures["matched_filter_columns_per_second"] = round(done / max(busy["matched_filter"], 1e-9), 1)
     return figures

@@ -16,6 +16,7 @@ dtype (its exporter has no complex multiply). This twin
 Its outputs equal the eager model's at length T (tests/deploy/test_frozen.py: 1e-5 relative).
 The only complex tensors it makes are the FFT's, created by view_as_complex and turned back at once.
 """
+
 from __future__ import annotations
 
 import copy

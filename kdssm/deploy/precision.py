@@ -14,6 +14,7 @@
 What each setting costs in nmse and gains in speed is measured, never assumed: `kdssm compare
 --precision` rows and benchmarks/focus.py.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -40,8 +41,12 @@ def reduce_precision(frozen: FrozenSarSSM, precision: str) -> nn.Module:
         return frozen
     if precision == "int8-dynamic":
         from torch.ao.quantization import quantize_dynamic
-        gate_layers = {name for name, module in frozen.named_modules()
-                       if isinstance(module, nn.Linear) and name.rsplit(".", 1)[-1].startswith("gate_")}
+
+        gate_layers = {
+            name
+            for name, module in frozen.named_modules()
+            if isinstance(module, nn.Linear) and name.rsplit(".", 1)[-1].startswith("gate_")
+        }
         with warnings.catch_warnings():  # torch.ao.quantization's deprecation notice, every call
             warnings.simplefilter("ignore")
             return quantize_dynamic(frozen, gate_layers, dtype=torch.qint8) if gate_layers else frozen
@@ -70,4 +75,5 @@ def at_precision(model: nn.Module, precision: str, length: int) -> nn.Module:
     if precision == "fp32":
         return model
     from .frozen import freeze
+
     return ComplexIO(reduce_precision(freeze(model, length), precision), model).eval()

@@ -1,5 +1,6 @@
 """Progress of a long focusing run: a redrawn line on a terminal, plain periodic lines in a log file
 (a log must not fill with carriage returns)."""
+
 from __future__ import annotations
 
 import sys

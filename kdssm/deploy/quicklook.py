@@ -3,6 +3,7 @@
 Each batch of range bins is reduced to block maxima of |y| (at most ~1024 x 1024 pixels for any
 scene), so the image costs no more memory than a picture, however large the scene.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,12 +37,14 @@ class QuickLook:
         mag = np.pad(mag, ((0, (-n) % self.fr), (0, pad_a)))
         block = mag.reshape(mag.shape[0] // self.fr, self.fr, -1, self.fa).max(axis=(1, 3))  # (n', A')
         col = start // self.fr
-        self.images[name][:, col:col + block.shape[0]] = block.T
+        self.images[name][:, col : col + block.shape[0]] = block.T
 
     def save(self, path: Path, title: str) -> None:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+
         top = max(float(img.max()) for img in self.images.values()) or 1.0
         fig, axes = plt.subplots(1, len(self.images), figsize=(6 * len(self.images), 5.5), squeeze=False)
         for ax, (name, img) in zip(axes[0], self.images.items()):

@@ -15,6 +15,7 @@ valid region excludes them), and `matched_filter` beside `focused` with --compar
 under a hidden temporary name beside OUT and renamed when complete, so OUT is never partial; a
 temporary left by a killed run is removed by the next one.
 """
+
 from __future__ import annotations
 
 import os
@@ -53,6 +54,7 @@ class SceneReader:
                 self._attrs = {}
             else:
                 import zarr
+
                 group = zarr.open_group(str(self.path), mode="r")
                 self._store = {name: group[name] for name in group.array_keys()}
                 self._attrs = dict(group.attrs)
@@ -114,8 +116,10 @@ class SceneReader:
         if values is None:
             stated = self.value("slant_range_near_m") is not None and self.value("slant_range_far_m") is not None
             if not stated:
-                raise SceneError(f"{self.path}: missing slant_range_m (the slant range of each range bin) and no "
-                                 "slant_range_near_m / slant_range_far_m to spread the range bins over")
+                raise SceneError(
+                    f"{self.path}: missing slant_range_m (the slant range of each range bin) and no "
+                    "slant_range_near_m / slant_range_far_m to spread the range bins over"
+                )
             return np.linspace(geometry.slant_range_near_m, geometry.slant_range_far_m, self.range_bins)
         values = np.asarray(values, dtype=np.float64).reshape(-1)
         if values.shape != (self.range_bins,):
@@ -130,8 +134,9 @@ class SceneReader:
         block = np.ascontiguousarray(block, dtype=np.complex64)
         if not np.all(np.isfinite(block.view(np.float32))):
             where = "columns" if self.columns else "range bins"
-            raise SceneError(f"{self.path}: {'x' if self.columns else 'raw'} holds NaN or Inf (in {where} "
-                             f"{start}..{stop - 1})")
+            raise SceneError(
+                f"{self.path}: {'x' if self.columns else 'raw'} holds NaN or Inf (in {where} {start}..{stop - 1})"
+            )
         return block
 
 
@@ -140,15 +145,18 @@ def check_geometry(reader: SceneReader, model_geometry: Geometry | None) -> Geom
     stated = reader.geometry()
     if model_geometry is None:
         if stated is None:
-            raise SceneError(f"{reader.path}: neither the scene nor the model states a geometry (add the six "
-                             f"fields {', '.join(FIELDS)} or preset)")
+            raise SceneError(
+                f"{reader.path}: neither the scene nor the model states a geometry (add the six "
+                f"fields {', '.join(FIELDS)} or preset)"
+            )
         return stated
     if stated is not None:
         for key in FIELDS:
             a, b = getattr(stated, key), getattr(model_geometry, key)
             if abs(a - b) > 1e-6 * abs(b):
-                raise SceneError(f"{reader.path}: {key} = {a:g} but the model was trained for {b:g} "
-                                 "(another acquisition geometry)")
+                raise SceneError(
+                    f"{reader.path}: {key} = {a:g} but the model was trained for {b:g} (another acquisition geometry)"
+                )
     return model_geometry
 
 
@@ -162,8 +170,10 @@ def positional_encodings(reader: SceneReader, geometry: Geometry) -> np.ndarray:
     outside = np.flatnonzero((p < -1e-6) | (p > 1 + 1e-6))
     if outside.size:
         i = int(outside[0])
-        raise SceneError(f"{reader.path}: slant_range_m[{i}] = {r0[i]:.1f} m lies outside the model's swath "
-                         f"[{near:.1f}, {far:.1f}] m")
+        raise SceneError(
+            f"{reader.path}: slant_range_m[{i}] = {r0[i]:.1f} m lies outside the model's swath "
+            f"[{near:.1f}, {far:.1f}] m"
+        )
     return np.clip(p, 0.0, 1.0)
 
 
@@ -197,12 +207,14 @@ class SceneWriter:
         remove(self.tmp)  # a killed run's leftover
         if self.kind == ".zarr":
             import zarr
+
             self._group = zarr.open_group(str(self.tmp), mode="w")
             self._arrays = {}
             for name, (shape, dtype) in arrays.items():
                 chunks = (chunk, *shape[1:]) if columns else (shape[0], chunk)
-                self._arrays[name] = self._group.create_array(name, shape=shape, dtype=dtype,
-                                                              chunks=tuple(min(c, s) for c, s in zip(chunks, shape)))
+                self._arrays[name] = self._group.create_array(
+                    name, shape=shape, dtype=dtype, chunks=tuple(min(c, s) for c, s in zip(chunks, shape))
+                )
         else:
             self._arrays = {name: np.zeros(shape, dtype=dtype) for name, (shape, dtype) in arrays.items()}
         self.fields: dict = {}

@@ -4,6 +4,7 @@
 `tracking_uri` (the sweep writes `registry.json` naming it) to the registered version's logged
 model, of which only `artifacts/model.ckpt` is downloaded.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,7 +43,7 @@ def _download(uri: str, tracking_uri: str | None, cache_dir: str | None) -> Path
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    ref = uri[len(REGISTRY_PREFIX):]
+    ref = uri[len(REGISTRY_PREFIX) :]
     name, alias = ref.split("@", 1) if "@" in ref else (ref.rsplit("/", 1)[0], None)
     client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     try:
@@ -58,7 +59,7 @@ def _download(uri: str, tracking_uri: str | None, cache_dir: str | None) -> Path
         known = ", ".join(sorted(model.aliases)) or "none"
         raise SourceError(f"{uri}: unknown alias or version of {name!r} (aliases: {known})") from None
     if version.source.startswith(REGISTRY_PREFIX):  # an MLflow 3 logged model
-        location = client.get_logged_model(version.source[len(REGISTRY_PREFIX):]).artifact_location
+        location = client.get_logged_model(version.source[len(REGISTRY_PREFIX) :]).artifact_location
     else:
         location = version.source
     folder = cache_dir or tempfile.mkdtemp(prefix="kdssm-model-")

@@ -13,10 +13,11 @@ norms act per sample, so a model's receptive field is the sum of its layers' hal
 without a window reaches the whole tile and no overlap makes tiles exact (`receptive_half_width`
 says None).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -45,8 +46,10 @@ def plan_tiles(line_length: int, tile_length: int, overlap: int) -> list[tuple[i
         return [(0, 0, line_length)]
     step = tile_length - 2 * overlap
     if step < 1:
-        raise ValueError(f"tile_length {tile_length} leaves no samples between overlaps of {overlap} on each side "
-                         f"(needs > {2 * overlap})")
+        raise ValueError(
+            f"tile_length {tile_length} leaves no samples between overlaps of {overlap} on each side "
+            f"(needs > {2 * overlap})"
+        )
     tiles = []
     for kept_start in range(0, line_length, step):
         kept_end = min(kept_start + step, line_length)
@@ -55,8 +58,9 @@ def plan_tiles(line_length: int, tile_length: int, overlap: int) -> list[tuple[i
     return tiles
 
 
-def focus_tiled(focus: LineFocuser, lines: torch.Tensor, p: torch.Tensor, tile_length: int,
-                overlap: int) -> torch.Tensor:
+def focus_tiled(
+    focus: LineFocuser, lines: torch.Tensor, p: torch.Tensor, tile_length: int, overlap: int
+) -> torch.Tensor:
     """lines (N, A) complex64, p (N,) float32 -> (N, A) complex64 focused tile by tile (module docstring).
 
     All tiles of all lines go through `focus` in one call per tile length (at most two lengths).
@@ -72,5 +76,5 @@ def focus_tiled(focus: LineFocuser, lines: torch.Tensor, p: torch.Tensor, tile_l
     focused = focus(tiles, p.repeat_interleave(len(plan))).reshape(n, len(plan), size)  # (N, K, T)
     out = torch.empty_like(lines)
     for k, (start, kept_start, kept_end) in enumerate(plan):
-        out[:, kept_start:kept_end] = focused[:, k, kept_start - start:kept_end - start]
+        out[:, kept_start:kept_end] = focused[:, k, kept_start - start : kept_end - start]
     return out

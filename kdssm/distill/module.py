@@ -4,14 +4,15 @@ Batches carry the teacher's outputs (and, when cached, its coupled features) com
 split (teacher_cache.py), so the teacher runs per step only for features too large to cache, and
 then with its kernels cached (it is frozen and in eval mode).
 """
+
 from __future__ import annotations
 
 import torch
 from torch import nn
 
+from .. import losses
 from ..config import DistillConfig, TrainConfig
 from ..train.module import GroundTruthModule
-from .. import losses
 from . import schedules
 from .projection import FeatureProjection
 
@@ -20,9 +21,18 @@ class DistillationModule(GroundTruthModule):
     """Student trained on alpha x ground truth + beta x teacher outputs + gamma x features
     + the distribution-preserving terms, with the curriculum and coupling schedules."""
 
-    def __init__(self, student: nn.Module, teacher: nn.Module, dcfg: DistillConfig, tcfg: TrainConfig,
-                 total_steps: int, preset, pairs: list[tuple[int, int]], features_cached: bool,
-                 teacher_error: torch.Tensor | None = None):
+    def __init__(
+        self,
+        student: nn.Module,
+        teacher: nn.Module,
+        dcfg: DistillConfig,
+        tcfg: TrainConfig,
+        total_steps: int,
+        preset,
+        pairs: list[tuple[int, int]],
+        features_cached: bool,
+        teacher_error: torch.Tensor | None = None,
+    ):
         super().__init__(student, tcfg, total_steps, preset)
         self.dcfg = dcfg
         # (L,) the teacher's measured error per position: what the temperature scales (losses.py)
@@ -36,7 +46,8 @@ class DistillationModule(GroundTruthModule):
         kind = dcfg.projection_type if dcfg.enhanced_projections else "linear"
         t_width, s_width = teacher.config.model_dim, student.config.model_dim
         self.projections = nn.ModuleDict(  # from the student's side (projection.py says why)
-            {self.pair_name(t, s): FeatureProjection(s_width, t_width, kind) for t, s in pairs})
+            {self.pair_name(t, s): FeatureProjection(s_width, t_width, kind) for t, s in pairs}
+        )
         self.epoch_state = self.state_for_epoch(0)
 
     @staticmethod
@@ -51,11 +62,19 @@ class DistillationModule(GroundTruthModule):
         d = self.dcfg
         weights = schedules.curriculum(epoch, d.curriculum_epochs, d.alpha, d.beta, d.gamma)
         stage = schedules.stage_at(epoch, d.stage_epochs, len(self.stages))
-        temperature = (schedules.dynamic_temperature(epoch, self.cfg.num_epochs, d.temperature)
-                       if d.dynamic_temperature else d.temperature)
+        temperature = (
+            schedules.dynamic_temperature(epoch, self.cfg.num_epochs, d.temperature)
+            if d.dynamic_temperature
+            else d.temperature
+        )
         teacher_share = weights.beta / d.beta if d.beta > 0 else (0.0 if weights.phase == "student_only" else 1.0)
-        return {"weights": weights, "stage": stage, "couplings": self.stages[stage],
-                "temperature": temperature, "teacher_share": teacher_share}
+        return {
+            "weights": weights,
+            "stage": stage,
+            "couplings": self.stages[stage],
+            "temperature": temperature,
+            "teacher_share": teacher_share,
+        }
 
     def on_fit_start(self) -> None:
         self.teacher.to(self.device).eval()
@@ -91,11 +110,15 @@ class DistillationModule(GroundTruthModule):
 
         def labelled_only(t: torch.Tensor) -> torch.Tensor:
             return t if every else t[labelled]
+
         zero = s_out.real.sum() * 0.0  # keeps the graph (and DDP) whole when a batch has no labels
         labelled_share = labelled.float().mean()  # () labelled share of the batch
-        terms = {"student": labelled_share * self.ground_truth_loss(labelled_only(s_out), labelled_only(y),
-                                                                    labelled_only(x)) if has_labels else zero,
-                 "distillation": self.teacher_label_loss(s_out, t_out, x, temp)}
+        terms = {
+            "student": labelled_share * self.ground_truth_loss(labelled_only(s_out), labelled_only(y), labelled_only(x))
+            if has_labels
+            else zero,
+            "distillation": self.teacher_label_loss(s_out, t_out, x, temp),
+        }
         w, d = state["weights"], self.dcfg
         feature = s_out.new_zeros((), dtype=torch.float32)
         if w.gamma > 0 or not self.training:
@@ -108,28 +131,43 @@ class DistillationModule(GroundTruthModule):
         if d.preserve_distribution:
             terms["variance"] = losses.variance_loss(s_out, t_out)
             terms["moment"] = losses.moment_loss(s_out, t_out)
-            terms["confidence"] = (labelled_share * losses.confidence_loss(labelled_only(s_out), labelled_only(t_out),
-                                                                  labelled_only(y), temp) if has_labels else zero)
+            terms["confidence"] = (
+                labelled_share
+                * losses.confidence_loss(labelled_only(s_out), labelled_only(t_out), labelled_only(y), temp)
+                if has_labels
+                else zero
+            )
             share = state["teacher_share"]
-            total = total + share * (d.variance_weight * terms["variance"] + d.moment_weight * terms["moment"]
-                                     + d.confidence_weight * terms["confidence"])
+            total = total + share * (
+                d.variance_weight * terms["variance"]
+                + d.moment_weight * terms["moment"]
+                + d.confidence_weight * terms["confidence"]
+            )
         terms["total"] = total
         return terms | {"_y_hat": s_out}
 
-    def teacher_label_loss(self, s_out: torch.Tensor, t_out: torch.Tensor, x: torch.Tensor,
-                           temperature: float) -> torch.Tensor:
+    def teacher_label_loss(
+        self, s_out: torch.Tensor, t_out: torch.Tensor, x: torch.Tensor, temperature: float
+    ) -> torch.Tensor:
         """The teacher's output taken as a label with the ground-truth objective's own weighting: the
         whole column plus valid_weight x the valid region (distillation_loss on each), so a column the
         teacher labels teaches what a labelled one does."""
+
         def loss(mask: torch.Tensor | None = None) -> torch.Tensor:
             return losses.distillation_loss(s_out, t_out, temperature, self.teacher_error, mask)
+
         return self.whole_plus_valid(x, loss, loss)
 
     def log_terms(self, prefix: str, terms: dict, batch_size: int) -> None:
         for name, value in terms.items():
             if not name.startswith("_"):
-                self.log(f"{prefix}_{name}_loss", value, batch_size=batch_size, sync_dist=prefix == "val",
-                         prog_bar=name == "total")
+                self.log(
+                    f"{prefix}_{name}_loss",
+                    value,
+                    batch_size=batch_size,
+                    sync_dist=prefix == "val",
+                    prog_bar=name == "total",
+                )
 
     def training_step(self, batch, batch_idx):
         state = self.epoch_state
@@ -137,11 +175,15 @@ class DistillationModule(GroundTruthModule):
         self.stop_if_diverged(terms["total"], "distillation")
         self.log_terms("train", terms, batch[0].shape[0])
         w = state["weights"]
-        for name, value in (("curriculum/alpha", w.alpha), ("curriculum/beta", w.beta),
-                            ("curriculum/gamma", w.gamma), ("curriculum/phase", float(w.phase_index)),
-                            ("progressive/stage", float(state["stage"])),
-                            ("progressive/num_couplings", float(len(state["couplings"]))),
-                            ("temperature", state["temperature"])):
+        for name, value in (
+            ("curriculum/alpha", w.alpha),
+            ("curriculum/beta", w.beta),
+            ("curriculum/gamma", w.gamma),
+            ("curriculum/phase", float(w.phase_index)),
+            ("progressive/stage", float(state["stage"])),
+            ("progressive/num_couplings", float(len(state["couplings"]))),
+            ("temperature", state["temperature"]),
+        ):
             self.log(name, value, on_step=False, on_epoch=True)
         return terms["total"]
 

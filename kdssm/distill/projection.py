@@ -8,6 +8,7 @@ targets, so the feature loss, normalised by their power, cannot be lowered by a 
 shrinks or tracks what it is compared with; only a student whose features carry the teacher's
 information can lower it.
 """
+
 from __future__ import annotations
 
 import torch
@@ -40,13 +41,15 @@ class FeatureProjection(nn.Module):
         self.kind = kind
         self.linear = nn.Linear(2 * student_width, 2 * teacher_width)
         if kind == "attention":
-            self.score = nn.Sequential(nn.Linear(student_width, student_width), nn.Tanh(),
-                                       nn.Linear(student_width, student_width))
+            self.score = nn.Sequential(
+                nn.Linear(student_width, student_width), nn.Tanh(), nn.Linear(student_width, student_width)
+            )
         self.initialised = kind != "pca_init"
 
     @torch.no_grad()
-    def init_from_features(self, student_features: torch.Tensor, teacher_features: torch.Tensor,
-                           ridge: float = 1e-6) -> float:
+    def init_from_features(
+        self, student_features: torch.Tensor, teacher_features: torch.Tensor, ridge: float = 1e-6
+    ) -> float:
         """Ridge least squares from real student features (N, L, Hs) to teacher features (N, L, Ht).
 
         Returns the share of the teacher features' energy the fitted map explains.

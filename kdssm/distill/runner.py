@@ -1,4 +1,5 @@
 """`kdssm distill`: a frozen teacher checkpoint into a student run directory."""
+
 from __future__ import annotations
 
 import json
@@ -7,15 +8,15 @@ from pathlib import Path
 import torch
 from torch.utils.data import TensorDataset
 
+from .. import losses
 from ..checkpoint import load_model, read_checkpoint
 from ..config import ConfigError, ModelConfig, RunConfig
 from ..data.datasets import data_columns, load_split, load_unlabelled, with_column_geometry
-from ..resources import check_disk, check_run, disk_needs, room_for
 from ..models import build_model
+from ..resources import check_disk, check_run, disk_needs, room_for
 from ..train import folder_lock, rundir
 from ..train.plan import FitPlan, RunPlan, check_model
 from ..train.runner import execute
-from .. import losses
 from . import schedules, teacher_cache
 from .module import DistillationModule
 
@@ -44,16 +45,19 @@ def check_teacher_preset(ckpt: Path, cfg: RunConfig) -> None:
     """Students learn on the columns their teacher was trained on (its run folder's data.preset)."""
     trained_on = teacher_data_preset(ckpt)
     if trained_on is not None and trained_on != cfg.data.preset:
-        raise ConfigError(f"data.preset: the teacher was trained on {trained_on!r}, the student config "
-                          f"says {cfg.data.preset!r}")
+        raise ConfigError(
+            f"data.preset: the teacher was trained on {trained_on!r}, the student config says {cfg.data.preset!r}"
+        )
 
 
 def check_unlabelled_can_teach(cfg: RunConfig) -> None:
     """Unlabelled columns teach only through the teacher terms; with those off nothing learns from them."""
     d = cfg.distillation
     if cfg.data.has_unlabelled and d.beta == 0 and d.gamma == 0:
-        raise ConfigError("data.unlabelled_size: unlabelled columns teach only through the teacher "
-                          "(distillation.beta and gamma are both 0)")
+        raise ConfigError(
+            "data.unlabelled_size: unlabelled columns teach only through the teacher "
+            "(distillation.beta and gamma are both 0)"
+        )
 
 
 def check_teacher_geometry(teacher: torch.nn.Module, cfg: RunConfig) -> None:
@@ -61,16 +65,18 @@ def check_teacher_geometry(teacher: torch.nn.Module, cfg: RunConfig) -> None:
     want, got = teacher.config.geometry, cfg.model.geometry
     if want is not None and got is not None and want != got:
         field = next(k for k in want if want[k] != got.get(k))
-        raise ConfigError(f"model.geometry.{field}: the teacher focuses {want[field]!r}, the student's columns "
-                          f"say {got[field]!r}")
+        raise ConfigError(
+            f"model.geometry.{field}: the teacher focuses {want[field]!r}, the student's columns say {got[field]!r}"
+        )
 
 
 def coupled_layers(cfg: RunConfig, teacher: torch.nn.Module) -> list[tuple[int, int]]:
     """(teacher layer, student layer) pairs of the feature loss, or a one-line ConfigError."""
     d = cfg.distillation
     try:
-        return schedules.coupling_pairs(teacher.config.num_layers, cfg.model.num_layers,
-                                        d.teacher_layers, d.student_layers)
+        return schedules.coupling_pairs(
+            teacher.config.num_layers, cfg.model.num_layers, d.teacher_layers, d.student_layers
+        )
     except ValueError as err:
         raise ConfigError(f"distillation: {err}") from None
 
@@ -81,13 +87,20 @@ def check_teacher_identity(root: Path, ckpt: Path, sha: str, resuming: bool) -> 
     if resuming and record.is_file():
         old = json.loads(record.read_text())
         if old.get("sha256") != sha:
-            raise rundir.RunDirError(f"{root}: was distilled from another teacher ({old.get('path')}); "
-                                     "use another --save_dir or --overwrite")
+            raise rundir.RunDirError(
+                f"{root}: was distilled from another teacher ({old.get('path')}); use another --save_dir or --overwrite"
+            )
     rundir.write_json(record, {"path": str(ckpt), "sha256": sha})
 
 
-def plan_distillation(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, *,
-                      teacher_config: ModelConfig | None = None, overwrite: bool = False) -> RunPlan:
+def plan_distillation(
+    cfg: RunConfig,
+    teacher_path: str | Path,
+    save_dir: str | Path,
+    *,
+    teacher_config: ModelConfig | None = None,
+    overwrite: bool = False,
+) -> RunPlan:
     """Check teacher, config and data, prepare the run folder and the teacher's cached targets."""
     ckpt = resolve_teacher(teacher_path)
     check_run(with_column_geometry(cfg, quiet=True), "distillation", teacher_model_config(ckpt))
@@ -114,23 +127,43 @@ def teacher_model_config(ckpt: Path) -> ModelConfig:
     return ModelConfig.from_dict(read_checkpoint(ckpt)["config"])
 
 
-def teacher_targets(cfg: RunConfig, teacher: torch.nn.Module, sha: str, pairs: list[tuple[int, int]],
-                    train, val, unlabelled, cache_dir: Path | None) -> FitPlan:
+def teacher_targets(
+    cfg: RunConfig,
+    teacher: torch.nn.Module,
+    sha: str,
+    pairs: list[tuple[int, int]],
+    train,
+    val,
+    unlabelled,
+    cache_dir: Path | None,
+) -> FitPlan:
     """The teacher's outputs (and coupled features, within CACHE_BUDGET_BYTES) beside each split's columns."""
     targets = compute_targets(cfg, teacher, sha, schedules.teacher_layers(pairs), train, val, unlabelled, cache_dir)
     return plan_from_targets(cfg, teacher, pairs, targets)
 
 
-def compute_targets(cfg: RunConfig, teacher: torch.nn.Module, sha: str, layers: list[int], train, val,
-                    unlabelled, cache_dir: Path | None) -> dict:
+def compute_targets(
+    cfg: RunConfig,
+    teacher: torch.nn.Module,
+    sha: str,
+    layers: list[int],
+    train,
+    val,
+    unlabelled,
+    cache_dir: Path | None,
+) -> dict:
     """{"train"/"val"[/"unlabelled"]: (split, TeacherTargets), "with_features": bool}: the teacher run
     once per split, the unlabelled columns (a Split without y, or None) included.
 
     Cached on disk under cache_dir (None: computed here, nothing stored).
     """
     splits = [("train", train), ("val", val)] + ([("unlabelled", unlabelled)] if unlabelled is not None else [])
-    with_features = teacher_cache.feature_bytes(sum(len(split) for _, split in splits), train.x.shape[1],
-                                                teacher.config.model_dim, len(layers)) <= CACHE_BUDGET_BYTES
+    with_features = (
+        teacher_cache.feature_bytes(
+            sum(len(split) for _, split in splits), train.x.shape[1], teacher.config.model_dim, len(layers)
+        )
+        <= CACHE_BUDGET_BYTES
+    )
     out: dict = {"with_features": with_features}
     if cache_dir is not None:
         n = sum(len(split) for _, split in splits)
@@ -141,9 +174,9 @@ def compute_targets(cfg: RunConfig, teacher: torch.nn.Module, sha: str, layers: 
         if cache_dir is None:
             targets = teacher_cache.run_teacher(teacher, split.x, layers, with_features)
         else:
-            targets, _ = teacher_cache.load_or_compute(cache_dir, teacher, sha,
-                                                       teacher_cache.split_identity(split.x, split.y),
-                                                       split.x, layers, with_features)
+            targets, _ = teacher_cache.load_or_compute(
+                cache_dir, teacher, sha, teacher_cache.split_identity(split.x, split.y), split.x, layers, with_features
+            )
         out[which] = (split, targets)
     return out
 
@@ -166,8 +199,7 @@ def _dataset(parts: list[tuple], layers: list[int], with_features: bool) -> Tens
     return TensorDataset(cat(xs), cat(ys), cat(marks), cat(outs), *(cat(v) for v in feats.values()))
 
 
-def plan_from_targets(cfg: RunConfig, teacher: torch.nn.Module, pairs: list[tuple[int, int]],
-                      targets: dict) -> FitPlan:
+def plan_from_targets(cfg: RunConfig, teacher: torch.nn.Module, pairs: list[tuple[int, int]], targets: dict) -> FitPlan:
     """Datasets of (x, y, labelled, teacher output, teacher features of the coupled layers) for one
     student, the unlabelled columns (if any) beside the labelled training columns."""
     layers = schedules.teacher_layers(pairs)
@@ -180,30 +212,54 @@ def plan_from_targets(cfg: RunConfig, teacher: torch.nn.Module, pairs: list[tupl
         init_features = {i: train_targets.features[i][:INIT_COLUMNS] for i in layers}
     else:  # features too large to cache: run the teacher on the few columns the projections start from
         init_features = teacher_cache.run_teacher(teacher, train_split.x[:INIT_COLUMNS], layers, True).features
-    return FitPlan(cfg, train_ds, val_ds, distillation_module, teacher=teacher, pairs=pairs,
-                   with_features=with_features, init_columns=train_split.x[:INIT_COLUMNS],
-                   init_features=init_features,
-                   teacher_error=losses.teacher_error_profile(train_targets.outputs, train_split.y))
+    return FitPlan(
+        cfg,
+        train_ds,
+        val_ds,
+        distillation_module,
+        teacher=teacher,
+        pairs=pairs,
+        with_features=with_features,
+        init_columns=train_split.x[:INIT_COLUMNS],
+        init_features=init_features,
+        teacher_error=losses.teacher_error_profile(train_targets.outputs, train_split.y),
+    )
 
 
 def distillation_module(plan: FitPlan) -> DistillationModule:
     cfg = plan.cfg
-    module = DistillationModule(build_model(cfg.model), plan.teacher, cfg.distillation, cfg.training,
-                                plan.total_steps, data_columns(cfg.data), plan.pairs, plan.with_features,
-                                teacher_error=plan.teacher_error)
+    module = DistillationModule(
+        build_model(cfg.model),
+        plan.teacher,
+        cfg.distillation,
+        cfg.training,
+        plan.total_steps,
+        data_columns(cfg.data),
+        plan.pairs,
+        plan.with_features,
+        teacher_error=plan.teacher_error,
+    )
     init_projections(module, plan.init_columns, plan.init_features)
     return module
 
 
-def distill_run(cfg: RunConfig, teacher_path: str | Path, save_dir: str | Path, *,
-                teacher_config: ModelConfig | None = None, overwrite: bool = False,
-                progress: bool = True) -> dict:
+def distill_run(
+    cfg: RunConfig,
+    teacher_path: str | Path,
+    save_dir: str | Path,
+    *,
+    teacher_config: ModelConfig | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict:
     """Distil the teacher at teacher_path into cfg.model; writes model.ckpt and summary.json."""
     run = plan_distillation(cfg, teacher_path, save_dir, teacher_config=teacher_config, overwrite=overwrite)
     return execute(run, progress)
 
 
-def init_projections(module: DistillationModule, columns: torch.Tensor, teacher_features: dict[int, torch.Tensor]) -> None:
+def init_projections(
+    module: DistillationModule, columns: torch.Tensor, teacher_features: dict[int, torch.Tensor]
+) -> None:
     """Start `pca_init` projections as the least-squares map from the untrained student's features
     on training columns (N, L, 2) to the teacher's, before fitting."""
     pending = [(t, s) for t, s in module.pairs if not module.projections[module.pair_name(t, s)].initialised]

@@ -1,5 +1,6 @@
 """Schedules of the seed pipeline as pure functions of the epoch: curriculum weights, layer
 selection, progressive coupling stages and dynamic temperature."""
+
 from __future__ import annotations
 
 import math
@@ -54,23 +55,27 @@ def matching_layer(layer: int, layers: int, other_layers: int) -> int:
     return min(other_layers - 1, max(0, math.floor((layer + 1) * other_layers / layers + 0.5) - 1))
 
 
-def coupling_pairs(teacher_layers: int, student_layers: int, teacher_sel: list[int] | None = None,
-                   student_sel: list[int] | None = None) -> list[tuple[int, int]]:
+def coupling_pairs(
+    teacher_layers: int, student_layers: int, teacher_sel: list[int] | None = None, student_sel: list[int] | None = None
+) -> list[tuple[int, int]]:
     """(teacher layer, student layer) pairs at matching relative depth.
 
     Both selections given: paired one to one as given. One given: each of its layers meets the other
     model's layer at the same relative depth. None: the student's strategic layers and its last,
     each with the teacher's layer at its depth (the student's last layer with the teacher's last).
     """
-    for name, sel, n in (("teacher_layers", teacher_sel, teacher_layers), ("student_layers", student_sel,
-                                                                          student_layers)):
+    for name, sel, n in (
+        ("teacher_layers", teacher_sel, teacher_layers),
+        ("student_layers", student_sel, student_layers),
+    ):
         bad = [i for i in sel or [] if not 0 <= i < n]
         if bad:
             raise ValueError(f"{name}: layer {bad[0]} does not exist (the model has {n} layers)")
     if teacher_sel and student_sel:
         if len(teacher_sel) != len(student_sel):
-            raise ValueError(f"teacher_layers {list(teacher_sel)} and student_layers {list(student_sel)} "
-                             "must pair one to one")
+            raise ValueError(
+                f"teacher_layers {list(teacher_sel)} and student_layers {list(student_sel)} must pair one to one"
+            )
         return list(zip(teacher_sel, student_sel))
     if teacher_sel:
         return [(t, matching_layer(t, teacher_layers, student_layers)) for t in teacher_sel]
@@ -85,7 +90,7 @@ def teacher_layers(pairs: list[tuple[int, int]]) -> list[int]:
 
 def coupling_stages(pairs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
     """Stage k couples the first k+1 pairs (early layers first); the last stage couples all."""
-    return [pairs[:k + 1] for k in range(len(pairs))]
+    return [pairs[: k + 1] for k in range(len(pairs))]
 
 
 def stage_at(epoch: int, stage_epochs: int, num_stages: int) -> int:

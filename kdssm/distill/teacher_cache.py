@@ -6,6 +6,7 @@ the code that runs the teacher (kdssm's version and the source of its models and
 coupled layers. A cached entry is used only if its outputs and features have the shapes, dtype and
 layers asked for; anything else is recomputed and never trusted.
 """
+
 from __future__ import annotations
 
 import functools
@@ -41,6 +42,7 @@ def code_identity() -> str:
     """kdssm's version and a hash of the source of everything the teacher's forward runs (read once per
     process: the code a process runs is the code it imported)."""
     import kdssm
+
     root = Path(kdssm.__file__).resolve().parent
     digest = hashlib.sha256(kdssm.__version__.encode())
     for path in sorted([*(root / "models").glob("*.py"), *(root / "config").glob("*.py"), root / "geometry.py"]):
@@ -49,8 +51,9 @@ def code_identity() -> str:
     return digest.hexdigest()
 
 
-def cache_key(teacher_sha: str, split_id: str, layers: list[int], with_features: bool,
-              code_id: str | None = None) -> str:
+def cache_key(
+    teacher_sha: str, split_id: str, layers: list[int], with_features: bool, code_id: str | None = None
+) -> str:
     code_id = code_identity() if code_id is None else code_id
     text = f"{teacher_sha}|{split_id}|{code_id}|{sorted(layers) if with_features else 'outputs-only'}"
     return hashlib.sha256(text.encode()).hexdigest()[:24]
@@ -63,14 +66,15 @@ class TeacherTargets:
 
 
 @torch.no_grad()
-def run_teacher(teacher: torch.nn.Module, x: torch.Tensor, layers: list[int], with_features: bool,
-                batch_size: int = 64) -> TeacherTargets:
+def run_teacher(
+    teacher: torch.nn.Module, x: torch.Tensor, layers: list[int], with_features: bool, batch_size: int = 64
+) -> TeacherTargets:
     """The eval-mode teacher's outputs and selected features over x (N, L, 2), batched, on CPU."""
     teacher.eval()
     device = next(teacher.parameters()).device
     outs, feats = [], {i: [] for i in layers} if with_features else {}
     for start in range(0, x.shape[0], batch_size):
-        y, f = teacher(x[start:start + batch_size].to(device), return_features=True)
+        y, f = teacher(x[start : start + batch_size].to(device), return_features=True)
         outs.append(y.cpu())
         for i in feats:
             feats[i].append(f[i].cpu())
@@ -84,16 +88,27 @@ def feature_bytes(n: int, length: int, width: int, layers: int) -> int:
 def _usable(payload, n: int, length: int, layers: list[int], with_features: bool) -> bool:
     """A cached payload with the outputs (N, L, 1) complex64 and exactly the layers' features asked for."""
     outputs, features = payload.get("outputs"), payload.get("features")
-    if not isinstance(outputs, torch.Tensor) or tuple(outputs.shape) != (n, length, 1) \
-            or outputs.dtype != torch.complex64 or not isinstance(features, dict):
+    if (
+        not isinstance(outputs, torch.Tensor)
+        or tuple(outputs.shape) != (n, length, 1)
+        or outputs.dtype != torch.complex64
+        or not isinstance(features, dict)
+    ):
         return False
     if sorted(features) != (sorted(layers) if with_features else []):
         return False
     return all(f.dtype == torch.complex64 and tuple(f.shape[:2]) == (n, length) for f in features.values())
 
 
-def load_or_compute(cache_dir: Path, teacher: torch.nn.Module, teacher_sha: str, split_id: str,
-                    x: torch.Tensor, layers: list[int], with_features: bool) -> tuple[TeacherTargets, bool]:
+def load_or_compute(
+    cache_dir: Path,
+    teacher: torch.nn.Module,
+    teacher_sha: str,
+    split_id: str,
+    x: torch.Tensor,
+    layers: list[int],
+    with_features: bool,
+) -> tuple[TeacherTargets, bool]:
     """Cached targets for this teacher, columns and code if present and well-formed, else computed and
     stored. (targets, hit)."""
     key = cache_key(teacher_sha, split_id, layers, with_features)

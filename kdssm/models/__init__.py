@@ -1,4 +1,5 @@
 """Models: complex layers, S4D, sarSSM. Imports neither Lightning, Ray, Optuna nor MLflow."""
+
 from .presets import MODEL_PRESETS
 from .sarssm import SarSSM, count_params, parameter_groups
 

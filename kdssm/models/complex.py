@@ -1,7 +1,9 @@
 """True complex layers whose parameters are stored as real tensors (DDP rejects complex ones)."""
+
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +38,7 @@ def _modrelu(z: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
 class ComplexActivation(nn.Module):
     """Split activations act(Re z) + j act(Im z), modReLU, or the identity."""
 
-    SPLIT = {"gelu": F.gelu, "tanh": torch.tanh, "silu": F.silu}
+    SPLIT: ClassVar[dict] = {"gelu": F.gelu, "tanh": torch.tanh, "silu": F.silu}
 
     def __init__(self, kind: str, features: int):
         super().__init__()

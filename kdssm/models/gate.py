@@ -26,6 +26,7 @@ place in the column can.
   gate behind near-zero mixing is a saddle: the filter is the best linear estimator, so the mixing
   gets no gradient, and the gate none through it).
 """
+
 from __future__ import annotations
 
 import torch

@@ -22,6 +22,7 @@ dynamics and kernels of unit energy, either gated with full-scale mixing behind 
 (gate.py says why) or ungated with a thousandth of a random mixing. With H = 1 the first layer replaces
 the line by its focused version (D - 1).
 """
+
 from __future__ import annotations
 
 import math
@@ -109,15 +110,17 @@ def initialise_matched_filter(model) -> float:
     dt0 = math.sqrt(g.fm_rate(g.mid_range())) / g.prf_hz
     dt = dt0 * np.exp(-0.5 * grid.rho)  # (G,)
     tau_top = float((grid.half_aperture * dt).max())
-    needed = math.ceil(MODES_PER_TIME_BANDWIDTH * tau_top ** 2) + 2
+    needed = math.ceil(MODES_PER_TIME_BANDWIDTH * tau_top**2) + 2
     groups = min(h, math.ceil(needed / modes))
     omega = np.linspace(0.0, FREQUENCY_MARGIN * 2 * math.pi * tau_top, groups * modes)  # (groups * M,)
     alpha = 0.5 * (omega[1] - omega[0]) if len(omega) > 1 else 1.0
     poles = -alpha + 1j * omega
     solution, fit_db = fit_reference(grid, dt, poles)
     if fit_db > TOO_SMALL_DB:
-        raise ConfigError(f"model.state_dim: {groups} x {modes} modes fit the reference function only to "
-                         f"{fit_db:.1f} dB; the matched-filter start needs model_dim x state_dim/2 >= {needed}")
+        raise ConfigError(
+            f"model.state_dim: {groups} x {modes} modes fit the reference function only to "
+            f"{fit_db:.1f} dB; the matched-filter start needs model_dim x state_dim/2 >= {needed}"
+        )
     c_fit, d_fit = solution[:-1].reshape(modes, groups).T, solution[-1]  # (groups, M): group j has poles j::groups
     group_of = np.arange(h) % groups  # channel -> group
     share = np.bincount(group_of, minlength=groups)  # channels per group: their kernels add up
@@ -147,7 +150,7 @@ def _first_layer_and_stream(model, c: np.ndarray, d_fit: complex) -> None:
     roots = torch.exp(2j * math.pi * torch.arange(h) / h).to(torch.complex64)  # (H,)
     d = d_fit / h if h > 1 else d_fit - 1.0  # H = 1: the update replaces the line
     first.d.copy_(torch.view_as_real(torch.full((h,), d, dtype=torch.complex64)))
-    model.input_proj.weight.copy_(torch.view_as_real(torch.full((h, 1), h ** -0.5, dtype=torch.complex64)))
+    model.input_proj.weight.copy_(torch.view_as_real(torch.full((h, 1), h**-0.5, dtype=torch.complex64)))
     mix = roots[:, None].expand(h, h) if h > 1 else torch.ones(1, 1, dtype=torch.complex64)  # (H_out, H_in)
     model.layers[0].mix.weight.copy_(torch.view_as_real(mix.contiguous()))
     read = roots.conj() / math.sqrt(h) if h > 1 else torch.ones(1, dtype=torch.complex64)  # conj(v_foc)

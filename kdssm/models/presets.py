@@ -1,4 +1,5 @@
 """Model sizes named by the seed pipeline (model_dim / state_dim / num_layers, selectivity)."""
+
 from __future__ import annotations
 
 MODEL_PRESETS: dict[str, dict] = {

@@ -15,6 +15,7 @@ Two grids:
 - `UniformGrid` (no geometry): `points` equally spaced p, rho = p - 1/2, no window; what the seed
   configs did, and the fallback for columns of unknown geometry.
 """
+
 from __future__ import annotations
 
 import math
@@ -103,8 +104,7 @@ class ApertureGrid:
         return torch.stack([idx, idx + 1], dim=1), torch.stack([1.0 - w, w], dim=1)
 
 
-def build_grid(geometry: Geometry | None, range_conditioning: bool, uniform_points: int,
-               points_per_aperture: int):
+def build_grid(geometry: Geometry | None, range_conditioning: bool, uniform_points: int, points_per_aperture: int):
     """The grid of a layer: one point without range conditioning, by aperture with a geometry."""
     if not range_conditioning:
         return UniformGrid(1)

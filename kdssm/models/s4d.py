@@ -1,6 +1,7 @@
 """Complex S4D layer: diagonal SSM convolution (optionally two-sided, optionally range-conditioned),
 D skip, activation, dropout and output mixing.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,10 +29,20 @@ class S4DConv(nn.Module):
     the kernels: the convolution is linear in K.
     """
 
-    def __init__(self, channels: int, state_dim: int, *, bidirectional: bool = True,
-                 range_conditioning: bool = False, range_grid: int = 8, geometry: Geometry | None = None,
-                 points_per_aperture: int = 3, dt_min: float = 1e-3, dt_max: float = 1e-1,
-                 kernel: str = "fast"):
+    def __init__(
+        self,
+        channels: int,
+        state_dim: int,
+        *,
+        bidirectional: bool = True,
+        range_conditioning: bool = False,
+        range_grid: int = 8,
+        geometry: Geometry | None = None,
+        points_per_aperture: int = 3,
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+        kernel: str = "fast",
+    ):
         super().__init__()
         modes = state_dim // 2
         self.kernel_fn = KERNELS[kernel]
@@ -163,8 +174,9 @@ class S4DConv(nn.Module):
 class S4DBlock(nn.Module):
     """S4D convolution, activation, complex dropout and output mixing (ComplexLinear, no bias)."""
 
-    def __init__(self, channels: int, state_dim: int, *, activation: str = "identity",
-                 dropout: float = 0.0, **conv_kwargs):
+    def __init__(
+        self, channels: int, state_dim: int, *, activation: str = "identity", dropout: float = 0.0, **conv_kwargs
+    ):
         super().__init__()
         self.conv = S4DConv(channels, state_dim, **conv_kwargs)
         self.activation = ComplexActivation(activation, channels)

@@ -15,6 +15,7 @@ path writes l = q c + r with c = ceil(sqrt(L)) and factorises exp(dt A l) = exp(
 so the contraction over modes becomes one batched complex matmul (..., Q, M) @ (..., M, c): about
 2 sqrt(L) exponentials per mode instead of L, and no (..., M, L) tensor.
 """
+
 from __future__ import annotations
 
 import math

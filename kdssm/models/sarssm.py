@@ -6,6 +6,7 @@ therefore linear in the line apart from the gates, whose features are phase-inva
 so it is phase-equivariant: x e^{j phi} -> y e^{j phi}. The positional encoding p conditions the
 kernels (range_grid.py) and the gates.
 """
+
 from __future__ import annotations
 
 import torch
@@ -42,16 +43,28 @@ class SarSSM(nn.Module):
         h = cfg.model_dim
         self.input_proj = ComplexLinear(1, h, bias=False)  # the raw line into the stream
         self.norms = nn.ModuleList(
-            ComplexLayerNorm(h) if cfg.norm == "layer" else nn.Identity() for _ in range(cfg.num_layers))
+            ComplexLayerNorm(h) if cfg.norm == "layer" else nn.Identity() for _ in range(cfg.num_layers)
+        )
         self.layers = nn.ModuleList(
-            S4DBlock(h, cfg.state_dim, activation=cfg.activation, dropout=cfg.dropout,
-                     bidirectional=cfg.bidirectional, range_conditioning=cfg.range_conditioning,
-                     range_grid=cfg.range_grid, geometry=self.geometry,
-                     points_per_aperture=cfg.range_points_per_aperture, dt_min=cfg.dt_min, dt_max=cfg.dt_max,
-                     kernel=cfg.kernel)
-            for _ in range(cfg.num_layers))
+            S4DBlock(
+                h,
+                cfg.state_dim,
+                activation=cfg.activation,
+                dropout=cfg.dropout,
+                bidirectional=cfg.bidirectional,
+                range_conditioning=cfg.range_conditioning,
+                range_grid=cfg.range_grid,
+                geometry=self.geometry,
+                points_per_aperture=cfg.range_points_per_aperture,
+                dt_min=cfg.dt_min,
+                dt_max=cfg.dt_max,
+                kernel=cfg.kernel,
+            )
+            for _ in range(cfg.num_layers)
+        )
         self.gates = nn.ModuleDict(
-            {str(i): SelectivityGate(h, cfg.gate_hidden, cfg.gate_width) for i in gated_layers(cfg)})
+            {str(i): SelectivityGate(h, cfg.gate_hidden, cfg.gate_width) for i in gated_layers(cfg)}
+        )
         self.output_proj = ComplexLinear(h, cfg.output_dim, bias=False)
         self.init_used, self.init_fit_db = "random", None  # what this model started from
         if initialise and cfg.init != "random":
@@ -60,6 +73,7 @@ class SarSSM(nn.Module):
     def _start_as_matched_filter(self, explicit: bool) -> None:
         """matched_init.py; with init auto, a model that cannot start so keeps the random start."""
         from .matched_init import initialise_matched_filter
+
         blocker = self.config.matched_filter_blocker()
         if blocker:
             if explicit:
@@ -76,8 +90,9 @@ class SarSSM(nn.Module):
     def forward(self, x: torch.Tensor, return_features: bool = False):
         """x (B, L, 2) complex64 -> y (B, L, 1) complex64 [, per-layer features, each (B, L, H)]."""
         if x.dim() != 3 or x.shape[-1] != self.config.input_dim or not x.is_complex():
-            raise ValueError(f"expected complex x of shape (B, L, {self.config.input_dim}), "
-                             f"got {tuple(x.shape)} {x.dtype}")
+            raise ValueError(
+                f"expected complex x of shape (B, L, {self.config.input_dim}), got {tuple(x.shape)} {x.dtype}"
+            )
         line = x[..., 0]  # (B, L) complex64
         p = x[..., 1].real.mean(dim=1)  # (B,) float32, constant along a column
         if self.config.scale_equivariant:  # focusing is linear: predict on unit-rms columns

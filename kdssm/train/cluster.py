@@ -2,6 +2,7 @@
 
 Every check here happens before anything starts, and each failure is one line naming the flag.
 """
+
 from __future__ import annotations
 
 import logging
@@ -67,16 +68,21 @@ def connect(opts: ClusterOptions, worker_output: bool = True) -> None:
     check_address(opts.address)
     if not ray.is_initialized():
         # Ray's own INFO/WARNING chatter stays in its session logs; errors and our prints reach the terminal.
-        quiet = {"logging_level": logging.WARNING, "log_to_driver": worker_output,
-                 "logging_config": ray.LoggingConfig(log_level="ERROR")}
+        quiet = {
+            "logging_level": logging.WARNING,
+            "log_to_driver": worker_output,
+            "logging_config": ray.LoggingConfig(log_level="ERROR"),
+        }
         if opts.address is None:
             ray.init(include_dashboard=False, **quiet)
         else:
             try:
                 ray.init(address=opts.address, **quiet)
             except ConnectionError:
-                raise DistributedError(f"--address {opts.address}: no running Ray cluster found "
-                                       "(start one with `ray start --head` or `ray up cluster.yaml`)") from None
+                raise DistributedError(
+                    f"--address {opts.address}: no running Ray cluster found "
+                    "(start one with `ray start --head` or `ray up cluster.yaml`)"
+                ) from None
     check_resources(opts, ray.cluster_resources(), node_types())
 
 
@@ -90,6 +96,7 @@ def node_types(config: Path = AUTOSCALER_CONFIG) -> dict[str, tuple[dict, int]] 
     if not path.is_file():
         return None
     import yaml
+
     spec = yaml.safe_load(path.read_text()) or {}
     out = {}
     for name, node in (spec.get("available_node_types") or {}).items():
@@ -117,18 +124,23 @@ def check_resources(opts: ClusterOptions, available: dict, types: dict[str, tupl
     where = "the Ray cluster can grow to" if types else "the Ray cluster has"
     need_cpus = opts.num_workers * opts.cpus_per_worker
     if need_cpus > cpus:
-        raise DistributedError(f"--num_workers {opts.num_workers}: needs {need_cpus:g} CPUs "
-                               f"({opts.cpus_per_worker} per worker), {where} {cpus:g}")
+        raise DistributedError(
+            f"--num_workers {opts.num_workers}: needs {need_cpus:g} CPUs "
+            f"({opts.cpus_per_worker} per worker), {where} {cpus:g}"
+        )
     if opts.use_gpu and opts.num_workers > gpus:
-        raise DistributedError(f"--use_gpu with --num_workers {opts.num_workers}: needs {opts.num_workers} GPUs, "
-                               f"{where} {gpus:g}")
+        raise DistributedError(
+            f"--use_gpu with --num_workers {opts.num_workers}: needs {opts.num_workers} GPUs, {where} {gpus:g}"
+        )
     if types:
         worker = {"CPU": opts.cpus_per_worker, **({"GPU": 1} if opts.use_gpu else {})}
         if not any(all(res.get(k, 0) >= v for k, v in worker.items()) for res, most in types.values() if most):
             gpu = " with --use_gpu" if opts.use_gpu else ""
-            raise DistributedError(f"--cpus_per_worker {opts.cpus_per_worker}{gpu}: "
-                                   "no node type of the cluster holds one worker "
-                                   f"({', '.join(f'{n}: {r}' for n, (r, _) in types.items())})")
+            raise DistributedError(
+                f"--cpus_per_worker {opts.cpus_per_worker}{gpu}: "
+                "no node type of the cluster holds one worker "
+                f"({', '.join(f'{n}: {r}' for n, (r, _) in types.items())})"
+            )
 
 
 def check_storage(storage_path: str | None) -> None:
@@ -137,6 +149,7 @@ def check_storage(storage_path: str | None) -> None:
         return
     if "://" in storage_path:
         import pyarrow.fs
+
         try:
             pyarrow.fs.FileSystem.from_uri(storage_path)
         except Exception as err:  # pyarrow raises several types, all meaning "cannot use this URI"
@@ -156,10 +169,17 @@ def nodes_not_seeing(path: Path, nodes: list[str] | None = None) -> list[str]:
     @ray.remote(num_cpus=0)
     def exists(folder: str) -> bool:
         import os
+
         return os.path.exists(folder)
+
     ids = nodes or [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
-    answers = ray.get([exists.options(scheduling_strategy=NodeAffinitySchedulingStrategy(i, soft=False))
-                       .remote(str(path)) for i in ids], timeout=120)
+    answers = ray.get(
+        [
+            exists.options(scheduling_strategy=NodeAffinitySchedulingStrategy(i, soft=False)).remote(str(path))
+            for i in ids
+        ],
+        timeout=120,
+    )
     return [i for i, seen in zip(ids, answers) if not seen]
 
 
@@ -176,8 +196,10 @@ def check_shared_folder(folder: Path, flag: str = "--save_dir") -> None:
         probe.unlink(missing_ok=True)
     if missing:
         where = next(n["NodeManagerAddress"] for n in alive if n["NodeID"] == missing[0])
-        raise DistributedError(f"{flag} {folder}: not visible from node {where} ({len(missing)} of {len(alive)} "
-                               "nodes); a multi-node sweep needs a folder every node sees (EFS, NFS)")
+        raise DistributedError(
+            f"{flag} {folder}: not visible from node {where} ({len(missing)} of {len(alive)} "
+            "nodes); a multi-node sweep needs a folder every node sees (EFS, NFS)"
+        )
 
 
 def resolve_storage(storage_path: str | None, root: Path) -> str:
@@ -193,6 +215,7 @@ def clear_run(storage: str, name: str) -> None:
         shutil.rmtree(Path(storage) / name, ignore_errors=True)
         return
     import pyarrow.fs
+
     fs, base = pyarrow.fs.FileSystem.from_uri(storage)
     if fs.get_file_info(f"{base}/{name}").type != pyarrow.fs.FileType.NotFound:
         fs.delete_dir(f"{base}/{name}")

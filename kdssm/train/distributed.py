@@ -8,6 +8,7 @@ across ranks before the ratio. A checkpoint goes to storage_path every epoch. A 
 restarts the group from the latest checkpoint (FailureConfig.max_failures); a killed driver resumes
 when the same command runs again, because the Ray run name follows from the run folder.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,9 +33,10 @@ from ..models import build_model
 from . import folder_lock
 from .cluster import ClusterOptions, DistributedError, clear_run, resolve_storage
 from .history import EpochHistory
-from .plan import RunPlan
 from .module import selection
-from .runner import TrainingDiverged, execute as execute_here, finish, quiet_lightning
+from .plan import RunPlan
+from .runner import TrainingDiverged, finish, quiet_lightning
+from .runner import execute as execute_here
 
 LIGHTNING_CHECKPOINT = "checkpoint.ckpt"  # the file RayTrainReportCallback writes in each Ray checkpoint
 HISTORY_FILE = "history.jsonl"
@@ -47,38 +49,44 @@ def run_name(root: Path) -> str:
 
 
 def _worker_trainer(job: dict, plan, log_here: bool, profiler) -> pl.Trainer:
-    from ray.train.lightning import (RayDDPStrategy, RayLightningEnvironment, RayTrainReportCallback,
-                                     prepare_trainer)
+    from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, RayTrainReportCallback, prepare_trainer
+
     t = plan.cfg.training
     metric, mode = selection(t)
-    return prepare_trainer(pl.Trainer(
-        max_epochs=t.num_epochs,
-        max_time={"minutes": t.max_minutes} if t.max_minutes > 0 else None,
-        accelerator="gpu" if job["use_gpu"] else "cpu",
-        devices="auto",
-        # distillation: terms weighted 0 by the curriculum (or stages not yet coupled) leave projections idle
-        strategy=RayDDPStrategy(find_unused_parameters=plan.teacher is not None),
-        plugins=[RayLightningEnvironment()],
-        precision=t.precision,
-        gradient_clip_val=t.grad_clip if t.grad_clip > 0 else None,
-        callbacks=[EarlyStopping(monitor=metric, mode=mode, patience=t.early_stopping_patience),
-                   *job["callbacks"], RayTrainReportCallback()],
-        logger=CSVLogger(job["log_dir"], name="logs") if log_here else False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        log_every_n_steps=max(1, min(10, plan.total_steps // t.num_epochs)),
-        num_sanity_val_steps=0,
-        profiler=profiler,
-    ))
+    return prepare_trainer(
+        pl.Trainer(
+            max_epochs=t.num_epochs,
+            max_time={"minutes": t.max_minutes} if t.max_minutes > 0 else None,
+            accelerator="gpu" if job["use_gpu"] else "cpu",
+            devices="auto",
+            # distillation: terms weighted 0 by the curriculum (or stages not yet coupled) leave projections idle
+            strategy=RayDDPStrategy(find_unused_parameters=plan.teacher is not None),
+            plugins=[RayLightningEnvironment()],
+            precision=t.precision,
+            gradient_clip_val=t.grad_clip if t.grad_clip > 0 else None,
+            callbacks=[
+                EarlyStopping(monitor=metric, mode=mode, patience=t.early_stopping_patience),
+                *job["callbacks"],
+                RayTrainReportCallback(),
+            ],
+            logger=CSVLogger(job["log_dir"], name="logs") if log_here else False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            log_every_n_steps=max(1, min(10, plan.total_steps // t.num_epochs)),
+            num_sanity_val_steps=0,
+            profiler=profiler,
+        )
+    )
 
 
 def _worker(job: dict) -> dict:
     """One Ray Train worker: build the seeded module, fit on this rank's shard, resume from Ray's checkpoint."""
     # Ray Train's context module logs one INFO line per report under a logger named by its file path;
     # named here by path, not imported (a private module): if Ray moves it, the lines merely come back.
-    logging.getLogger(os.path.join(os.path.dirname(ray.train.__file__), "v2", "_internal", "execution",
-                                   "context.py")).setLevel(logging.WARNING)
+    logging.getLogger(
+        os.path.join(os.path.dirname(ray.train.__file__), "v2", "_internal", "execution", "context.py")
+    ).setLevel(logging.WARNING)
     quiet_lightning()
     plan = ray.get(job["plan"])
     t = plan.cfg.training
@@ -91,8 +99,10 @@ def _worker(job: dict) -> dict:
     profiler = SimpleProfiler() if job["profile"] else None
     log_here = rank == 0 and nodes[0] == job["driver_node"]  # CSV curves only where the driver can read them
     trainer = _worker_trainer(job, plan, log_here, profiler)
-    loaders = (DataLoader(plan.train_ds, batch_size=t.batch_size, shuffle=True),
-               DataLoader(plan.val_ds, batch_size=max(t.batch_size, 64)))
+    loaders = (
+        DataLoader(plan.train_ds, batch_size=t.batch_size, shuffle=True),
+        DataLoader(plan.val_ds, batch_size=max(t.batch_size, 64)),
+    )
     checkpoint = ray.train.get_checkpoint()
     try:
         with checkpoint.as_directory() if checkpoint else nullcontext(None) as folder:
@@ -102,13 +112,21 @@ def _worker(job: dict) -> dict:
         return {"diverged": str(err)}
     out = {"epochs": trainer.current_epoch, "nodes": nodes}
     if profiler is not None:  # seconds per call of each phase (forward, backward with its all-reduce, data, ...)
-        out["profile"] = {name: {"mean_s": sum(times) / len(times), "calls": len(times)}
-                          for name, times in profiler.recorded_durations.items() if times}
+        out["profile"] = {
+            name: {"mean_s": sum(times) / len(times), "calls": len(times)}
+            for name, times in profiler.recorded_durations.items()
+            if times
+        }
     return out
 
 
-def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks: list | None = None,
-            worker_callbacks: list | None = None) -> dict:
+def execute(
+    run: RunPlan,
+    opts: ClusterOptions,
+    progress: bool = True,
+    callbacks: list | None = None,
+    worker_callbacks: list | None = None,
+) -> dict:
     """Fit run.fit on Ray Train workers, then score the best epoch's weights into model.ckpt and summary.json.
 
     callbacks: Ray Train UserCallbacks (in the controller, on this node); worker_callbacks: Lightning
@@ -120,8 +138,9 @@ def execute(run: RunPlan, opts: ClusterOptions, progress: bool = True, callbacks
         folder_lock.release(run.root)  # held since rundir.prepare
 
 
-def _fit_on_workers(run: RunPlan, opts: ClusterOptions, progress: bool, callbacks: list | None,
-                    worker_callbacks: list | None) -> dict:
+def _fit_on_workers(
+    run: RunPlan, opts: ClusterOptions, progress: bool, callbacks: list | None, worker_callbacks: list | None
+) -> dict:
     if run.fit.cfg.training.num_epochs == 0:  # nothing to train: score the initialised model here
         return execute_here(run, progress)
     storage = resolve_storage(opts.storage_path, run.root)
@@ -136,21 +155,32 @@ def _fit_on_workers(run: RunPlan, opts: ClusterOptions, progress: bool, callback
     resources = {"CPU": opts.cpus_per_worker, **({"GPU": 1} if opts.use_gpu else {})}
     trainer = TorchTrainer(
         _worker,
-        train_loop_config={"plan": ray.put(run.fit), "threads": opts.cpus_per_worker, "use_gpu": opts.use_gpu,
-                           "profile": opts.profile, "callbacks": list(worker_callbacks or []),
-                           "log_dir": str(run.root.resolve()),
-                           "driver_node": ray.get_runtime_context().get_node_id()},
-        scaling_config=ScalingConfig(num_workers=opts.num_workers, use_gpu=opts.use_gpu,
-                                     resources_per_worker=resources, placement_strategy=opts.placement),
+        train_loop_config={
+            "plan": ray.put(run.fit),
+            "threads": opts.cpus_per_worker,
+            "use_gpu": opts.use_gpu,
+            "profile": opts.profile,
+            "callbacks": list(worker_callbacks or []),
+            "log_dir": str(run.root.resolve()),
+            "driver_node": ray.get_runtime_context().get_node_id(),
+        },
+        scaling_config=ScalingConfig(
+            num_workers=opts.num_workers,
+            use_gpu=opts.use_gpu,
+            resources_per_worker=resources,
+            placement_strategy=opts.placement,
+        ),
         torch_config=TorchConfig(backend="nccl" if opts.use_gpu else "gloo"),
         run_config=ray.train.RunConfig(
-            name=name, storage_path=storage,
+            name=name,
+            storage_path=storage,
             logging_config=ray.LoggingConfig(log_level="WARNING"),  # Ray Train's INFO lines stay in its logs
             failure_config=FailureConfig(max_failures=opts.max_failures),
-            checkpoint_config=CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=metric,
-                                               checkpoint_score_order=mode),
-            callbacks=[EpochHistory(str(history), run.fit.cfg.training.num_epochs, echo=progress),
-                       *(callbacks or [])]),
+            checkpoint_config=CheckpointConfig(
+                num_to_keep=2, checkpoint_score_attribute=metric, checkpoint_score_order=mode
+            ),
+            callbacks=[EpochHistory(str(history), run.fit.cfg.training.num_epochs, echo=progress), *(callbacks or [])],
+        ),
     )
     started = time.perf_counter()
     try:
@@ -161,17 +191,21 @@ def _fit_on_workers(run: RunPlan, opts: ClusterOptions, progress: bool, callback
     seconds = time.perf_counter() - started
     outcome = result.return_value or {}
     if "diverged" in outcome:
-        raise TrainingDiverged(f"{outcome['diverged']}; stopped, the last good checkpoint in "
-                               f"{storage}/{name} is untouched")
+        raise TrainingDiverged(
+            f"{outcome['diverged']}; stopped, the last good checkpoint in {storage}/{name} is untouched"
+        )
     best = result.get_best_checkpoint(metric=metric, mode=mode) or result.checkpoint
     model = build_model(run.fit.cfg.model)
     model.load_state_dict(best_weights(best))
-    training = {"epochs": outcome.get("epochs", (result.metrics or {}).get("epoch", -1) + 1),
-                "train_seconds": round(seconds, 1),
-                "selected_on": metric, **best_of(result, best, metric),
-                "workers": opts.num_workers,
-                "nodes": len(set(outcome.get("nodes", []))) or None,
-                "ray_run": f"{storage}/{name}"}
+    training = {
+        "epochs": outcome.get("epochs", (result.metrics or {}).get("epoch", -1) + 1),
+        "train_seconds": round(seconds, 1),
+        "selected_on": metric,
+        **best_of(result, best, metric),
+        "workers": opts.num_workers,
+        "nodes": len(set(outcome.get("nodes", []))) or None,
+        "ray_run": f"{storage}/{name}",
+    }
     if "profile" in outcome:
         training["profile"] = outcome["profile"]
     return finish(model, run, training)
@@ -182,7 +216,7 @@ def best_weights(checkpoint: ray.train.Checkpoint) -> dict[str, torch.Tensor]:
     with checkpoint.as_directory() as folder:
         state = torch.load(Path(folder) / LIGHTNING_CHECKPOINT, map_location="cpu", weights_only=True)
     prefix = "model."
-    return {k[len(prefix):]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in state["state_dict"].items() if k.startswith(prefix)}
 
 
 def best_of(result, checkpoint, metric: str) -> dict:

@@ -12,6 +12,7 @@ from here; it is refused with the holder named and the file to delete once that 
 to be gone. The lock is re-entrant within a process (a sweep driver resumes, a trial restarts) and
 released when the run ends or the process exits.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -52,8 +53,13 @@ def alive(pid: int, started: float | None) -> bool:
 
 
 def _record() -> dict:
-    return {"pid": os.getpid(), "host": socket.gethostname(), "started": process_started(os.getpid()),
-            "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": " ".join(sys.argv)[:300]}
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": process_started(os.getpid()),
+        "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": " ".join(sys.argv)[:300],
+    }
 
 
 def _create(path: Path) -> bool:
@@ -93,11 +99,15 @@ def acquire(folder: Path) -> None:
             if holder["pid"] == os.getpid() or not alive(holder["pid"], holder.get("started")):
                 path.unlink(missing_ok=True)  # ours from before a fork, or left by a killed process: stale
                 continue
-            raise FolderInUse(f"{folder}: in use by pid {holder['pid']} since {holder.get('since')} "
-                              f"({holder.get('command') or 'kdssm'}); wait for it to end or stop it")
+            raise FolderInUse(
+                f"{folder}: in use by pid {holder['pid']} since {holder.get('since')} "
+                f"({holder.get('command') or 'kdssm'}); wait for it to end or stop it"
+            )
         if holder:
-            raise FolderInUse(f"{folder}: in use by pid {holder.get('pid')} on host {holder.get('host')} since "
-                              f"{holder.get('since')}; if that run is gone, delete {path}")
+            raise FolderInUse(
+                f"{folder}: in use by pid {holder.get('pid')} on host {holder.get('host')} since "
+                f"{holder.get('since')}; if that run is gone, delete {path}"
+            )
         time.sleep(0.1)
     raise FolderInUse(f"{folder}: its lock {path} could not be taken; delete it if no run uses the folder")
 

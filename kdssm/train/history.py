@@ -4,6 +4,7 @@ A Ray Train UserCallback runs in the Train controller, which Ray places on the d
 the file is written where the user reads it, even when the workers run on other nodes. Epochs run
 again after a restart appear again, with the attempt that ran them, so a resume is visible.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,18 @@ from pathlib import Path
 
 from ray.train.v2.api.callback import UserCallback
 
-KEPT = ("epoch", "step", "train_loss", "val_loss", "val_nmse_db", "val_nmse_valid_db", "val_accuracy", "val_objective_db",
-        "train_total_loss", "val_total_loss")
+KEPT = (
+    "epoch",
+    "step",
+    "train_loss",
+    "val_loss",
+    "val_nmse_db",
+    "val_nmse_valid_db",
+    "val_accuracy",
+    "val_objective_db",
+    "train_total_loss",
+    "val_total_loss",
+)
 
 
 def append_row(path: str | Path, metrics: dict, epoch: int, **extra) -> dict:
@@ -34,14 +45,18 @@ class EpochHistory(UserCallback):
 
     def after_report(self, run_context, metrics: list[dict], checkpoint) -> None:
         reported = metrics[0]  # rank 0; validation metrics are already reduced across ranks
-        row = append_row(self.path, reported, reported.get("epoch", -1),
-                         checkpoint=checkpoint.path if checkpoint else None)
+        row = append_row(
+            self.path, reported, reported.get("epoch", -1), checkpoint=checkpoint.path if checkpoint else None
+        )
         if self.echo:
-            print(f"[kdssm] epoch {row['epoch'] + 1}/{self.total_epochs}: "
-                  f"val nmse {row.get('val_nmse_db', float('nan')):.2f} dB "
-                  f"(valid {row.get('val_nmse_valid_db', float('nan')):.2f}), "
-                  f"val accuracy {row.get('val_accuracy', float('nan')):.4f} "
-                  f"({time.time() - self.started:.0f} s)", flush=True)
+            print(
+                f"[kdssm] epoch {row['epoch'] + 1}/{self.total_epochs}: "
+                f"val nmse {row.get('val_nmse_db', float('nan')):.2f} dB "
+                f"(valid {row.get('val_nmse_valid_db', float('nan')):.2f}), "
+                f"val accuracy {row.get('val_accuracy', float('nan')):.4f} "
+                f"({time.time() - self.started:.0f} s)",
+                flush=True,
+            )
 
 
 def read_history(path: Path) -> list[dict]:

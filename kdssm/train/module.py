@@ -1,9 +1,10 @@
 """LightningModule training any model from ground truth."""
+
 from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytorch_lightning as pl
 import torch
@@ -41,8 +42,12 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, total_steps: int, 
 
 GRAD_LOG_EVERY = 50
 # The validation figures a run can be selected on (training.select_on): (logged metric, mode).
-SELECTION = {"objective": ("val_objective_db", "min"), "nmse": ("val_nmse_db", "min"),
-             "nmse_valid": ("val_nmse_valid_db", "min"), "accuracy": ("val_accuracy", "max")}
+SELECTION = {
+    "objective": ("val_objective_db", "min"),
+    "nmse": ("val_nmse_db", "min"),
+    "nmse_valid": ("val_nmse_valid_db", "min"),
+    "accuracy": ("val_accuracy", "max"),
+}
 
 
 def selection(cfg: TrainConfig) -> tuple[str, str]:
@@ -114,11 +119,13 @@ class GroundTruthModule(pl.LightningModule):
         Whole-column error is dominated by the column edges, whose apertures are cut; the valid
         term keeps the model focusing well where the full aperture is available.
         """
-        return self.whole_plus_valid(x, lambda: self.loss_fn(y_hat, y),
-                                     lambda mask: masked_normalised_mse(y_hat, y, mask))
+        return self.whole_plus_valid(
+            x, lambda: self.loss_fn(y_hat, y), lambda mask: masked_normalised_mse(y_hat, y, mask)
+        )
 
-    def whole_plus_valid(self, x: torch.Tensor, whole: Callable[[], torch.Tensor],
-                         region: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    def whole_plus_valid(
+        self, x: torch.Tensor, whole: Callable[[], torch.Tensor], region: Callable[[torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor:
         """whole() + valid_weight x region(mask), mask (B, L, 1) bool the valid region of columns x
         (B, L, 2): how the objective weighs a column, whatever labels it."""
         loss = whole()
@@ -193,8 +200,9 @@ class GroundTruthModule(pl.LightningModule):
         seconds = torch.tensor(time.perf_counter() - self._epoch_started, device=self.device)
         if self.trainer.world_size > 1:
             seconds = self.trainer.strategy.reduce(seconds, reduce_op="max")
-        self.schedule_steps = planned_steps(self.total_steps, self.trainer.num_training_batches, float(seconds),
-                                            self.cfg.max_minutes)
+        self.schedule_steps = planned_steps(
+            self.total_steps, self.trainer.num_training_batches, float(seconds), self.cfg.max_minutes
+        )
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["schedule_steps"] = self.schedule_steps

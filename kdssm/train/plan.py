@@ -5,12 +5,13 @@ picklable things: the config, the datasets, the teacher (if any) and a module-le
 builds the LightningModule. `RunPlan` adds the run folder and the test split, used by the driver
 to resume and to score the result.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch.utils.data import Dataset
@@ -24,7 +25,7 @@ class FitPlan:
     cfg: RunConfig
     train_ds: Dataset  # x (N, L, 2), y (N, L, 1) complex64[, labelled (N,) bool, teacher outputs, features]
     val_ds: Dataset
-    build: Callable[["FitPlan"], object]  # -> LightningModule; a module-level function (picklable)
+    build: Callable[[FitPlan], object]  # -> LightningModule; a module-level function (picklable)
     teacher: torch.nn.Module | None = None
     pairs: list[tuple[int, int]] = field(default_factory=list)  # (teacher layer, student layer) coupled
     with_features: bool = False  # teacher features cached in the datasets

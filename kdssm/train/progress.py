@@ -4,6 +4,7 @@ On a terminal Lightning's progress bar redraws one line in place. Written to a f
 log`) the same bar leaves every redraw behind as carriage returns (a demo log grew to 760 KB), so
 off a terminal a run prints one plain line per epoch instead.
 """
+
 from __future__ import annotations
 
 import sys
@@ -32,9 +33,13 @@ class EpochLines(pl.Callback):
 
         def value(key: str) -> str:
             return f"{float(m[key]):.2f}" if key in m else "-"
-        print(f"[kdssm] epoch {trainer.current_epoch + 1}/{self.total_epochs}: val nmse {value('val_nmse_db')} dB "
-              f"(valid {value('val_nmse_valid_db')}), objective {value('val_objective_db')} dB "
-              f"({time.perf_counter() - self.started:.0f} s)", flush=True)
+
+        print(
+            f"[kdssm] epoch {trainer.current_epoch + 1}/{self.total_epochs}: val nmse {value('val_nmse_db')} dB "
+            f"(valid {value('val_nmse_valid_db')}), objective {value('val_objective_db')} dB "
+            f"({time.perf_counter() - self.started:.0f} s)",
+            flush=True,
+        )
 
 
 def progress_callbacks(progress: bool, total_epochs: int) -> tuple[bool, list[pl.Callback]]:

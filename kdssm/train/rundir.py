@@ -1,4 +1,5 @@
 """A run directory: its config, resume or refuse, and the atomic JSON writes of its results."""
+
 from __future__ import annotations
 
 import json
@@ -85,8 +86,9 @@ def _resume_or_start(root: Path, cfg: RunConfig, overwrite: bool) -> bool:
         old = yaml.safe_load(stored.read_text()) or {}
         diff = first_difference(old, cfg.to_dict())
         if diff:
-            raise RunDirError(f"{root}: holds an unfinished run with another config ({diff}); "
-                              "use another --save_dir or --overwrite")
+            raise RunDirError(
+                f"{root}: holds an unfinished run with another config ({diff}); use another --save_dir or --overwrite"
+            )
         return True
     atomic_write(stored, lambda tmp: cfg.dump(tmp))
     return False

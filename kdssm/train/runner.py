@@ -1,4 +1,5 @@
 """`kdssm train`: fit a model on ground truth into a run directory and score it per the output contract."""
+
 from __future__ import annotations
 
 import logging
@@ -65,8 +66,9 @@ def make_trainer(cfg: RunConfig, root: Path, progress: bool, callbacks: list, lo
 def plan_training(cfg: RunConfig, save_dir: str | Path, overwrite: bool = False, kind: str = "teacher") -> RunPlan:
     """Check the data, then prepare (or resume) the run folder; nothing is trained yet."""
     if cfg.data.has_unlabelled:
-        raise ConfigError("data.unlabelled_size: only `kdssm distill` learns from unlabelled columns "
-                          "(the teacher labels them)")
+        raise ConfigError(
+            "data.unlabelled_size: only `kdssm distill` learns from unlabelled columns (the teacher labels them)"
+        )
     check_run(with_column_geometry(cfg, quiet=True), "training")  # before any column or weight is allocated
     check_disk(save_dir, disk_needs(cfg), "training")
     train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))  # checked first
@@ -77,8 +79,9 @@ def plan_training(cfg: RunConfig, save_dir: str | Path, overwrite: bool = False,
 
 
 def ground_truth_module(plan: FitPlan) -> GroundTruthModule:
-    return GroundTruthModule(build_model(plan.cfg.model), plan.cfg.training, plan.total_steps,
-                             preset=data_columns(plan.cfg.data))
+    return GroundTruthModule(
+        build_model(plan.cfg.model), plan.cfg.training, plan.total_steps, preset=data_columns(plan.cfg.data)
+    )
 
 
 def execute(run: RunPlan, progress: bool = True, callbacks: list | None = None) -> dict:
@@ -90,15 +93,17 @@ def execute(run: RunPlan, progress: bool = True, callbacks: list | None = None) 
         quiet_lightning()
         seed_and_threads(run.fit.cfg)
         module = run.fit.module()
-        training = fit(module, run.fit.cfg, run.root, run.resuming, run.fit.train_ds, run.fit.val_ds, progress,
-                       callbacks or [])
+        training = fit(
+            module, run.fit.cfg, run.root, run.resuming, run.fit.train_ds, run.fit.val_ds, progress, callbacks or []
+        )
         return finish(module.model, run, training)
     finally:
         folder_lock.release(run.root)  # held since rundir.prepare
 
 
-def train_run(cfg: RunConfig, save_dir: str | Path, *, overwrite: bool = False, kind: str = "teacher",
-              progress: bool = True) -> dict:
+def train_run(
+    cfg: RunConfig, save_dir: str | Path, *, overwrite: bool = False, kind: str = "teacher", progress: bool = True
+) -> dict:
     """Train cfg.model on ground truth, write model.ckpt and summary.json into save_dir, return the summary."""
     return execute(plan_training(cfg, save_dir, overwrite, kind), progress)
 
@@ -109,8 +114,16 @@ def seed_and_threads(cfg: RunConfig) -> None:
     pl.seed_everything(cfg.training.seed, workers=True, verbose=False)
 
 
-def fit(module: pl.LightningModule, cfg: RunConfig, root: Path, resuming: bool, train_ds, val_ds,
-        progress: bool, callbacks: list = ()) -> dict:
+def fit(
+    module: pl.LightningModule,
+    cfg: RunConfig,
+    root: Path,
+    resuming: bool,
+    train_ds,
+    val_ds,
+    progress: bool,
+    callbacks: list = (),
+) -> dict:
     """Fit with early stopping and best/last checkpoints (resuming from last), then load the best weights.
 
     Returns what the summary records of the training itself.
@@ -119,29 +132,43 @@ def fit(module: pl.LightningModule, cfg: RunConfig, root: Path, resuming: bool, 
     metric, mode = selection(t)
     if t.num_epochs == 0:  # evaluate the initialised model as it is
         return {"epochs": 0, "train_seconds": 0.0, "selected_on": metric, "best_value": None, "best_epoch": None}
-    best = ModelCheckpoint(dirpath=str(root / rundir.LIGHTNING_DIR), filename="best", monitor=metric,
-                           mode=mode, save_top_k=1, save_last=True)
+    best = ModelCheckpoint(
+        dirpath=str(root / rundir.LIGHTNING_DIR),
+        filename="best",
+        monitor=metric,
+        mode=mode,
+        save_top_k=1,
+        save_last=True,
+    )
     stop = EarlyStopping(monitor=metric, mode=mode, patience=t.early_stopping_patience)
     steps_per_epoch = math.ceil(len(train_ds) / t.batch_size)
     trainer = make_trainer(cfg, root, progress, [best, stop, *callbacks], log_every=max(1, min(10, steps_per_epoch)))
-    loaders = (DataLoader(train_ds, batch_size=t.batch_size, shuffle=True),
-               DataLoader(val_ds, batch_size=max(t.batch_size, 64)))
+    loaders = (
+        DataLoader(train_ds, batch_size=t.batch_size, shuffle=True),
+        DataLoader(val_ds, batch_size=max(t.batch_size, 64)),
+    )
     last = rundir.last_checkpoint(root) if resuming else None
     started = time.perf_counter()
     try:
         trainer.fit(module, *loaders, ckpt_path=str(last) if last else None)
     except FloatingPointError as err:
-        raise TrainingDiverged(f"{err}; stopped, the last good checkpoint in "
-                               f"{root / rundir.LIGHTNING_DIR} is untouched") from None
+        raise TrainingDiverged(
+            f"{err}; stopped, the last good checkpoint in {root / rundir.LIGHTNING_DIR} is untouched"
+        ) from None
     seconds = time.perf_counter() - started
     best_epoch = None
     if best.best_model_path:
         kept = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
         module.load_state_dict(kept["state_dict"])
         best_epoch = int(kept["epoch"])
-    return {"epochs": trainer.current_epoch, "train_seconds": round(seconds, 1), "selected_on": metric,
-            "best_value": float(best.best_model_score) if best.best_model_score is not None else None,
-            "best_epoch": best_epoch, "schedule_steps": module.schedule_steps}
+    return {
+        "epochs": trainer.current_epoch,
+        "train_seconds": round(seconds, 1),
+        "selected_on": metric,
+        "best_value": float(best.best_model_score) if best.best_model_score is not None else None,
+        "best_epoch": best_epoch,
+        "schedule_steps": module.schedule_steps,
+    }
 
 
 def finish(model: torch.nn.Module, run: RunPlan, training: dict) -> dict:
@@ -156,21 +183,26 @@ def finish(model: torch.nn.Module, run: RunPlan, training: dict) -> dict:
     save_model(model, run.root / "model.ckpt", run.kind)
     preset = data_columns(cfg.data)
     val_x, val_y = run.fit.val_ds.tensors[:2]  # (N, L, 2), (N, L, 1) complex64
-    summary = {"kind": run.kind, **evaluate_model(model, test.x, test.y, preset),
-               "validation": validation_scores(model, val_x, val_y, preset),
-               "init": {"used": getattr(model, "init_used", None), "fit_db": getattr(model, "init_fit_db", None)}}
+    summary = {
+        "kind": run.kind,
+        **evaluate_model(model, test.x, test.y, preset),
+        "validation": validation_scores(model, val_x, val_y, preset),
+        "init": {"used": getattr(model, "init_used", None), "fit_db": getattr(model, "init_fit_db", None)},
+    }
     reference = run.reference or {}
     teacher = run.fit.teacher
     if teacher is not None:
         summary["teacher"] = reference.get("teacher") or evaluate_model(teacher, test.x, test.y, preset)
         summary["retention"] = metrics.retention(summary["accuracy"], summary["teacher"]["accuracy"])
         summary["param_reduction"] = 1.0 - summary["params"] / summary["teacher"]["params"]
-    summary.update({
-        "matched_filter": reference.get("matched_filter") or evaluate_matched_filter(test.x, test.y, preset),
-        "preset": cfg.data.preset,
-        "test_columns": len(test),
-        "training": training,
-        "model": cfg.model.to_dict(),
-    })
+    summary.update(
+        {
+            "matched_filter": reference.get("matched_filter") or evaluate_matched_filter(test.x, test.y, preset),
+            "preset": cfg.data.preset,
+            "test_columns": len(test),
+            "training": training,
+            "model": cfg.model.to_dict(),
+        }
+    )
     rundir.write_json(run.root / rundir.SUMMARY_FILE, summary)
     return summary

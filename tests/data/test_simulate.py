@@ -40,6 +40,7 @@ def test_preset_geometry():
 def test_clutter_power_is_about_one_without_targets():
     pre = get_preset("mini")
     from kdssm.data.simulate import simulate_numpy
+
     out = simulate_numpy(pre, 200, seed=3, targets_per_column=0.0)
     clutter_power = np.mean(np.abs(out["raw"]) ** 2) - np.mean(10 ** (-out["snr_db"] / 10))
     assert 0.85 < clutter_power < 1.15

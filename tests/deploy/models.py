@@ -1,4 +1,5 @@
 """Tiny trained-looking models for the deploy tests: matched-filter starts, gates made to act."""
+
 import torch
 
 from kdssm.checkpoint import save_model
@@ -17,8 +18,17 @@ def linear_student() -> SarSSM:
 def gated_student(norm: str = "none", activation: str = "identity", gate_layers: str = "last") -> SarSSM:
     """A gated student whose gates and mixing are perturbed, so the model is not linear."""
     torch.manual_seed(1)
-    model = SarSSM(model_dim=4, state_dim=32, num_layers=2, use_selectivity=True, gate_layers=gate_layers,
-                   gate_width=4, norm=norm, activation=activation, geometry=MINI.to_dict()).eval()
+    model = SarSSM(
+        model_dim=4,
+        state_dim=32,
+        num_layers=2,
+        use_selectivity=True,
+        gate_layers=gate_layers,
+        gate_width=4,
+        norm=norm,
+        activation=activation,
+        geometry=MINI.to_dict(),
+    ).eval()
     with torch.no_grad():
         for gate in model.gates.values():
             gate.out.weight.normal_(0.0, 0.3)

@@ -1,4 +1,5 @@
 """Exports reproduce the eager model to 1e-5 relative (ONNX in ONNX Runtime) with a free batch size."""
+
 import pytest
 import torch
 
@@ -41,6 +42,7 @@ def test_export_refuses_bad_requests(student, tmp_path):
 def _custom_geometry_export(tmp_path):
     """A model of a geometry no preset has, outside a run folder: the length must be given."""
     from kdssm.models import SarSSM
+
     geometry = {**gated_student().geometry.to_dict(), "prf_hz": 700.0}
     folder = saved(SarSSM(model_dim=2, state_dim=32, num_layers=1, geometry=geometry), tmp_path / "custom")
     export_model(folder, "torchscript", tmp_path / "a.pt")
@@ -48,6 +50,7 @@ def _custom_geometry_export(tmp_path):
 
 def test_cli_export_prints_one_line_errors(student, tmp_path, capsys):
     from kdssm.cli import main
+
     assert main(["export", student, "--format", "onnx", "--out", str(tmp_path / "x.pt")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("kdssm: error:") and err.count("\n") == 1

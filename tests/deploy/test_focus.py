@@ -1,4 +1,5 @@
 """`kdssm focus` end to end on real files: scenes and columns, .npz and Zarr, bad input, kills."""
+
 import os
 import signal
 import subprocess
@@ -29,8 +30,14 @@ def files(tmp_path_factory):
     group.attrs.update(MINI.to_dict())
     x, y = simulate("mini", 20, seed=9)
     np.savez(root / "columns.npz", x=x.numpy())
-    return {"root": root, "truth": scene["truth"], "student": saved(gated_student(), root / "student"),
-            "linear": saved(linear_student(), root / "linear"), "x": x, "y": y}
+    return {
+        "root": root,
+        "truth": scene["truth"],
+        "student": saved(gated_student(), root / "student"),
+        "linear": saved(linear_student(), root / "linear"),
+        "x": x,
+        "y": y,
+    }
 
 
 def _nmse_db(a: np.ndarray, b: np.ndarray) -> float:
@@ -43,8 +50,20 @@ def _focus(*args) -> int:
 
 def test_scene_npz_to_npz_with_the_matched_filter(files, tmp_path):
     out = tmp_path / "focused.npz"
-    assert _focus(files["linear"], "--input", files["root"] / "scene.npz", "--output", out,
-                  "--compare", "matched_filter", "--batch_columns", 16) == 0
+    assert (
+        _focus(
+            files["linear"],
+            "--input",
+            files["root"] / "scene.npz",
+            "--output",
+            out,
+            "--compare",
+            "matched_filter",
+            "--batch_columns",
+            16,
+        )
+        == 0
+    )
     got = np.load(out)
     assert got["focused"].shape == (700, 48) and got["focused"].dtype == np.complex64
     assert got["matched_filter"].shape == (700, 48)
@@ -60,8 +79,7 @@ def test_scene_npz_to_npz_with_the_matched_filter(files, tmp_path):
 def test_zarr_in_and_out_streams_the_same_result(files, tmp_path):
     a, b = tmp_path / "a.npz", tmp_path / "b.zarr"
     assert _focus(files["student"], "--input", files["root"] / "scene.npz", "--output", a) == 0
-    assert _focus(files["student"], "--input", files["root"] / "scene.zarr", "--output", b,
-                  "--batch_columns", 16) == 0
+    assert _focus(files["student"], "--input", files["root"] / "scene.zarr", "--output", b, "--batch_columns", 16) == 0
     out = zarr.open_group(str(b), mode="r")
     assert np.array_equal(out["focused"][...], np.load(a)["focused"])
     assert out.attrs["precision"] == "fp32" and out["edge_samples"].shape == (48,)
@@ -72,6 +90,7 @@ def test_columns_in_columns_out(files, tmp_path):
     assert _focus(files["student"], "--input", files["root"] / "columns.npz", "--output", out) == 0
     y_hat = np.load(out)["y_hat"]
     from kdssm import load_model
+
     want = load_model(files["student"])(files["x"]).detach().numpy()
     assert y_hat.shape == (20, 256, 1) and np.allclose(y_hat, want, atol=1e-5)
 
@@ -80,8 +99,9 @@ def test_columns_in_columns_out(files, tmp_path):
 def test_reduced_precision_focus_stays_close(files, tmp_path, precision):
     ref, out = tmp_path / "ref.npz", tmp_path / "low.npz"
     assert _focus(files["student"], "--input", files["root"] / "scene.npz", "--output", ref) == 0
-    assert _focus(files["student"], "--input", files["root"] / "scene.npz", "--output", out,
-                  "--precision", precision) == 0
+    assert (
+        _focus(files["student"], "--input", files["root"] / "scene.npz", "--output", out, "--precision", precision) == 0
+    )
     change = _nmse_db(np.load(out)["focused"], np.load(ref)["focused"])
     assert -90 < change < -25
 
@@ -92,23 +112,28 @@ def _bad(files, tmp_path, name, **arrays):
     return path
 
 
-@pytest.mark.parametrize("case, message", [
-    ("real dtype", "raw has dtype float32, expected complex64"),
-    ("nan", "raw holds NaN or Inf"),
-    ("no ranges", "missing slant_range_m"),
-    ("other geometry", "prf_hz = 1717 but the model was trained for 600"),
-    ("outside swath", "lies outside the model's swath"),
-    ("both", "holds both raw"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("real dtype", "raw has dtype float32, expected complex64"),
+        ("nan", "raw holds NaN or Inf"),
+        ("no ranges", "missing slant_range_m"),
+        ("other geometry", "prf_hz = 1717 but the model was trained for 600"),
+        ("outside swath", "lies outside the model's swath"),
+        ("both", "holds both raw"),
+    ],
+)
 def test_bad_scenes_get_one_line_and_nothing_written(files, tmp_path, capsys, case, message):
     raw = np.load(files["root"] / "scene.npz")["raw"][:, :8]
     ranges = np.linspace(800e3, 950e3, 8)
-    arrays = {"real dtype": dict(raw=raw.real, slant_range_m=ranges),
-              "nan": dict(raw=np.where(np.arange(8) == 3, np.nan, raw).astype(np.complex64), slant_range_m=ranges),
-              "no ranges": dict(raw=raw),
-              "other geometry": dict(raw=raw, slant_range_m=ranges, preset="s1"),
-              "outside swath": dict(raw=raw, slant_range_m=ranges + 1e5),
-              "both": dict(raw=raw, x=raw, slant_range_m=ranges)}[case]
+    arrays = {
+        "real dtype": dict(raw=raw.real, slant_range_m=ranges),
+        "nan": dict(raw=np.where(np.arange(8) == 3, np.nan, raw).astype(np.complex64), slant_range_m=ranges),
+        "no ranges": dict(raw=raw),
+        "other geometry": dict(raw=raw, slant_range_m=ranges, preset="s1"),
+        "outside swath": dict(raw=raw, slant_range_m=ranges + 1e5),
+        "both": dict(raw=raw, x=raw, slant_range_m=ranges),
+    }[case]
     path = _bad(files, tmp_path, "bad.npz", **arrays)
     out = tmp_path / "out.npz"
     assert _focus(files["student"], "--input", path, "--output", out) == 2
@@ -117,11 +142,14 @@ def test_bad_scenes_get_one_line_and_nothing_written(files, tmp_path, capsys, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.npz"]
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--tile_length", "100"], "--tile_length 100 must exceed twice the overlap (198 samples"),
-    (["--batch_columns", "0"], "--batch_columns must be >= 1"),
-    (["--address", "auto", "--num_actors", "0"], "--num_actors must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--tile_length", "100"], "--tile_length 100 must exceed twice the overlap (198 samples"),
+        (["--batch_columns", "0"], "--batch_columns must be >= 1"),
+        (["--address", "auto", "--num_actors", "0"], "--num_actors must be >= 1"),
+    ],
+)
 def test_bad_focus_flags_get_one_line(files, tmp_path, capsys, flags, message):
     assert _focus(files["student"], "--input", files["root"] / "scene.npz", "--output", tmp_path / "o.npz", *flags) == 2
     err = capsys.readouterr().err
@@ -141,6 +169,7 @@ def test_existing_output_is_kept_without_overwrite(files, tmp_path, capsys):
 
 def test_registry_alias_resolves_and_unknown_alias_is_one_line(files, tmp_path, capsys):
     from mlflow import MlflowClient
+
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     logged = tmp_path / "logged"
@@ -150,12 +179,32 @@ def test_registry_alias_resolves_and_unknown_alias_is_one_line(files, tmp_path, 
     version = client.create_model_version("students", logged.as_uri())
     client.set_registered_model_alias("students", "best-accuracy", version.version)
     out = tmp_path / "reg.npz"
-    assert _focus("models:/students@best-accuracy", "--tracking_uri", uri, "--input", files["root"] / "columns.npz",
-                  "--output", out) == 0
+    assert (
+        _focus(
+            "models:/students@best-accuracy",
+            "--tracking_uri",
+            uri,
+            "--input",
+            files["root"] / "columns.npz",
+            "--output",
+            out,
+        )
+        == 0
+    )
     assert np.load(out)["y_hat"].shape == (20, 256, 1)
     capsys.readouterr()
-    assert _focus("models:/students@nope", "--tracking_uri", uri, "--input", files["root"] / "columns.npz",
-                  "--output", tmp_path / "x.npz") == 2
+    assert (
+        _focus(
+            "models:/students@nope",
+            "--tracking_uri",
+            uri,
+            "--input",
+            files["root"] / "columns.npz",
+            "--output",
+            tmp_path / "x.npz",
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "unknown alias or version of 'students' (aliases: best-accuracy)" in err and err.count("\n") == 1
 
@@ -166,8 +215,20 @@ def test_a_killed_focus_leaves_no_partial_output(files, tmp_path, sig):
     scene = simulate_scene(MINI, 2000, 2048, seed=1)
     np.savez(big, raw=scene["raw"], slant_range_m=scene["slant_range_m"])
     out = tmp_path / "big.zarr"
-    cmd = [sys.executable, "-m", "kdssm.cli", "focus", files["student"], "--input", str(big), "--output", str(out),
-           "--batch_columns", "8", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "kdssm.cli",
+        "focus",
+        files["student"],
+        "--input",
+        str(big),
+        "--output",
+        str(out),
+        "--batch_columns",
+        "8",
+        "--quiet",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     partial = tmp_path / ".big.zarr.partial"
     deadline = time.time() + 120

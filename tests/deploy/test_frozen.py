@@ -1,4 +1,5 @@
 """The frozen real-arithmetic twin equals the eager model; reduced precision stays close and differs."""
+
 import pytest
 import torch
 
@@ -26,8 +27,15 @@ def test_block_linear_is_the_complex_product():
     assert torch.allclose(torch.view_as_complex(complex_mul(torch.view_as_real(a), torch.view_as_real(b))), a * b)
 
 
-@pytest.mark.parametrize("build", [linear_student, gated_student, lambda: gated_student("layer", "modrelu", "all"),
-                                   lambda: gated_student("none", "gelu", "not_first")])
+@pytest.mark.parametrize(
+    "build",
+    [
+        linear_student,
+        gated_student,
+        lambda: gated_student("layer", "modrelu", "all"),
+        lambda: gated_student("none", "gelu", "not_first"),
+    ],
+)
 @pytest.mark.parametrize("power_of_two", [False, True])
 def test_frozen_twin_equals_eager(build, power_of_two):
     model = build()
@@ -62,8 +70,11 @@ def test_reduced_precision_is_close_but_not_identical(precision, worst_db):
 def test_int8_leaves_the_stream_in_float32():
     """Only the gates' layers are quantised (precision.py says why); a model without gates is unchanged."""
     q = reduce_precision(freeze(gated_student(), 256), "int8-dynamic")
-    quantised = {name.rsplit(".", 1)[-1] for name, m in q.named_modules()
-                 if type(m).__module__.endswith("quantized.dynamic.modules.linear")}
+    quantised = {
+        name.rsplit(".", 1)[-1]
+        for name, m in q.named_modules()
+        if type(m).__module__.endswith("quantized.dynamic.modules.linear")
+    }
     assert quantised == {"gate_proj", "gate_hidden", "gate_out"}
     plain = freeze(linear_student(), 256)
     assert reduce_precision(plain, "int8-dynamic") is plain

@@ -1,4 +1,5 @@
 """Overlap-save tiles: every sample kept once, seams invisible for linear focusers (<= -60 dB)."""
+
 import numpy as np
 import pytest
 import torch
@@ -19,13 +20,14 @@ def long_lines():
     return scene["raw"].T.copy(), p
 
 
-@pytest.mark.parametrize("length, tile, overlap", [(4096, 1024, 99), (1000, 300, 100), (1025, 1024, 99),
-                                                   (500, 1024, 99), (777, 201, 100)])
+@pytest.mark.parametrize(
+    "length, tile, overlap", [(4096, 1024, 99), (1000, 300, 100), (1025, 1024, 99), (500, 1024, 99), (777, 201, 100)]
+)
 def test_every_sample_is_kept_once_with_its_overlap(length, tile, overlap):
     kept = np.zeros(length, dtype=int)
     for start, lo, hi in plan_tiles(length, tile, overlap):
         kept[lo:hi] += 1
-        assert 0 <= start and start + min(tile, length) <= length
+        assert start >= 0 and start + min(tile, length) <= length
         assert lo - start >= overlap or start == 0  # an overlap before, or the line's own start
         assert start + tile - hi >= overlap or start + tile >= length
     assert (kept == 1).all()
@@ -42,6 +44,7 @@ def test_matched_filter_tiles_have_no_seams(long_lines):
 
     def focus(tiles, tile_p):
         return torch.from_numpy(matched_filter_lines(tiles.numpy(), tile_p.numpy(), MINI))
+
     tiled = focus_tiled(focus, torch.from_numpy(lines), torch.from_numpy(p.astype(np.float32)), 512, 99)
     assert metrics.nmse_db(tiled, torch.from_numpy(whole)) <= -60
 

@@ -17,18 +17,58 @@ SMALL = ["--train_size", "64", "--val_size", "32", "--test_size", "32", "--batch
 @pytest.fixture(scope="module")
 def student_run(teacher_run, tmp_path_factory):
     out = tmp_path_factory.mktemp("student") / "tiny"
-    code = main(["distill", "--teacher_checkpoint", str(teacher_run), "--preset", "tiny", "--student_model_dim", "3", "--student_state_dim", "8",
-                 "--num_epochs", "2", "--curriculum_epochs", "1", "--progressive_coupling", "--stage_epochs", "1",
-                 "--enhanced_projections", "--temperature", "3", "--alpha", "0.7", "--beta", "0.2",
-                 "--teacher_layers", "0,2", "--student_layers", "0", "2", "--save_dir", str(out), *SMALL])
+    code = main(
+        [
+            "distill",
+            "--teacher_checkpoint",
+            str(teacher_run),
+            "--preset",
+            "tiny",
+            "--student_model_dim",
+            "3",
+            "--student_state_dim",
+            "8",
+            "--num_epochs",
+            "2",
+            "--curriculum_epochs",
+            "1",
+            "--progressive_coupling",
+            "--stage_epochs",
+            "1",
+            "--enhanced_projections",
+            "--temperature",
+            "3",
+            "--alpha",
+            "0.7",
+            "--beta",
+            "0.2",
+            "--teacher_layers",
+            "0,2",
+            "--student_layers",
+            "0",
+            "2",
+            "--save_dir",
+            str(out),
+            *SMALL,
+        ]
+    )
     assert code == 0
     return out
 
 
 def test_distill_writes_student_teacher_and_retention(student_run):
     summary = json.loads((student_run / "summary.json").read_text())
-    for key in ("params", "nmse_db", "nmse_valid_db", "accuracy", "pslr_db", "islr_db", "irw_samples",
-                "latency_ms_per_column", "retention"):
+    for key in (
+        "params",
+        "nmse_db",
+        "nmse_valid_db",
+        "accuracy",
+        "pslr_db",
+        "islr_db",
+        "irw_samples",
+        "latency_ms_per_column",
+        "retention",
+    ):
         assert key in summary
     expected = summary["accuracy"] / max(summary["teacher"]["accuracy"], 1e-12)  # the teacher is untrained
     assert summary["retention"] == pytest.approx(expected)
@@ -43,10 +83,22 @@ def test_distill_writes_student_teacher_and_retention(student_run):
 
 def test_distill_logs_what_the_seeds_log(student_run):
     header = (student_run / "logs" / "version_0" / "metrics.csv").read_text().splitlines()[0].split(",")
-    for key in ("train_total_loss", "train_student_loss", "train_distillation_loss", "train_feature_loss",
-                "val_total_loss", "val_feature_loss", "curriculum/alpha", "curriculum/beta", "curriculum/gamma",
-                "curriculum/phase", "progressive/stage", "progressive/num_couplings",
-                "gradients/student/layer_0/norm", "gradients/student/total_norm"):
+    for key in (
+        "train_total_loss",
+        "train_student_loss",
+        "train_distillation_loss",
+        "train_feature_loss",
+        "val_total_loss",
+        "val_feature_loss",
+        "curriculum/alpha",
+        "curriculum/beta",
+        "curriculum/gamma",
+        "curriculum/phase",
+        "progressive/stage",
+        "progressive/num_couplings",
+        "gradients/student/layer_0/norm",
+        "gradients/student/total_norm",
+    ):
         assert key in header, key
 
 
@@ -58,14 +110,20 @@ def test_teacher_targets_are_cached_once_per_split(student_run, teacher_run):
     sha = teacher_cache.file_sha256(teacher_run / "model.ckpt")
     cfg = RunConfig.from_file(student_run / "config.yaml")
     train = load_split(cfg.data, "train")
-    _, hit = teacher_cache.load_or_compute(student_run / "teacher_cache", teacher, sha,
-                                           teacher_cache.split_identity(train.x, train.y), train.x, [0, 2], True)
+    _, hit = teacher_cache.load_or_compute(
+        student_run / "teacher_cache",
+        teacher,
+        sha,
+        teacher_cache.split_identity(train.x, train.y),
+        train.x,
+        [0, 2],
+        True,
+    )
     assert hit and [f.stat().st_mtime_ns for f in files] == stamps
 
 
 def test_compare_writes_table_json_csv_png(student_run, teacher_run, tmp_path, capsys):
-    assert main(["compare", "--teacher", str(teacher_run), "--students", str(student_run),
-                 "--out", str(tmp_path)]) == 0
+    assert main(["compare", "--teacher", str(teacher_run), "--students", str(student_run), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "teacher" in out and "tiny" in out and "matched filter" in out
     data = json.loads((tmp_path / "comparison.json").read_text())
@@ -82,6 +140,7 @@ def test_compare_writes_table_json_csv_png(student_run, teacher_run, tmp_path, c
 
 def _unlabelled_npz(tmp_path, with_y=False, bad=False):
     import numpy as np
+
     x, y = kdssm.data.simulate("mini", 8, 31)
     arrays = {"x": x.numpy().real if bad else x.numpy()}
     if with_y:
@@ -91,17 +150,22 @@ def _unlabelled_npz(tmp_path, with_y=False, bad=False):
     return str(path)
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--alpha", "-1"], "distillation.alpha: must be >= 0"),
-    (["--student_model_dim", "0"], "model.model_dim: must be >= 1"),
-    (["--student_state_dim", "7"], "model.state_dim: must be even"),
-    (["--teacher_layers", "9"], "teacher_layers: layer 9 does not exist"),
-    (["--teacher_config", "configs/teacher.yaml"], "checkpoint has model.model_dim = 6, the config says 64"),
-    (["--unlabelled_size", "16", "--beta", "0", "--gamma", "0"], "data.unlabelled_size: unlabelled columns teach "
-                                                                   "only through the teacher"),
-    (["--unlabelled_npz", "BAD"], "raw.npz: 'x' must be complex"),
-    (["--unlabelled_size", "16", "--unlabelled_seed", "1"], "data.unlabelled_seed: must differ"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--alpha", "-1"], "distillation.alpha: must be >= 0"),
+        (["--student_model_dim", "0"], "model.model_dim: must be >= 1"),
+        (["--student_state_dim", "7"], "model.state_dim: must be even"),
+        (["--teacher_layers", "9"], "teacher_layers: layer 9 does not exist"),
+        (["--teacher_config", "configs/teacher.yaml"], "checkpoint has model.model_dim = 6, the config says 64"),
+        (
+            ["--unlabelled_size", "16", "--beta", "0", "--gamma", "0"],
+            "data.unlabelled_size: unlabelled columns teach only through the teacher",
+        ),
+        (["--unlabelled_npz", "BAD"], "raw.npz: 'x' must be complex"),
+        (["--unlabelled_size", "16", "--unlabelled_seed", "1"], "data.unlabelled_seed: must differ"),
+    ],
+)
 def test_bad_distill_input_is_one_line_and_writes_nothing(teacher_run, tmp_path, capsys, args, message):
     args = [_unlabelled_npz(tmp_path, bad=True) if a == "BAD" else a for a in args]
     out = tmp_path / "student"
@@ -122,8 +186,26 @@ def test_missing_teacher_is_named(tmp_path, capsys):
 def test_distill_learns_from_unlabelled_columns(teacher_run, tmp_path, workers, ray_local):
     out = tmp_path / "student"
     extra = ["--num_workers", "2"] if workers else []
-    assert main(["distill", "--teacher_checkpoint", str(teacher_run), "--save_dir", str(out), *SMALL,
-                 "--num_epochs", "1", "--curriculum_epochs", "0", "--unlabelled_size", "48", *extra]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                "--teacher_checkpoint",
+                str(teacher_run),
+                "--save_dir",
+                str(out),
+                *SMALL,
+                "--num_epochs",
+                "1",
+                "--curriculum_epochs",
+                "0",
+                "--unlabelled_size",
+                "48",
+                *extra,
+            ]
+        )
+        == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["training"]["epochs"] == 1
     assert len(list((out / "teacher_cache").glob("*.pt"))) == 3  # train, val and the unlabelled columns
@@ -133,15 +215,34 @@ def test_distill_learns_from_unlabelled_columns(teacher_run, tmp_path, workers, 
 def test_unlabelled_npz_with_y_is_used_without_it(teacher_run, tmp_path, capsys):
     out = tmp_path / "student"
     npz = _unlabelled_npz(tmp_path, with_y=True)
-    assert main(["distill", "--teacher_checkpoint", str(teacher_run), "--save_dir", str(out), *SMALL,
-                 "--num_epochs", "1", "--unlabelled_npz", npz]) == 0
+    assert (
+        main(
+            [
+                "distill",
+                "--teacher_checkpoint",
+                str(teacher_run),
+                "--save_dir",
+                str(out),
+                *SMALL,
+                "--num_epochs",
+                "1",
+                "--unlabelled_npz",
+                npz,
+            ]
+        )
+        == 0
+    )
     assert "raw.npz: holds 'y'; unlabelled columns are used without it" in capsys.readouterr().err
 
 
 def test_train_refuses_unlabelled_columns(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--config", "configs/demo/student.yaml", *SMALL, "--unlabelled_size", "8",
-                 "--save_dir", str(out)]) == 2
+    assert (
+        main(
+            ["train", "--config", "configs/demo/student.yaml", *SMALL, "--unlabelled_size", "8", "--save_dir", str(out)]
+        )
+        == 2
+    )
     assert "only `kdssm distill` learns from unlabelled columns" in capsys.readouterr().err
     assert not out.exists()
 

@@ -11,8 +11,14 @@ from kdssm.distill.teacher_cache import run_teacher
 from kdssm.models import MODEL_PRESETS, SarSSM
 
 WEIGHTS = dict(alpha=0.7, beta=0.5, gamma=0.3, variance_weight=0.2, moment_weight=0.15, confidence_weight=0.1)
-TERM_WEIGHT = {"student": "alpha", "distillation": "beta", "feature": "gamma", "variance": "variance_weight",
-               "moment": "moment_weight", "confidence": "confidence_weight"}
+TERM_WEIGHT = {
+    "student": "alpha",
+    "distillation": "beta",
+    "feature": "gamma",
+    "variance": "variance_weight",
+    "moment": "moment_weight",
+    "confidence": "confidence_weight",
+}
 
 
 def make_module(teacher, **overrides):
@@ -36,8 +42,9 @@ def batch(teacher_run):
 def student_grads(module, batch, state):
     module.zero_grad()
     module.loss_terms(batch, state)["total"].backward()
-    return torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel())
-                      for p in module.model.parameters()])
+    return torch.cat(
+        [p.grad.flatten() if p.grad is not None else torch.zeros(p.numel()) for p in module.model.parameters()]
+    )
 
 
 @pytest.mark.parametrize("term", list(TERM_WEIGHT))
@@ -51,8 +58,9 @@ def test_each_term_acts_and_disabling_removes_exactly_its_share(batch, term):
     g_without = student_grads(without, data, state_without)
     full.zero_grad()
     full.loss_terms(data, state_full)[term].backward()
-    g_term = torch.cat([p.grad.flatten() if p.grad is not None else torch.zeros(p.numel())
-                        for p in full.model.parameters()])
+    g_term = torch.cat(
+        [p.grad.flatten() if p.grad is not None else torch.zeros(p.numel()) for p in full.model.parameters()]
+    )
     assert g_term.norm() > 0, f"{term} does not reach the student's gradient"
     share = WEIGHTS[TERM_WEIGHT[term]] * g_term
     torch.testing.assert_close(g_full - g_without, share, rtol=1e-3, atol=1e-5 * float(g_full.norm()))
@@ -124,7 +132,7 @@ def test_least_squares_start_recovers_a_linear_relation():
 def test_projections_sit_on_the_student_side_and_teacher_features_are_fixed_targets(batch):
     teacher, data = batch
     module = make_module(teacher)
-    for (t, s_layer) in module.pairs:
+    for t, s_layer in module.pairs:
         lin = module.projections[module.pair_name(t, s_layer)].linear
         assert lin.in_features == 2 * 3 and lin.out_features == 2 * teacher.config.model_dim
     # shrinking the projection cannot lower the loss: the teacher's features are the normalising side
@@ -133,6 +141,7 @@ def test_projections_sit_on_the_student_side_and_teacher_features_are_fixed_targ
             p.zero_()
     feature = module.loss_terms(data, module.state_for_epoch(0))["feature"]
     assert float(feature.detach()) >= 1.0 - 1e-4
+
 
 def test_unlabelled_columns_reach_only_the_teacher_terms(batch):
     teacher, (x, y, _, t_out, *feats) = batch
@@ -159,8 +168,7 @@ def test_temperature_reaches_the_student_through_the_teacher_error_profile(batch
     profile = torch.linspace(0.0, 0.4, data[0].shape[1])
     grads = []
     for temp in (1.0, 4.0):
-        module = make_module(teacher, temperature=temp, beta=1.0, alpha=0.0, gamma=0.0,
-                             preserve_distribution=False)
+        module = make_module(teacher, temperature=temp, beta=1.0, alpha=0.0, gamma=0.0, preserve_distribution=False)
         module.teacher_error = profile
         g = student_grads(module, data, module.state_for_epoch(0))
         grads.append(g / g.norm())

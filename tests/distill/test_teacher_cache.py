@@ -1,4 +1,5 @@
 """The teacher cache is keyed by what the targets depend on and trusts nothing malformed."""
+
 import torch
 
 from kdssm.data import simulate
@@ -12,8 +13,7 @@ def _teacher():
 
 
 def _cached(cache, teacher, x, y, layers=(0, 1), sha="a" * 64):
-    return teacher_cache.load_or_compute(cache, teacher, sha, teacher_cache.split_identity(x, y), x, list(layers),
-                                         True)
+    return teacher_cache.load_or_compute(cache, teacher, sha, teacher_cache.split_identity(x, y), x, list(layers), True)
 
 
 def test_a_change_of_columns_labels_teacher_layers_or_code_misses(tmp_path, monkeypatch):
@@ -39,9 +39,11 @@ def test_a_malformed_entry_is_recomputed(tmp_path):
     x, y = simulate("mini", 4, 2)
     targets, _ = _cached(tmp_path, teacher, x, y)
     (path,) = tmp_path.glob("*.pt")
-    for bad in ({"outputs": targets.outputs[:2], "features": targets.features},
-                {"outputs": targets.outputs.real, "features": targets.features},
-                {"outputs": targets.outputs, "features": {0: targets.features[0]}}):
+    for bad in (
+        {"outputs": targets.outputs[:2], "features": targets.features},
+        {"outputs": targets.outputs.real, "features": targets.features},
+        {"outputs": targets.outputs, "features": {0: targets.features[0]}},
+    ):
         torch.save(bad, path)
         again, hit = _cached(tmp_path, teacher, x, y)
         assert not hit and torch.equal(again.outputs, targets.outputs) and sorted(again.features) == [0, 1]

@@ -1,4 +1,5 @@
 """Helpers for fault tests: run the real CLI in a subprocess and kill it at a chosen moment."""
+
 from __future__ import annotations
 
 import os
@@ -15,14 +16,14 @@ def kdssm(*args: str) -> list[str]:
     return [sys.executable, "-m", "kdssm.cli", *args]
 
 
-def run_and_kill_when(cmd: list[str], ready, timeout: float = 240.0, sessions: list | None = None,
-                      cwd: Path = ROOT) -> int:
+def run_and_kill_when(
+    cmd: list[str], ready, timeout: float = 240.0, sessions: list | None = None, cwd: Path = ROOT
+) -> int:
     """Start cmd, SIGKILL it as soon as ready() is true; returns its exit code (negative: the signal).
 
     The command runs in a session of its own, whose id is appended to `sessions` when given.
     """
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     if sessions is not None:
         sessions.append(proc.pid)
     deadline = time.monotonic() + timeout
@@ -47,6 +48,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def train_worker_pids() -> set[int]:
     """Processes of Ray Train workers (Ray titles them ray::RayTrainWorker...)."""
     import psutil
+
     found = set()
     for proc in psutil.process_iter(["pid", "name", "cmdline"]):
         text = " ".join(proc.info["cmdline"] or []) + " " + (proc.info["name"] or "")
@@ -58,6 +60,7 @@ def train_worker_pids() -> set[int]:
 def kill_session(sid: int) -> None:
     """SIGKILL every process left in a session (a killed driver's local Ray), so no test leaves any behind."""
     import psutil
+
     for proc in psutil.process_iter(["pid"]):
         try:
             if os.getsid(proc.info["pid"]) == sid:

@@ -1,11 +1,26 @@
 """Columns that break the data contract are refused before any training, naming file and array."""
+
 import numpy as np
 import pytest
 
 from kdssm.cli import main
 
-ARGS = ["train", "--config", "configs/demo/teacher.yaml", "--model_dim", "4", "--state_dim", "8",
-        "--train_size", "64", "--val_size", "32", "--test_size", "32", "--quiet"]
+ARGS = [
+    "train",
+    "--config",
+    "configs/demo/teacher.yaml",
+    "--model_dim",
+    "4",
+    "--state_dim",
+    "8",
+    "--train_size",
+    "64",
+    "--val_size",
+    "32",
+    "--test_size",
+    "32",
+    "--quiet",
+]
 GOOD_X = np.zeros((4, 256, 2), dtype=np.complex64)
 GOOD_Y = np.zeros((4, 256, 1), dtype=np.complex64)
 
@@ -21,13 +36,17 @@ CASES = {
     "nan_x": (dict(x=_nan_x(), y=GOOD_Y), "'x' contains NaN or Inf"),
     "inf_y": (dict(x=GOOD_X, y=np.full_like(GOOD_Y, np.inf)), "'y' contains NaN or Inf"),
     "wrong_channels": (dict(x=np.zeros((4, 256, 3), np.complex64), y=GOOD_Y), "'x' must have shape (N, L, 2)"),
-    "wrong_length": (dict(x=np.zeros((4, 100, 2), np.complex64), y=np.zeros((4, 100, 1), np.complex64)),
-                     "columns have L = 100, the preset expects 256"),
+    "wrong_length": (
+        dict(x=np.zeros((4, 100, 2), np.complex64), y=np.zeros((4, 100, 1), np.complex64)),
+        "columns have L = 100, the preset expects 256",
+    ),
     "mismatched_n": (dict(x=GOOD_X, y=GOOD_Y[:2]), "differ in N or L"),
     "no_columns": (dict(x=GOOD_X[:0], y=GOOD_Y[:0]), "holds no columns"),
     "missing_y": (dict(x=GOOD_X), "missing array(s) y"),
-    "position_out_of_range": (dict(x=GOOD_X + np.array([0, 2], np.complex64), y=GOOD_Y),
-                              "positional encoding x[..., 1] must lie in [0, 1]"),
+    "position_out_of_range": (
+        dict(x=GOOD_X + np.array([0, 2], np.complex64), y=GOOD_Y),
+        "positional encoding x[..., 1] must lie in [0, 1]",
+    ),
 }
 
 
@@ -43,7 +62,9 @@ def test_bad_columns_are_refused_before_training(tmp_path, capsys, case):
     assert not run.exists()  # nothing written
 
 
-@pytest.mark.parametrize("content,message", [(b"", "not a readable .npz"), (b"PK\x03\x04broken", "not a readable .npz")])
+@pytest.mark.parametrize(
+    "content,message", [(b"", "not a readable .npz"), (b"PK\x03\x04broken", "not a readable .npz")]
+)
 def test_empty_or_broken_files(tmp_path, capsys, content, message):
     path = tmp_path / "cols.npz"
     path.write_bytes(content)

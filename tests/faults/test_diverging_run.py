@@ -1,12 +1,41 @@
 """A run whose loss becomes NaN stops with a message and keeps its last good checkpoint."""
+
 import torch
 
 from kdssm.cli import main
 
-ARGS = ["train", "--config", "configs/demo/teacher.yaml", "--model_dim", "4", "--state_dim", "8",
-        "--num_layers", "2", "--train_size", "256", "--val_size", "32", "--test_size", "32", "--batch_size", "16",
-        "--quiet", "--max_minutes", "0", "--num_epochs", "30", "--grad_clip", "0", "--warmup_fraction", "0.5",
-        "--learning_rate", "300", "--ssm_learning_rate", "300"]
+ARGS = [
+    "train",
+    "--config",
+    "configs/demo/teacher.yaml",
+    "--model_dim",
+    "4",
+    "--state_dim",
+    "8",
+    "--num_layers",
+    "2",
+    "--train_size",
+    "256",
+    "--val_size",
+    "32",
+    "--test_size",
+    "32",
+    "--batch_size",
+    "16",
+    "--quiet",
+    "--max_minutes",
+    "0",
+    "--num_epochs",
+    "30",
+    "--grad_clip",
+    "0",
+    "--warmup_fraction",
+    "0.5",
+    "--learning_rate",
+    "300",
+    "--ssm_learning_rate",
+    "300",
+]
 
 
 def test_diverging_run_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):

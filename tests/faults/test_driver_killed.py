@@ -1,4 +1,5 @@
 """SIGKILL the driver of a 2-worker `kdssm distill` (and its local Ray); the same command resumes."""
+
 import json
 import subprocess
 
@@ -15,11 +16,36 @@ EPOCHS = 4
 @pytest.mark.slow
 def test_killed_driver_resumes_with_every_epoch(tmp_path, teacher_run):
     run = tmp_path / "run"
-    cmd = kdssm("distill", "--teacher_checkpoint", str(teacher_run), "--student_model_dim", "3",
-                "--student_state_dim", "8", "--student_num_layers", "2", "--num_epochs", str(EPOCHS),
-                "--train_size", "512", "--val_size", "32", "--test_size", "32", "--batch_size", "8",
-                "--curriculum_epochs", "1", "--max_minutes", "0", "--quiet", "--save_dir", str(run),
-                "--num_workers", "2")
+    cmd = kdssm(
+        "distill",
+        "--teacher_checkpoint",
+        str(teacher_run),
+        "--student_model_dim",
+        "3",
+        "--student_state_dim",
+        "8",
+        "--student_num_layers",
+        "2",
+        "--num_epochs",
+        str(EPOCHS),
+        "--train_size",
+        "512",
+        "--val_size",
+        "32",
+        "--test_size",
+        "32",
+        "--batch_size",
+        "8",
+        "--curriculum_epochs",
+        "1",
+        "--max_minutes",
+        "0",
+        "--quiet",
+        "--save_dir",
+        str(run),
+        "--num_workers",
+        "2",
+    )
     history = run / "history.jsonl"
     sessions = []
     code = run_and_kill_when(cmd, lambda: len(read_history(history)) >= 2, timeout=300, sessions=sessions)
@@ -30,8 +56,8 @@ def test_killed_driver_resumes_with_every_epoch(tmp_path, teacher_run):
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, start_new_session=True)
     assert done.returncode == 0, done.stderr[-3000:]
     epochs = [row["epoch"] for row in read_history(history)]
-    assert epochs[:len(before)] == before
-    resumed = epochs[len(before):]
+    assert epochs[: len(before)] == before
+    resumed = epochs[len(before) :]
     assert resumed and resumed[0] <= before[-1] + 1  # continued from the last checkpoint, not from epoch 0
     assert sorted(set(epochs)) == list(range(EPOCHS))
     assert resumed[0] >= 1

@@ -1,4 +1,5 @@
 """SIGKILL `kdssm train` and `kdssm distill` mid-run; the same command resumes and finishes."""
+
 import csv
 import json
 import subprocess
@@ -9,9 +10,27 @@ from kdssm import load_model
 
 from .helpers import ROOT, kdssm, run_and_kill_when
 
-ARGS = ["--config", "configs/demo/teacher.yaml", "--model_dim", "4", "--state_dim", "8", "--num_layers", "2",
-        "--train_size", "256", "--val_size", "32", "--test_size", "32", "--batch_size", "16", "--quiet",
-        "--max_minutes", "0"]
+ARGS = [
+    "--config",
+    "configs/demo/teacher.yaml",
+    "--model_dim",
+    "4",
+    "--state_dim",
+    "8",
+    "--num_layers",
+    "2",
+    "--train_size",
+    "256",
+    "--val_size",
+    "32",
+    "--test_size",
+    "32",
+    "--batch_size",
+    "16",
+    "--quiet",
+    "--max_minutes",
+    "0",
+]
 
 
 def epochs_logged(run) -> list[int]:
@@ -30,10 +49,32 @@ def test_killed_run_resumes_with_every_epoch(tmp_path, teacher_run, command):
     if command == "train":
         cmd = kdssm("train", *ARGS, "--num_epochs", "4", "--save_dir", str(run))
     else:
-        cmd = kdssm("distill", "--teacher_checkpoint", str(teacher_run), "--student_model_dim", "3",
-                    "--student_state_dim", "8", "--student_num_layers", "2", "--num_epochs", "4",
-                    "--train_size", "256", "--val_size", "32", "--test_size", "32", "--batch_size", "16",
-                    "--curriculum_epochs", "1", "--quiet", "--save_dir", str(run))
+        cmd = kdssm(
+            "distill",
+            "--teacher_checkpoint",
+            str(teacher_run),
+            "--student_model_dim",
+            "3",
+            "--student_state_dim",
+            "8",
+            "--student_num_layers",
+            "2",
+            "--num_epochs",
+            "4",
+            "--train_size",
+            "256",
+            "--val_size",
+            "32",
+            "--test_size",
+            "32",
+            "--batch_size",
+            "16",
+            "--curriculum_epochs",
+            "1",
+            "--quiet",
+            "--save_dir",
+            str(run),
+        )
     last = run / "checkpoints" / "last.ckpt"
     seen = {}
 
@@ -44,6 +85,7 @@ def test_killed_run_resumes_with_every_epoch(tmp_path, teacher_run, command):
             seen.setdefault(stamp, None)
             return len(seen) >= 2
         return False
+
     code = run_and_kill_when(cmd, after_second_epoch)
     assert code < 0, "the run finished before it could be killed"
     assert not (run / "summary.json").exists()

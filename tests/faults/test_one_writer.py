@@ -1,5 +1,6 @@
 """One writer per folder: a run folder in use is refused to a second process in one line naming the
 holder; a holder killed without cleaning up leaves no stuck lock."""
+
 import json
 import os
 import signal
@@ -14,9 +15,30 @@ from kdssm.train import folder_lock
 
 from .helpers import ROOT, kdssm
 
-ARGS = ["train", "--config", "configs/demo/teacher.yaml", "--model_dim", "4", "--state_dim", "8",
-        "--num_layers", "2", "--train_size", "64", "--val_size", "32", "--test_size", "32", "--batch_size", "32",
-        "--num_epochs", "40", "--max_minutes", "0", "--quiet"]
+ARGS = [
+    "train",
+    "--config",
+    "configs/demo/teacher.yaml",
+    "--model_dim",
+    "4",
+    "--state_dim",
+    "8",
+    "--num_layers",
+    "2",
+    "--train_size",
+    "64",
+    "--val_size",
+    "32",
+    "--test_size",
+    "32",
+    "--batch_size",
+    "32",
+    "--num_epochs",
+    "40",
+    "--max_minutes",
+    "0",
+    "--quiet",
+]
 
 
 def top_files(folder) -> dict[str, bytes]:
@@ -25,8 +47,13 @@ def top_files(folder) -> dict[str, bytes]:
 
 def test_second_run_on_a_folder_in_use_is_refused_and_a_killed_holder_leaves_no_stuck_lock(tmp_path, capsys):
     run = tmp_path / "run"
-    first = subprocess.Popen(kdssm(*ARGS, "--save_dir", str(run)), cwd=ROOT, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+    first = subprocess.Popen(
+        kdssm(*ARGS, "--save_dir", str(run)),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not (run / "checkpoints" / "last.ckpt").is_file() and first.poll() is None:
@@ -50,8 +77,14 @@ def test_second_run_on_a_folder_in_use_is_refused_and_a_killed_holder_leaves_no_
 
 
 def _write_lock(folder, **fields):
-    record = {"pid": os.getpid(), "host": socket.gethostname(), "started": None, "since": "then",
-              "command": "kdssm train", **fields}
+    record = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "started": None,
+        "since": "then",
+        "command": "kdssm train",
+        **fields,
+    }
     (folder / folder_lock.LOCK_FILE).write_text(json.dumps(record))
 
 

@@ -1,13 +1,33 @@
 """Run folders: a finished run is never overwritten without --overwrite; unusable folders are named."""
+
 import pytest
 
 from kdssm.cli import main
 
 from .helpers import snapshot
 
-ARGS = ["train", "--config", "configs/demo/teacher.yaml", "--model_dim", "4", "--state_dim", "8",
-        "--num_layers", "2", "--train_size", "64", "--val_size", "32", "--test_size", "32", "--batch_size", "32",
-        "--num_epochs", "1", "--quiet"]
+ARGS = [
+    "train",
+    "--config",
+    "configs/demo/teacher.yaml",
+    "--model_dim",
+    "4",
+    "--state_dim",
+    "8",
+    "--num_layers",
+    "2",
+    "--train_size",
+    "64",
+    "--val_size",
+    "32",
+    "--test_size",
+    "32",
+    "--batch_size",
+    "32",
+    "--num_epochs",
+    "1",
+    "--quiet",
+]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
 """SIGKILL `kdssm sweep` after its first finished trial; the same command resumes: nothing lost or repeated."""
+
 import json
 import subprocess
 
@@ -13,17 +14,27 @@ SAMPLES = 4
 @pytest.mark.slow
 def test_killed_sweep_resumes(tmp_path, teacher_run):
     config = tmp_path / "sweep.yaml"
-    config.write_text(yaml.safe_dump({
-        "model": {"use_selectivity": False, "model_dim": 4, "state_dim": 8, "num_layers": 2, "dropout": 0.0},
-        "data": {"preset": "mini", "train_size": 128, "val_size": 32, "test_size": 32},
-        "training": {"num_epochs": 3, "batch_size": 16, "max_minutes": 0},
-        "distillation": {"curriculum_epochs": 1},
-        "search": {"num_samples": SAMPLES, "max_concurrent_trials": 1, "early_stopping": "none",
-                   "space": {"model_dim": {"choices": [2, 3, 4]}, "temperature": {"low": 1.0, "high": 4.0}}},
-        "tracking": {"register_front": False}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "model": {"use_selectivity": False, "model_dim": 4, "state_dim": 8, "num_layers": 2, "dropout": 0.0},
+                "data": {"preset": "mini", "train_size": 128, "val_size": 32, "test_size": 32},
+                "training": {"num_epochs": 3, "batch_size": 16, "max_minutes": 0},
+                "distillation": {"curriculum_epochs": 1},
+                "search": {
+                    "num_samples": SAMPLES,
+                    "max_concurrent_trials": 1,
+                    "early_stopping": "none",
+                    "space": {"model_dim": {"choices": [2, 3, 4]}, "temperature": {"low": 1.0, "high": 4.0}},
+                },
+                "tracking": {"register_front": False},
+            }
+        )
+    )
     save_dir = tmp_path / "sweep"
-    cmd = kdssm("sweep", "--teacher_checkpoint", str(teacher_run), "--config", str(config),
-                "--save_dir", "sweep", "--quiet")  # relative to the working folder, as users type it
+    cmd = kdssm(
+        "sweep", "--teacher_checkpoint", str(teacher_run), "--config", str(config), "--save_dir", "sweep", "--quiet"
+    )  # relative to the working folder, as users type it
     finished = lambda: sorted(save_dir.glob("trials/*/summary.json"))  # noqa: E731
     sessions = []
     code = run_and_kill_when(cmd, lambda: len(finished()) >= 1, timeout=300, sessions=sessions, cwd=tmp_path)

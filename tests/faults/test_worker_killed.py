@@ -1,4 +1,5 @@
 """SIGKILL one Ray Train worker mid-epoch: the group restarts from the latest checkpoint and finishes."""
+
 import os
 import signal
 import threading
@@ -20,11 +21,14 @@ EPOCHS = 4
 
 @pytest.mark.slow
 def test_killed_worker_resumes_from_last_checkpoint(tmp_path, teacher_run, ray_local):
-    cfg = RunConfig.from_file(teacher_run / "config.yaml").with_overrides({
-        "model": {"use_selectivity": False, "model_dim": 3, "state_dim": 8, "num_layers": 2},
-        "data": {"train_size": 512},
-        "training": {"num_epochs": EPOCHS, "batch_size": 8, "max_minutes": 0},
-        "distillation": {"curriculum_epochs": 1}})
+    cfg = RunConfig.from_file(teacher_run / "config.yaml").with_overrides(
+        {
+            "model": {"use_selectivity": False, "model_dim": 3, "state_dim": 8, "num_layers": 2},
+            "data": {"train_size": 512},
+            "training": {"num_epochs": EPOCHS, "batch_size": 8, "max_minutes": 0},
+            "distillation": {"curriculum_epochs": 1},
+        }
+    )
     run = tmp_path / "run"
     history = run / "history.jsonl"
     seen: set[int] = set()
@@ -40,11 +44,13 @@ def test_killed_worker_resumes_from_last_checkpoint(tmp_path, teacher_run, ray_l
                 os.kill(victim, signal.SIGKILL)
                 killed.append(victim)
             time.sleep(0.1)
+
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        summary = distributed.execute(plan_distillation(cfg, teacher_run, run), ClusterOptions(num_workers=2),
-                                      progress=False)
+        summary = distributed.execute(
+            plan_distillation(cfg, teacher_run, run), ClusterOptions(num_workers=2), progress=False
+        )
     finally:
         done.set()
         watcher.join()

@@ -1,4 +1,5 @@
 """CUDA checks: run where a GPU is present, skipped with the reason elsewhere."""
+
 import pytest
 import torch
 
@@ -14,9 +15,11 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(),
 def test_cuda_forward_matches_cpu_and_load_model_on_cuda(tmp_path, geometry):
     """Both range grids (uniform, aperture-keyed with the matched-filter start) and gated layers."""
     import kdssm
+
     torch.manual_seed(0)
-    model = SarSSM(model_dim=8, state_dim=32, num_layers=2, range_conditioning=True, use_selectivity=True,
-                   geometry=geometry).eval()
+    model = SarSSM(
+        model_dim=8, state_dim=32, num_layers=2, range_conditioning=True, use_selectivity=True, geometry=geometry
+    ).eval()
     x, _ = simulate("mini", 4, 0)
     with torch.no_grad():
         cpu = model(x)

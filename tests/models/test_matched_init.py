@@ -22,8 +22,7 @@ def test_untrained_model_is_the_matched_filter(mini_columns, dims):
     x, y = mini_columns
     h, n, layers = dims
     torch.manual_seed(0)
-    model = SarSSM(model_dim=h, state_dim=n, num_layers=layers, use_selectivity=True, dropout=0.0,
-                   geometry=MINI).eval()
+    model = SarSSM(model_dim=h, state_dim=n, num_layers=layers, use_selectivity=True, dropout=0.0, geometry=MINI).eval()
     with torch.no_grad():
         y_hat = model(x)
     mf = matched_filter(x, "mini")
@@ -58,10 +57,16 @@ def test_too_small_a_model_is_refused_in_one_line_or_starts_random_under_auto():
     assert SarSSM(model_dim=2, state_dim=32, num_layers=1, geometry=MINI).init_used == "matched_filter"
 
 
-@pytest.mark.parametrize("change,field", [({"geometry": None}, "geometry"),
-                                          ({"range_conditioning": False}, "range_conditioning"),
-                                          ({"norm": "layer"}, "norm"), ({"activation": "gelu"}, "activation"),
-                                          ({"bidirectional": False}, "bidirectional")])
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        ({"geometry": None}, "geometry"),
+        ({"range_conditioning": False}, "range_conditioning"),
+        ({"norm": "layer"}, "norm"),
+        ({"activation": "gelu"}, "activation"),
+        ({"bidirectional": False}, "bidirectional"),
+    ],
+)
 def test_matched_filter_init_names_what_prevents_it(change, field):
     kwargs = dict(model_dim=4, state_dim=32, num_layers=1, geometry=MINI, init="matched_filter") | change
     with pytest.raises(ConfigError, match=f"model.init: matched_filter needs .*{field}"):

@@ -209,9 +209,12 @@ def test_windowed_layer_convolves_at_a_short_length_and_stays_linear():
 @pytest.mark.parametrize("length", [200, 1000])
 def test_inference_path_equals_the_autograd_path(kind, length):
     torch.manual_seed(0)
-    kwargs = {"aperture": dict(range_conditioning=True, geometry=PRESETS["mini"].geometry()),
-              "uniform": dict(range_conditioning=True, range_grid=8), "single": {},
-              "causal": dict(bidirectional=False, range_conditioning=True)}[kind]
+    kwargs = {
+        "aperture": dict(range_conditioning=True, geometry=PRESETS["mini"].geometry()),
+        "uniform": dict(range_conditioning=True, range_grid=8),
+        "single": {},
+        "causal": dict(bidirectional=False, range_conditioning=True),
+    }[kind]
     conv = S4DConv(3, 16, **kwargs)
     u = torch.randn(5, length, 3, dtype=torch.complex64)
     p = torch.rand(5)

@@ -42,8 +42,9 @@ def test_selectivity_adds_gate_parameters():
 
 @pytest.mark.parametrize("placement,expected", [("all", ["0", "1", "2"]), ("last", ["2"]), ("not_first", ["1", "2"])])
 def test_gate_placement_and_size(placement, expected):
-    model = SarSSM(**{**TINY, "num_layers": 3}, use_selectivity=True, gate_layers=placement, gate_width=3,
-                   gate_hidden=5)
+    model = SarSSM(
+        **{**TINY, "num_layers": 3}, use_selectivity=True, gate_layers=placement, gate_width=3, gate_hidden=5
+    )
     assert sorted(model.gates) == expected
     assert count_params(model.gates[expected[0]]) == 4 * 3 * 2 + (6 * 5 + 5) + (5 * 2 + 2)
 

@@ -1,4 +1,5 @@
 """Ray Train data parallelism: equivalence with one worker, per-epoch history, output contract."""
+
 import json
 import pathlib
 
@@ -7,8 +8,15 @@ import pytest
 from kdssm import load_model
 from kdssm.config import RunConfig
 from kdssm.train import distributed
-from kdssm.train.cluster import (ClusterOptions, DistributedError, capacity, check_resources, check_shared_folder,
-                                 node_types, nodes_not_seeing)
+from kdssm.train.cluster import (
+    ClusterOptions,
+    DistributedError,
+    capacity,
+    check_resources,
+    check_shared_folder,
+    node_types,
+    nodes_not_seeing,
+)
 from kdssm.train.history import read_history
 from kdssm.train.runner import plan_training
 
@@ -18,11 +26,22 @@ STUDENT = dict(model_dim=4, state_dim=8, num_layers=2, use_selectivity=False, dr
 
 
 def tiny(batch_size: int, epochs: int = 1, **training) -> RunConfig:
-    return RunConfig.from_dict({
-        "model": STUDENT,
-        "data": dict(preset="mini", train_size=64, val_size=32, test_size=32),
-        "training": dict(num_epochs=epochs, batch_size=batch_size, loss="mse", valid_weight=0.0,
-                         learning_rate=3e-3, warmup_fraction=0.0, max_minutes=0, **training)})
+    return RunConfig.from_dict(
+        {
+            "model": STUDENT,
+            "data": dict(preset="mini", train_size=64, val_size=32, test_size=32),
+            "training": dict(
+                num_epochs=epochs,
+                batch_size=batch_size,
+                loss="mse",
+                valid_weight=0.0,
+                learning_rate=3e-3,
+                warmup_fraction=0.0,
+                max_minutes=0,
+                **training,
+            ),
+        }
+    )
 
 
 @pytest.mark.slow
@@ -37,10 +56,12 @@ def test_two_workers_match_one_worker_with_twice_the_batch(tmp_path, ray_local):
     mismatch (a rank on the wrong shard, an unreduced gradient, a schedule off by the world size)
     moves the weights by more than 1e-2.
     """
-    one = distributed.execute(plan_training(tiny(16), tmp_path / "one", kind="student"),
-                              ClusterOptions(num_workers=1), progress=False)
-    two = distributed.execute(plan_training(tiny(8), tmp_path / "two", kind="student"),
-                              ClusterOptions(num_workers=2), progress=False)
+    one = distributed.execute(
+        plan_training(tiny(16), tmp_path / "one", kind="student"), ClusterOptions(num_workers=1), progress=False
+    )
+    two = distributed.execute(
+        plan_training(tiny(8), tmp_path / "two", kind="student"), ClusterOptions(num_workers=2), progress=False
+    )
     a = load_model(tmp_path / "one" / "model.ckpt").state_dict()
     b = load_model(tmp_path / "two" / "model.ckpt").state_dict()
     for name in a:
@@ -52,12 +73,23 @@ def test_two_workers_match_one_worker_with_twice_the_batch(tmp_path, ray_local):
 
 @pytest.mark.slow
 def test_distributed_run_writes_the_output_contract_and_history(tmp_path, ray_local):
-    summary = distributed.execute(plan_training(tiny(8, epochs=3), tmp_path / "run", kind="student"),
-                                  ClusterOptions(num_workers=2), progress=False)
+    summary = distributed.execute(
+        plan_training(tiny(8, epochs=3), tmp_path / "run", kind="student"),
+        ClusterOptions(num_workers=2),
+        progress=False,
+    )
     run = tmp_path / "run"
     stored = json.loads((run / "summary.json").read_text())
-    for key in ("params", "nmse_db", "nmse_valid_db", "accuracy", "pslr_db", "islr_db", "irw_samples",
-                "latency_ms_per_column"):
+    for key in (
+        "params",
+        "nmse_db",
+        "nmse_valid_db",
+        "accuracy",
+        "pslr_db",
+        "islr_db",
+        "irw_samples",
+        "latency_ms_per_column",
+    ):
         assert key in stored
     assert summary["training"]["epochs"] == 3
     history = read_history(run / "history.jsonl")

@@ -1,4 +1,5 @@
 """A 2-worker distillation across the two nodes of a ray.cluster_utils.Cluster on this machine."""
+
 import pytest
 
 from kdssm import load_model
@@ -12,6 +13,7 @@ from kdssm.train.cluster import ClusterOptions, check_shared_folder, connect, no
 def test_two_node_distillation(tmp_path, teacher_run):
     import ray
     from ray.cluster_utils import Cluster
+
     ray.shutdown()  # leave the shared local Ray; the next test that needs it starts it again
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     try:
@@ -22,9 +24,12 @@ def test_two_node_distillation(tmp_path, teacher_run):
         assert len([n for n in ray.nodes() if n["Alive"]]) == 2
         check_shared_folder(tmp_path)  # both nodes see this machine's disk: a sweep may write there
         assert nodes_not_seeing(tmp_path / "elsewhere") and not list(tmp_path.iterdir())
-        cfg = RunConfig.from_file(teacher_run / "config.yaml").with_overrides({
-            "model": {"use_selectivity": False, "model_dim": 3, "state_dim": 8, "num_layers": 2},
-            "training": {"num_epochs": 2, "batch_size": 8, "max_minutes": 0}})
+        cfg = RunConfig.from_file(teacher_run / "config.yaml").with_overrides(
+            {
+                "model": {"use_selectivity": False, "model_dim": 3, "state_dim": 8, "num_layers": 2},
+                "training": {"num_epochs": 2, "batch_size": 8, "max_minutes": 0},
+            }
+        )
         summary = distributed.execute(plan_distillation(cfg, teacher_run, tmp_path / "run"), opts, progress=False)
     finally:
         ray.shutdown()

@@ -1,4 +1,5 @@
 """A real MLflow tracking server on 127.0.0.1 (sqlite backend, temporary folder), started and stopped here."""
+
 import os
 import signal
 import socket
@@ -27,11 +28,25 @@ class MlflowServer:
     def start(self) -> None:
         mlflow = Path(sys.executable).parent / "mlflow"
         self.proc = subprocess.Popen(
-            [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(self.port),
-             "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
-             "--artifacts-destination", str(self.root / "artifacts"), "--workers", "1"],
-            cwd=self.root, stdout=subprocess.DEVNULL, stderr=open(self.root / "server.log", "a"),
-            start_new_session=True)
+            [
+                str(mlflow),
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--backend-store-uri",
+                f"sqlite:///{self.root / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(self.root / "artifacts"),
+                "--workers",
+                "1",
+            ],
+            cwd=self.root,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.root / "server.log", "a"),
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:

@@ -1,5 +1,6 @@
 """Pareto successive halving: dominated students stop at a rung, small ones are not penalised for size;
 the board survives a resume and a dead actor."""
+
 import pytest
 
 from tune.early_stop import ParetoHalving, RungBoard, ask, keep_best

@@ -1,5 +1,6 @@
 """Pareto front on validation over the configured objectives, hypervolume (golden values and against
 Optuna's), pareto.json's shape, the named students."""
+
 import json
 import random
 
@@ -41,9 +42,15 @@ def test_hypervolume_matches_optunas_on_random_fronts(dims):
 
 
 def _metrics(acc, params, latency=0.1, val_acc=None, val_valid_db=-20.0):
-    return {"accuracy": acc, "params": params, "latency_ms_per_column": latency, "retention": acc / 0.9,
-            "nmse_valid_db": -20.0, "val_accuracy": acc if val_acc is None else val_acc,
-            "val_nmse_valid_db": val_valid_db}
+    return {
+        "accuracy": acc,
+        "params": params,
+        "latency_ms_per_column": latency,
+        "retention": acc / 0.9,
+        "nmse_valid_db": -20.0,
+        "val_accuracy": acc if val_acc is None else val_acc,
+        "val_nmse_valid_db": val_valid_db,
+    }
 
 
 def _reference(acc, params, latency):
@@ -51,8 +58,15 @@ def _reference(acc, params, latency):
 
 
 def _trials(tmp_path, rows):
-    return [{"trial_id": t, "config": {"model_dim": 4}, "metrics": m,
-             "checkpoint": str(tmp_path / "trials" / t / "model.ckpt")} for t, m in rows]
+    return [
+        {
+            "trial_id": t,
+            "config": {"model_dim": 4},
+            "metrics": m,
+            "checkpoint": str(tmp_path / "trials" / t / "model.ckpt"),
+        }
+        for t, m in rows
+    ]
 
 
 def test_build_and_write(tmp_path):
@@ -93,12 +107,15 @@ def test_three_objectives_keep_a_faster_student(tmp_path):
     """With latency as an objective, a slower twin of equal size and accuracy leaves the front; a student
     worse in accuracy but faster joins it; the hypervolume is 3-D."""
     teacher = _reference(0.9, 1000, latency=1.0)
-    rows = [("a", _metrics(0.85, 400, latency=0.5)), ("slow", _metrics(0.85, 400, latency=0.8)),
-            ("fast", _metrics(0.80, 400, latency=0.2))]
-    two = pareto.build(teacher, _trials(tmp_path, rows), tmp_path, _reference(0.8, 0, 0.05),
-                       pareto.objective_names())
-    three = pareto.build(teacher, _trials(tmp_path, rows), tmp_path, _reference(0.8, 0, 0.05),
-                         pareto.objective_names(latency=True))
+    rows = [
+        ("a", _metrics(0.85, 400, latency=0.5)),
+        ("slow", _metrics(0.85, 400, latency=0.8)),
+        ("fast", _metrics(0.80, 400, latency=0.2)),
+    ]
+    two = pareto.build(teacher, _trials(tmp_path, rows), tmp_path, _reference(0.8, 0, 0.05), pareto.objective_names())
+    three = pareto.build(
+        teacher, _trials(tmp_path, rows), tmp_path, _reference(0.8, 0, 0.05), pareto.objective_names(latency=True)
+    )
     assert {f["trial_id"] for f in two["front"]} == {"a", "slow"}  # equal in (accuracy, params)
     assert {f["trial_id"] for f in three["front"]} == {"a", "fast"}
     assert three["objectives"] == ["accuracy", "params", "latency"]
@@ -108,10 +125,10 @@ def test_three_objectives_keep_a_faster_student(tmp_path):
 
 def test_nmse_valid_objective_is_a_unit_ratio(tmp_path):
     teacher = _reference(0.9, 1000, latency=1.0)
-    trials = _trials(tmp_path, [("a", _metrics(0.85, 500, val_valid_db=-10.0)),
-                                ("b", _metrics(0.95, 500, val_valid_db=-3.0))])
-    result = pareto.build(teacher, trials, tmp_path, _reference(0.8, 0, 0.05),
-                          pareto.objective_names("nmse_valid_db"))
+    trials = _trials(
+        tmp_path, [("a", _metrics(0.85, 500, val_valid_db=-10.0)), ("b", _metrics(0.95, 500, val_valid_db=-3.0))]
+    )
+    result = pareto.build(teacher, trials, tmp_path, _reference(0.8, 0, 0.05), pareto.objective_names("nmse_valid_db"))
     assert [f["trial_id"] for f in result["front"]] == ["a"]  # -10 dB beats -3 dB although b is more accurate
     assert result["hypervolume"] == pytest.approx((1 - 0.1) * 0.5)
     assert set(pareto.chosen(result)) == {"best-nmse-valid", "smallest"}

@@ -1,4 +1,5 @@
 """search.space YAML -> Optuna distributions -> a validated student config."""
+
 import optuna.distributions as od
 
 from kdssm.config import RunConfig
@@ -6,9 +7,19 @@ from tune import space
 
 
 def test_distributions_follow_the_yaml():
-    cfg = RunConfig.from_dict({"search": {"space": {
-        "model_dim": {"choices": [4, 8]}, "state_dim": {"low": 16, "high": 64}, "num_layers": {"low": 1, "high": 3},
-        "learning_rate": {"low": 1e-3, "high": 1e-2, "log": True}, "bidirectional": {"choices": [True, False]}}}})
+    cfg = RunConfig.from_dict(
+        {
+            "search": {
+                "space": {
+                    "model_dim": {"choices": [4, 8]},
+                    "state_dim": {"low": 16, "high": 64},
+                    "num_layers": {"low": 1, "high": 3},
+                    "learning_rate": {"low": 1e-3, "high": 1e-2, "log": True},
+                    "bidirectional": {"choices": [True, False]},
+                }
+            }
+        }
+    )
     dist = space.distributions(cfg.search)
     assert dist["model_dim"] == od.CategoricalDistribution([4, 8])
     assert dist["state_dim"] == od.IntDistribution(16, 64, step=2)  # state_dim must stay even

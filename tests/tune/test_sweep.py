@@ -1,5 +1,6 @@
 """A 3-objective smoke sweep of 4 students on a local Ray (each trained inside its Tune trial), recorded on a
 real MLflow server; checked through pareto.json, the Optuna study and MlflowClient."""
+
 import json
 
 import mlflow
@@ -16,26 +17,43 @@ from kdssm.tracking import to_pyfunc_input
 from tune import pareto
 from tune.sweep import run_sweep
 
-SPACE = {"model_dim": {"choices": [2, 4]}, "num_layers": {"low": 1, "high": 2},
-         "temperature": {"low": 1.0, "high": 4.0}}
+SPACE = {
+    "model_dim": {"choices": [2, 4]},
+    "num_layers": {"low": 1, "high": 2},
+    "temperature": {"low": 1.0, "high": 4.0},
+}
 
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory, teacher_run, mlflow_server):
     import ray
+
     if not ray.is_initialized():
         import logging
-        ray.init(num_cpus=4, include_dashboard=False, logging_level=logging.WARNING,
-                 logging_config=ray.LoggingConfig(log_level="ERROR"))
+
+        ray.init(
+            num_cpus=4,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            logging_config=ray.LoggingConfig(log_level="ERROR"),
+        )
     save_dir = tmp_path_factory.mktemp("sweep") / "sweep"
-    cfg = RunConfig.from_file(teacher_run / "config.yaml").with_overrides({
-        "model": {"use_selectivity": False, "model_dim": 4, "state_dim": 8, "num_layers": 2, "dropout": 0.0},
-        "data": {"unlabelled_size": 16},  # the teacher labels them for every trial
-        "training": {"num_epochs": 3, "batch_size": 16, "max_minutes": 0},
-        "distillation": {"curriculum_epochs": 1},
-        "search": {"num_samples": 4, "grace_epochs": 1, "reduction_factor": 2, "space": SPACE,
-                   "latency_objective": True},
-        "tracking": {"tracking_uri": mlflow_server, "experiment": "smoke"}})
+    cfg = RunConfig.from_file(teacher_run / "config.yaml").with_overrides(
+        {
+            "model": {"use_selectivity": False, "model_dim": 4, "state_dim": 8, "num_layers": 2, "dropout": 0.0},
+            "data": {"unlabelled_size": 16},  # the teacher labels them for every trial
+            "training": {"num_epochs": 3, "batch_size": 16, "max_minutes": 0},
+            "distillation": {"curriculum_epochs": 1},
+            "search": {
+                "num_samples": 4,
+                "grace_epochs": 1,
+                "reduction_factor": 2,
+                "space": SPACE,
+                "latency_objective": True,
+            },
+            "tracking": {"tracking_uri": mlflow_server, "experiment": "smoke"},
+        }
+    )
     front = run_sweep(cfg, teacher_run, save_dir, progress=False)
     return save_dir, front, cfg, mlflow_server
 
@@ -85,8 +103,11 @@ def test_optuna_study_names_its_objectives_and_keeps_stopped_trials_out(sweep):
     save_dir, front, _, _ = sweep
     study = optuna.load_study(study_name="kdssm", storage=f"sqlite:///{save_dir / 'optuna.db'}")
     assert study.metric_names == ["val_accuracy", "params", "latency_ms_per_column"]
-    stopped = {e["trial_id"] for e in front["front"] + front["dominated"]
-               if json.loads((save_dir / e["checkpoint"]).with_name("summary.json").read_text()).get("stopped_early")}
+    stopped = {
+        e["trial_id"]
+        for e in front["front"] + front["dominated"]
+        if json.loads((save_dir / e["checkpoint"]).with_name("summary.json").read_text()).get("stopped_early")
+    }
     states = [t.state for t in study.trials]
     assert len(states) == 4 and all(s.is_finished() for s in states)
     pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
@@ -96,7 +117,7 @@ def test_optuna_study_names_its_objectives_and_keeps_stopped_trials_out(sweep):
 
 @pytest.mark.slow
 def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
-    save_dir, front, cfg, uri = sweep
+    _save_dir, front, cfg, uri = sweep
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("smoke")
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI opens on the runs
@@ -116,12 +137,20 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
         assert parent.data.metrics[f"matched_filter.{key}"] == pytest.approx(front["baseline"][key])
     assert parent.data.metrics["front_beating_matched_filter"] == sum(e["beats_baseline"] for e in front["front"])
     parent_files = {f.path for f in client.list_artifacts(parent.info.run_id)}
-    assert {"pareto.json", "pareto.png", "hypervolume.png", "trials.json", "sweep.yaml", "comparison.md",
-            "search_space.json"} <= parent_files
+    assert {
+        "pareto.json",
+        "pareto.png",
+        "hypervolume.png",
+        "trials.json",
+        "sweep.yaml",
+        "comparison.md",
+        "search_space.json",
+    } <= parent_files
     client.download_artifacts(parent.info.run_id, "trials.json", str(tmp_path))
     table = json.loads((tmp_path / "trials.json").read_text())
     assert len(table["data"]) == 4 and {"trial_id", "on_front", "stopped_early", "val_accuracy", "accuracy"} <= set(
-        table["columns"])
+        table["columns"]
+    )
     contexts = {d.tags[0].value for d in roles["trial"][0].inputs.dataset_inputs}
     assert contexts == {"training", "validation", "test", "unlabelled"}  # the Dataset column fills
     finished = [r for r in roles["trial"] if r.info.status == "FINISHED"]
@@ -141,8 +170,9 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
     mlflow.set_tracking_uri(uri)
     model = mlflow.pyfunc.load_model(f"models:/{name}@best-accuracy")
     test = load_split(cfg.data, "test")
-    y_hat = torch.view_as_complex(torch.as_tensor(model.predict(to_pyfunc_input(test.x))).reshape(
-        *test.x.shape[:2], 1, 2))  # (N, L, 1) complex64
+    y_hat = torch.view_as_complex(
+        torch.as_tensor(model.predict(to_pyfunc_input(test.x))).reshape(*test.x.shape[:2], 1, 2)
+    )  # (N, L, 1) complex64
     logged = client.get_run(best.run_id).data.metrics["accuracy"]
     assert metrics.accuracy(y_hat, test.y) == pytest.approx(logged, abs=1e-5)
     assert float(json.loads(best.tags["accuracy"])) == pytest.approx(logged, abs=1e-9)
@@ -153,7 +183,9 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
     assert {"model.accuracy", "model.val_accuracy", "model.params"} <= model_metrics
     for run in roles["trial"]:  # every student, on the front or not, has its logged model (the Model column)
         if run.info.status == "FINISHED":
-            assert client.search_logged_models([exp.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'")
+            assert client.search_logged_models(
+                [exp.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'"
+            )
     teacher = client.search_model_versions("name = 'smoke-teacher'")
     assert len(teacher) == 1 and teacher[0].run_id == roles["teacher"][0].info.run_id
 
@@ -170,7 +202,7 @@ def test_pareto_command_prints_the_front(sweep, capsys):
 
 @pytest.mark.slow
 def test_pareto_command_on_a_running_sweep_shows_the_front_so_far(sweep, tmp_path, capsys):
-    save_dir, front, _, _ = sweep
+    save_dir, _front, _, _ = sweep
     running = tmp_path / "running"  # the sweep as it was before its end: trial folders, no pareto.json
     for name in ("sweep.yaml", "reference.json"):
         (running / name).parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +217,6 @@ def test_pareto_command_on_a_running_sweep_shows_the_front_so_far(sweep, tmp_pat
     assert not (running / "pareto.json").exists()
     assert main(["pareto", "--save_dir", str(tmp_path / "nothing")]) == 2
     assert "no pareto.json and no sweep in progress" in capsys.readouterr().err
-
 
 
 @pytest.mark.slow

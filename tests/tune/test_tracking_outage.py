@@ -1,5 +1,6 @@
 """A tracking server that stops answering mid-sweep and comes back: the sweep goes on, and every
 trial's record reaches MLflow once the server answers again."""
+
 import threading
 import time
 
@@ -20,12 +21,19 @@ def test_sweep_survives_a_tracking_server_outage(tmp_path, teacher_run, ray_loca
     server = MlflowServer(tmp_path / "server", free_port())
     server.start()
     save_dir = tmp_path / "sweep"
-    cfg = RunConfig.from_file(teacher_run / "config.yaml").with_overrides({
-        "model": {"use_selectivity": False, "model_dim": 4, "state_dim": 8, "num_layers": 2, "dropout": 0.0},
-        "training": {"num_epochs": 3, "batch_size": 16, "max_minutes": 0},
-        "search": {"num_samples": 3, "max_concurrent_trials": 1, "early_stopping": "none",
-                   "space": {"model_dim": {"choices": [2, 3, 4]}}},
-        "tracking": {"tracking_uri": server.url, "experiment": "outage", "register_front": False}})
+    cfg = RunConfig.from_file(teacher_run / "config.yaml").with_overrides(
+        {
+            "model": {"use_selectivity": False, "model_dim": 4, "state_dim": 8, "num_layers": 2, "dropout": 0.0},
+            "training": {"num_epochs": 3, "batch_size": 16, "max_minutes": 0},
+            "search": {
+                "num_samples": 3,
+                "max_concurrent_trials": 1,
+                "early_stopping": "none",
+                "space": {"model_dim": {"choices": [2, 3, 4]}},
+            },
+            "tracking": {"tracking_uri": server.url, "experiment": "outage", "register_front": False},
+        }
+    )
     events = []
 
     def finished() -> int:
