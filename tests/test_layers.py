@@ -68,7 +68,8 @@ ALLOWED_FRAMEWORK_FILES = {
     "kdssm/train/distributed.py",
     "kdssm/train/cluster.py",
     "kdssm/train/history.py",
-    "kdssm/tracking.py",
+    "kdssm/tracking/tracker.py",
+    "kdssm/tracking/pyfunc.py",
     "kdssm/deploy/source.py",
     "kdssm/deploy/ray_focus.py",
 }

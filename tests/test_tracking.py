@@ -47,3 +47,49 @@ def test_a_crashed_or_interrupted_sweep_does_not_stay_running(tracker, status):
     tracking.end_sweep_run(tracker.uri, "unit", tracker.sweep_dir, status)
     assert client.get_run(tracker.parent_id).info.status == status
     tracking.end_sweep_run("http://127.0.0.1:9", "unit", tracker.sweep_dir, status)  # no server: no new error
+
+
+def test_models_are_logged_and_registered_through_the_client_only(tracker, tmp_path):
+    """A pyfunc model of a checkpoint, registered once, loads back equal to the kdssm model; MLflow's global
+    state (tracking URI, active run) is never touched."""
+    import mlflow
+    import torch
+
+    from kdssm.checkpoint import save_model
+    from kdssm.models import SarSSM
+
+    before = mlflow.get_tracking_uri()
+    model = SarSSM(model_dim=2, state_dim=8, num_layers=1, use_selectivity=False).eval()
+    save_model(model, tmp_path / "model.ckpt", "student")
+    run_id = tracker.trial("t1", {})
+    version = tracker.register("unit-students", run_id, tmp_path / "model.ckpt", {"accuracy": 0.9})
+    assert tracker.register("unit-students", run_id, tmp_path / "model.ckpt", {"accuracy": 0.9}) == version
+    assert mlflow.get_tracking_uri() == before and mlflow.active_run() is None
+    client = MlflowClient(tracker.uri)
+    logged = client.search_logged_models([tracker.experiment_id])
+    assert len(logged) == 1 and logged[0].source_run_id == run_id and logged[0].status.to_int() == 2  # READY
+    assert client.get_model_version("unit-students", version).tags["accuracy"] == "0.9"
+    assert "model.accuracy" in client.get_run(run_id).data.metrics
+    loaded = mlflow.pyfunc.load_model(logged[0].artifact_location)  # models:/ would need the global URI
+    x = torch.randn(3, 256, 2, dtype=torch.complex64)  # (B, L, 2)
+    got = loaded.predict(tracking.to_pyfunc_input(x))  # (B, L, 2) float32
+    with torch.no_grad():
+        want = torch.view_as_real(model(x)).reshape(3, 256, 2).numpy()
+    assert abs(got - want).max() < 1e-5
+
+
+def test_tracking_uris_are_checked_in_one_line(tmp_path):
+    assert tracking.resolve_uri("", tmp_path).startswith("sqlite:///") and tracking.resolve_uri("http://h:1", tmp_path)
+    with pytest.raises(tracking.TrackingError, match="folder .* does not exist"):
+        tracking.check_reachable(f"sqlite:///{tmp_path / 'missing' / 'mlflow.db'}")
+    with pytest.raises(tracking.TrackingError, match="unsupported scheme 'ftp'"):
+        tracking.check_reachable("ftp://host/x")
+    tracking.check_reachable(f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+def test_values_are_flattened_and_only_finite_numbers_become_metrics():
+    assert tracking.flat("", {"a": {"b": 1, "c": {"d": "x"}}, "e": 2}) == {"a.b": 1, "a.c.d": "x", "e": 2}
+    metrics = tracking.scalar_metrics(
+        {"acc": 0.9, "n": 3, "ok": True, "bad": float("nan"), "s": "x", "t": {"v": 1}}, "m."
+    )
+    assert metrics == {"m.acc": 0.9, "m.n": 3.0, "m.t.v": 1.0}

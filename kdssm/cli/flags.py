@@ -11,6 +11,7 @@ import typing
 from pathlib import Path
 
 from ..config import RunConfig, field_index
+from ..config.base import without_none
 
 REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 FLAG_NAMES = {("data", "preset"): "data_preset"}  # flag names that differ (`--preset` is a student size in distill)
@@ -34,8 +35,7 @@ def _parse_int_list(text: str) -> list[int]:
 
 def _flag_type(annotation):
     """The argparse type of a field (None for a mapping, which has no flag)."""
-    if typing.get_origin(annotation) is typing.Union:
-        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    annotation = without_none(annotation)
     if annotation is dict:
         return None
     if typing.get_origin(annotation) is list:

@@ -8,6 +8,7 @@ errors are translated into the house's one-line form, `section.field: what is wr
 
 from __future__ import annotations
 
+import types
 import typing
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -43,10 +44,16 @@ _TYPE_ERRORS = {
 _BOUNDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"), "less_than_equal": ("<=", "le")}
 
 
+def without_none(annotation):
+    """X of an optional field (`X | None`, `Optional[X]`), else the annotation itself."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return next(a for a in typing.get_args(annotation) if a is not type(None))
+    return annotation
+
+
 def choices_of(annotation) -> tuple:
     """The allowed values of a Literal field (Optional[Literal] too), else ()."""
-    if typing.get_origin(annotation) is typing.Union:
-        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    annotation = without_none(annotation)
     return typing.get_args(annotation) if typing.get_origin(annotation) is typing.Literal else ()
 
 

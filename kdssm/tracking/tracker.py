@@ -1,171 +1,44 @@
 """MLflow records of a sweep: one experiment, a parent run, a run for the teacher, a child run per trial,
 and the Pareto-front students in the Model Registry as pyfunc models that load back into kdssm models.
 
-Every write goes through an explicit MlflowClient and run id (no global active run), from the sweep
-driver only, so concurrent trials never write to a sqlite store at once. Runs are found again by tag
-on a resumed sweep instead of being duplicated.
+Every write goes through an explicit MlflowClient and run id (MLflow's client API only: no global
+tracking URI, no active run), from the sweep driver only, so concurrent trials never write to a sqlite
+store at once. Runs are found again by tag on a resumed sweep instead of being duplicated.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import time
-import warnings
 from pathlib import Path
 from urllib.parse import urlparse
 
-import mlflow
-import numpy as np
-import torch
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.tracking import MlflowClient
+
+from .pyfunc import save_pyfunc
+from .uri import check_reachable, provenance
+from .values import flat, scalar_metrics
 
 ROLE, SWEEP_DIR, TRIAL_ID = "kdssm.role", "kdssm.sweep_dir", "kdssm.trial_id"
 PARENT = "mlflow.parentRunId"
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")  # the UI opens on runs, not GenAI
 
 
-@functools.cache
-def provenance() -> dict[str, str]:
-    """Tags that say where a run came from: command line, user, kdssm version and git commit (when the
-    code is a git checkout); MLflow's runs table shows mlflow.source.name as Source."""
-    import getpass
-    import subprocess
-    import sys
+def quiet_mlflow() -> None:
+    """MLflow's INFO/WARNING lines (a store created, a model logged) and artifact progress bars off."""
+    import logging
+    import os
 
-    import kdssm
-
-    tags = {
-        "mlflow.source.name": "kdssm " + " ".join(sys.argv[1:])[:200] if sys.argv[1:] else "kdssm",
-        "mlflow.source.type": "LOCAL",
-        "mlflow.user": getpass.getuser(),
-        "kdssm.version": kdssm.__version__,
-        "kdssm.command": " ".join(sys.argv)[:500],
-    }
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(kdssm.__file__).parent, capture_output=True, text=True, timeout=5
-        )
-        if commit.returncode == 0:
-            tags["mlflow.source.git.commit"] = commit.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return tags
-
-
-class TrackingError(ValueError):
-    """A tracking URI that cannot be used; one line naming it."""
-
-
-def resolve_uri(uri: str, save_dir: Path) -> str:
-    return uri or f"sqlite:///{(Path(save_dir) / 'mlflow.db').resolve()}"
-
-
-def check_reachable(uri: str) -> None:
-    """A server must answer /health before any trial starts; a sqlite file's folder must be writable."""
-    parsed = urlparse(uri)
-    if parsed.scheme in ("http", "https"):
-        import requests
-
-        try:
-            answer = requests.get(uri.rstrip("/") + "/health", timeout=5)
-        except requests.RequestException as err:
-            reason = type(err).__name__.replace("Error", " error").strip()
-            raise TrackingError(f"tracking.tracking_uri {uri}: no MLflow server answers ({reason})") from None
-        if answer.status_code != 200:
-            raise TrackingError(f"tracking.tracking_uri {uri}: /health answered HTTP {answer.status_code}")
-    elif parsed.scheme == "sqlite":
-        folder = Path(parsed.path).parent
-        if not folder.is_dir():
-            raise TrackingError(f"tracking.tracking_uri {uri}: folder {folder} does not exist")
-    elif parsed.scheme not in ("file", "databricks", ""):
-        raise TrackingError(f"tracking.tracking_uri {uri}: unsupported scheme {parsed.scheme!r}")
-
-
-def flat(prefix: str, data: dict) -> dict[str, object]:
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(flat(f"{prefix}{key}.", value))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def scalar_metrics(summary: dict, prefix: str = "") -> dict[str, float]:
-    """The numbers of a summary.json (teacher and matched-filter figures prefixed)."""
-    out = {}
-    for key, value in flat(prefix, summary).items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value):
-            out[key] = float(value)
-    return out
-
-
-def dataset_record(name: str, digest: str, source: dict | str, columns: int, length: int, labelled: bool) -> dict:
-    """What MLflow's Dataset column shows of a split: a plain dict (picklable into Tune callbacks).
-    source: the simulator's settings (a dict) or the .npz file's path."""
-    local = isinstance(source, str)
-    return {
-        "name": name,
-        "digest": digest[:36],
-        "source_type": "local" if local else "code",
-        "source": Path(source).resolve().as_uri() if local else json.dumps(source, sort_keys=True),
-        "profile": json.dumps({"columns": columns, "length": length, "labelled": labelled}),
-    }
-
-
-SIGNATURE = None  # built on first use (mlflow.models imports are slow)
-
-
-def signature():
-    """Any number of columns of any length: input float32 (B, L, 4), output float32 (B, L, 2)."""
-    global SIGNATURE
-    if SIGNATURE is None:
-        from mlflow.models import ModelSignature
-        from mlflow.types import Schema, TensorSpec
-
-        SIGNATURE = ModelSignature(
-            inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, -1, 4))]),
-            outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, -1, 2))]),
-        )
-    return SIGNATURE
-
-
-class StudentModel(mlflow.pyfunc.PythonModel):
-    """A kdssm checkpoint as an MLflow pyfunc model.
-
-    MLflow schemas have no complex dtype, so columns travel as real views:
-    input float32 (B, L, 4) = [x0.real, x0.imag, x1.real, x1.imag], output float32 (B, L, 2) =
-    [y.real, y.imag]. `unwrap_python_model().model` is the kdssm model itself.
-    """
-
-    def load_context(self, context) -> None:
-        from kdssm.checkpoint import load_model
-
-        self.model = load_model(context.artifacts["checkpoint"])
-
-    def predict(self, context, model_input: np.ndarray, params=None) -> np.ndarray:
-        x = torch.view_as_complex(
-            torch.as_tensor(np.asarray(model_input, dtype=np.float32))
-            .reshape(*np.shape(model_input)[:2], 2, 2)
-            .contiguous()
-        )  # (B, L, 2) complex64
-        with torch.no_grad():
-            y = self.model(x)  # (B, L, 1) complex64
-        return torch.view_as_real(y).reshape(*y.shape[:2], 2).numpy()
-
-
-def to_pyfunc_input(x: torch.Tensor) -> np.ndarray:
-    """(B, L, 2) complex64 -> (B, L, 4) float32, the registered model's input."""
-    return torch.view_as_real(x).reshape(*x.shape[:2], 4).numpy()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
 
 
 class SweepTracker:
-    def __init__(self, uri: str, experiment: str, sweep_dir: Path):
-        import logging
+    """Find-or-create writes of a sweep's runs, models and registry entries through one MlflowClient."""
 
-        logging.getLogger("mlflow").setLevel(logging.WARNING)  # no INFO lines on creating a store
+    def __init__(self, uri: str, experiment: str, sweep_dir: Path):
+        quiet_mlflow()
         self.uri = uri
         self.sweep_dir = Path(sweep_dir).resolve()
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -285,46 +158,54 @@ class SweepTracker:
         self.client.set_terminated(self.parent_id, RunStatus.to_string(RunStatus.FINISHED))
 
     def log_model(self, run_id: str, checkpoint: Path, metrics: dict, artifact: str = "student") -> str:
-        """Log the checkpoint as a pyfunc model in its run, its metrics on the logged model as model.<name>
-        (where MLflow's UI sorts them); returns the model URI. A model already logged from this run under
-        this name is reused (a resumed sweep logs nothing twice)."""
+        """Log the checkpoint as a pyfunc model of its run (MLflow's Model column), its metrics on the logged
+        model as model.<name> (where MLflow's UI sorts them); returns the model URI. A model already logged
+        from this run under this name is reused (a resumed sweep logs nothing twice)."""
         for logged in self.client.search_logged_models(
             [self.experiment_id], filter_string=f"source_run_id = '{run_id}' AND name = '{artifact}'"
         ):
             return f"models:/{logged.model_id}"
-        import logging
-        import os
+        import tempfile
 
-        import kdssm
+        from mlflow.entities import LoggedModelOutput, LoggedModelStatus
+        from mlflow.models import Model
 
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        logging.getLogger("mlflow").setLevel(logging.ERROR)  # its INFO/WARNING lines on every logged model
-        mlflow.set_tracking_uri(self.uri)
-        mlflow.set_registry_uri(self.uri)
-        with mlflow.start_run(run_id=run_id), warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*input example was not provided.*")  # the signature says it
-            info = mlflow.pyfunc.log_model(
-                name=artifact,
-                python_model=StudentModel(),
-                artifacts={"checkpoint": str(checkpoint)},
-                code_paths=[str(Path(kdssm.__file__).parent)],
-                signature=signature(),
-                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy", "pyyaml"],
-            )
+        quiet_mlflow()
+        logged = self.client.create_logged_model(
+            self.experiment_id, name=artifact, source_run_id=run_id, model_type="kdssm"
+        )
+        self.client.log_outputs(run_id, models=[LoggedModelOutput(logged.model_id, step=0)])
+        description = Model(
+            artifact_path=logged.artifact_location, model_uuid=logged.model_id, run_id=run_id, model_id=logged.model_id
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            save_pyfunc(Path(tmp) / "model", checkpoint, description)
+            self.client.log_model_artifacts(logged.model_id, str(Path(tmp) / "model"))
+        self.client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
         now = int(time.time() * 1000)
         for key, value in scalar_metrics(metrics, "model.").items():  # prefixed: the run's own curves stay as they are
-            self.client.log_metric(run_id, key, value, timestamp=now, step=0, model_id=info.model_id)
-        return info.model_uri
+            self.client.log_metric(run_id, key, value, timestamp=now, step=0, model_id=logged.model_id)
+        return f"models:/{logged.model_id}"
 
     def register(self, name: str, run_id: str, checkpoint: Path, metrics: dict, artifact: str = "student") -> str:
         """Log the model (log_model) and register it; returns the version. A version already registered
         from this run is reused (a resumed sweep registers nothing twice)."""
         for version in self.client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'"):
             return version.version
-        import logging
+        from mlflow.exceptions import MlflowException
 
-        logging.getLogger("mlflow").setLevel(logging.ERROR)
-        version = mlflow.register_model(self.log_model(run_id, checkpoint, metrics, artifact), name).version
+        source = self.log_model(run_id, checkpoint, metrics, artifact)
+        try:
+            self.client.create_registered_model(name)
+        except MlflowException as err:
+            if err.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+        # the logged model's own artifact location, not models:/<id>: MLflow's registry store resolves the latter
+        # through the global tracking URI, which this client never sets
+        logged = self.client.get_logged_model(source.removeprefix("models:/"))
+        version = self.client.create_model_version(
+            name, logged.artifact_location, run_id=run_id, model_id=logged.model_id
+        ).version
         for key, value in metrics.items():
             self.client.set_model_version_tag(name, version, key, json.dumps(value))
         return version
