@@ -15,6 +15,7 @@ from .data.datasets import data_columns, load_split
 from .evaluate import evaluate_matched_filter, evaluate_model, latency_ms_per_column, predict
 from .memory import peak_memory_mb
 from .models import count_params
+from .report import aligned
 from .resources import check_scoring
 from .train import rundir
 
@@ -178,7 +179,4 @@ def format_comparison(rows: list[dict]) -> str:
                 f"{r['irw_samples']:.3f}",
             ]
         )
-    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
-    return "\n".join(
-        "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in [head, *body]
-    )
+    return aligned([head, *body])

@@ -14,6 +14,15 @@ COLUMNS = (
 )
 
 
+def aligned(rows: list[list[str]]) -> str:
+    """Rows of cells as text columns: the first (names) left-aligned, the figures right-aligned, two spaces
+    apart; the first row is the header. Every table kdssm prints goes through here."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths))) for r in rows
+    )
+
+
 def format_table(rows: dict[str, dict]) -> str:
     """One line per named row of scores, aligned; missing figures show as '-'."""
     header = ["", *(title for _, title, _ in COLUMNS)]
@@ -21,12 +30,7 @@ def format_table(rows: dict[str, dict]) -> str:
         [name, *(fmt.format(scores[key]) if scores.get(key) is not None else "-" for key, _, fmt in COLUMNS)]
         for name, scores in rows.items()
     ]
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
-        for r in [header, *body]
-    ]
-    return "\n".join(lines)
+    return aligned([header, *body])
 
 
 def print_scores(rows: dict[str, dict]) -> None:

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from kdssm.cli import main
 from kdssm.config import ConfigError, ModelConfig, RunConfig
 
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 CONFIGS = [
     "configs/teacher.yaml",
     "configs/student.yaml",
@@ -152,7 +153,20 @@ def test_preset_files_agree_with_the_model_presets(name):
 
 @pytest.mark.parametrize(
     "command",
-    ["train", "demo", "distill", "sweep", "pareto", "compare", "evaluate", "focus", "scene", "plan", "export"],
+    [
+        "train",
+        "demo",
+        "distill",
+        "sweep",
+        "pareto",
+        "compare",
+        "evaluate",
+        "focus",
+        "scene",
+        "plan",
+        "export",
+        "schema",
+    ],
 )
 def test_every_subcommand_has_working_help(command, capsys):
     with pytest.raises(SystemExit) as done:
@@ -168,3 +182,80 @@ def test_unknown_flag_and_bad_flag_value_are_one_line(capsys):
         assert done.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith("kdssm: error:") and err.count("\n") == 1
+
+
+def test_json_schema_accepts_the_shipped_configs_and_names_a_bad_key(tmp_path, capsys):
+    import json
+
+    import jsonschema
+
+    assert main(["schema", "--out", str(tmp_path / "kdssm.schema.json")]) == 0
+    schema = json.loads((tmp_path / "kdssm.schema.json").read_text())
+    assert schema["additionalProperties"] is False and "model" in schema["properties"]
+    for path in CONFIGS:
+        jsonschema.validate(yaml.safe_load(open(path)), schema)
+    bad = {"model": {"model_dimm": 3}}
+    with pytest.raises(jsonschema.ValidationError, match="model_dimm"):
+        jsonschema.validate(bad, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"data": {"preset": "s2"}}, schema)
+    model = schema["$defs"]["ModelConfig"]["properties"]
+    assert model["model_dim"]["minimum"] == 1 and "complex channels" in model["model_dim"]["description"]
+
+
+@pytest.mark.parametrize("command", ["train", "distill", "sweep", "plan", "demo"])
+def test_print_config_shows_the_resolved_run_config_and_runs_nothing(command, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing may be written here
+    argv = {
+        "train": ["train", "--config", f"{ROOT}/configs/demo/teacher.yaml"],
+        "distill": [
+            "distill",
+            "--teacher_checkpoint",
+            "x.ckpt",
+            "--student_config",
+            f"{ROOT}/configs/demo/student.yaml",
+        ],
+        "sweep": ["sweep", "--teacher_checkpoint", "x.ckpt", "--smoke-test"],
+        "plan": ["plan", f"{ROOT}/configs/demo/teacher.yaml"],
+        "demo": ["demo"],
+    }[command]
+    assert main([*argv, "--model_dim", "6", "--print_config"]) == 0
+    out = capsys.readouterr().out
+    printed = yaml.safe_load(out.split("---")[0])
+    assert printed["model"]["model_dim"] == 6  # the flag applied
+    assert RunConfig.from_dict(printed).model.model_dim == 6  # what is printed loads back as a config
+    if command == "sweep":
+        assert printed["search"]["num_samples"] == 2  # --smoke-test applied
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_print_config_of_a_command_without_a_run_config_prints_its_options(capsys):
+    assert main(["evaluate", "m.ckpt", "--num_columns", "8", "--print_config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out) == {
+        "checkpoint": "m.ckpt",
+        "data_preset": "mini",
+        "npz": None,
+        "num_columns": 8,
+        "seed": 3,
+    }
+
+
+def test_version(capsys):
+    import kdssm
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"kdssm {kdssm.__version__}"
+
+
+def test_model_signature_is_visible_and_takes_a_config_with_overrides():
+    import inspect
+
+    from kdssm.models import SarSSM
+
+    params = inspect.signature(SarSSM).parameters
+    assert list(params)[:2] == ["config", "initialise"] and params["config"].default is None
+    base = ModelConfig(model_dim=2, state_dim=8, num_layers=1, use_selectivity=False)
+    model = SarSSM(base, num_layers=2, initialise=False)
+    assert model.config == base.replace(num_layers=2) and len(model.layers) == 2
+    assert SarSSM(base, initialise=False).config is base

@@ -193,7 +193,7 @@ def test_a_sweep_space_is_sized_by_its_largest_student():
     from kdssm.config import RunConfig
     from kdssm.resources import ResourceError
     from tune import space
-    from tune.sweep import check_trial_memory
+    from tune.placement import check_trial_memory
 
     cfg = RunConfig.from_file("configs/demo/sweep.yaml")
     largest = space.largest(cfg, cfg.search)

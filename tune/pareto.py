@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 
 from kdssm.metrics import retention
+from kdssm.report import aligned
 
 from .hypervolume import hypervolume as volume
 
@@ -239,15 +240,21 @@ def table(pareto: dict) -> str:
         )
         for f in pareto["front"]
     ]
-    lines = [
-        f"{'':<16}{'params':>10}{'val acc':>10}{'test acc':>10}{'retention':>11}{'speed-up':>10}"
-        f"{'valid dB':>10}{'beats MF':>10}"
-    ]
+    cells = [["", "params", "val acc", "test acc", "retention", "speed-up", "valid dB", "beats MF"]]
     for name, m, ret, beats in rows:
-        lines.append(
-            f"{name:<16}{m['params']:>10,}{val_accuracy(m):>10.4f}{m['accuracy']:>10.4f}{ret:>11.4f}"
-            f"{speed(m):>9.2f}x{m['nmse_valid_db']:>10.2f}{beats:>10}"
+        cells.append(
+            [
+                name,
+                f"{m['params']:,}",
+                f"{val_accuracy(m):.4f}",
+                f"{m['accuracy']:.4f}",
+                f"{ret:.4f}",
+                f"{speed(m):.2f}x",
+                f"{m['nmse_valid_db']:.2f}",
+                beats,
+            ]
         )
+    lines = [aligned(cells)]
     objectives = ", ".join(pareto.get("objectives", ["accuracy", "params"]))
     lines.append(
         f"front chosen on validation over ({objectives}); hypervolume {pareto['hypervolume']:.4f} "

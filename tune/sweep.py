@@ -12,18 +12,15 @@ checkpoints), the Optuna study lives in sqlite beside it and the early-stopping 
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import optuna
-import ray
-import yaml
 from ray import tune
 
 from kdssm import tracking
 from kdssm.checkpoint import load_model
-from kdssm.config import ModelConfig, RunConfig
+from kdssm.config import RunConfig
 from kdssm.data.datasets import load_split, load_unlabelled, with_column_geometry
 from kdssm.distill import teacher_cache
 from kdssm.distill.runner import (
@@ -33,138 +30,36 @@ from kdssm.distill.runner import (
     compute_targets,
     resolve_teacher,
 )
-from kdssm.resources import ResourceError, available_memory, check_disk, disk_needs, mb, run_memory
+from kdssm.resources import check_disk, disk_needs
 from kdssm.train import folder_lock, rundir
 from kdssm.train.cluster import (
     ClusterOptions,
     DistributedError,
-    capacity,
     check_shared_folder,
     connect,
-    node_types,
-    resolve_storage,
 )
 from kdssm.train.progress import on_terminal
 
 from . import pareto, shared_targets, space
 from .callbacks import MlflowTrials, ProgressLines
 from .early_stop import RungBoard
+from .folder import RUNGS, TUNE, prepare_folder
+from .placement import check_trial_memory, concurrency, trial_resources, tune_storage
 from .records import HYPERVOLUME_PNG, experiment_name, record_when_reachable, split_datasets
 from .results import (
-    LATENCY,
     REFERENCE,
-    SWEEP_CONFIG,
     TRIALS,
     finished_trials,
     front_of,
     quiet_latency,
     reference_scores,
 )
-from .study import OPTUNA_DB, STUDY, StudentSearch, sampler, study_storage
+from .study import STUDY, StudentSearch, sampler, study_storage
 from .trial import SweepContext, objectives, run_trial
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-TEACHER_RECORD = "teacher.json"
-TUNE, RUNGS = "tune", "rungs.json"
-TRIAL_MEMORY = 256 << 20  # bytes reserved by a trial's driver process
 EXPERIMENT = "sweep"  # the Tune experiment's folder under <save_dir>/tune
-CREATED = (
-    SWEEP_CONFIG,
-    TEACHER_RECORD,
-    TRIALS,
-    TUNE,
-    OPTUNA_DB,
-    RUNGS,
-    REFERENCE,
-    LATENCY,
-    "teacher_cache",
-    pareto.PARETO_JSON,
-    pareto.PARETO_PNG,
-    HYPERVOLUME_PNG,
-    "comparison.md",
-    "registry.json",
-    "search_space.json",
-)
-
-
-def prepare_folder(save_dir: Path, cfg: RunConfig, teacher_sha: str, overwrite: bool) -> None:
-    """Make save_dir ready and hold it (folder_lock); an interrupted sweep resumes only with the same
-    config and teacher."""
-    rundir.claim(save_dir)  # released by run_sweep when the sweep ends
-    with folder_lock.released_on_error(save_dir):
-        _resume_or_start(save_dir, cfg, teacher_sha, overwrite)
-
-
-def _resume_or_start(save_dir: Path, cfg: RunConfig, teacher_sha: str, overwrite: bool) -> None:
-    if overwrite:
-        for name in CREATED:
-            target = save_dir / name
-            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
-    stored, record = save_dir / SWEEP_CONFIG, save_dir / TEACHER_RECORD
-    if stored.is_file():
-        diff = rundir.first_difference(yaml.safe_load(stored.read_text()) or {}, cfg.to_dict())
-        if diff:
-            raise rundir.RunDirError(
-                f"{save_dir}: holds a sweep with another config ({diff}); use another --save_dir or --overwrite"
-            )
-        if record.is_file() and json.loads(record.read_text()).get("sha256") != teacher_sha:
-            raise rundir.RunDirError(
-                f"{save_dir}: holds a sweep of another teacher; use another --save_dir or --overwrite"
-            )
-        return
-    rundir.write_json(record, {"sha256": teacher_sha})
-    cfg.dump(stored)
-
-
-def check_trial_memory(largest: RunConfig, teacher: ModelConfig) -> None:
-    """Refuse (one line, nothing written) a space whose largest student cannot train on any Ray node."""
-    nodes = [n["Resources"].get("memory", 0) for n in ray.nodes() if n.get("Alive")] if ray.is_initialized() else []
-    biggest = int(max(nodes, default=0)) or available_memory()
-    estimate = run_memory(largest, teacher)
-    if estimate.total > biggest:
-        m = largest.model
-        raise ResourceError(
-            f"search.space: its largest student ({m.model_dim}/{m.state_dim}/{m.num_layers}, batch "
-            f"{largest.training.batch_size}) needs about {mb(estimate.total)} of memory per trial, the "
-            f"largest Ray node has {mb(biggest)}; lower the space's model_dim, state_dim, num_layers "
-            "or training.batch_size"
-        )
-
-
-def concurrency(cfg: RunConfig, cluster: ClusterOptions) -> int:
-    """Trials at once: search.max_concurrent_trials, or as many as the cluster's CPUs (GPUs) hold, counting
-    the nodes an autoscaler may add (Tune's pending trials are what makes it add them). The resources
-    themselves were checked by connect()."""
-    available = capacity(ray.cluster_resources(), node_types())
-    if cfg.search.max_concurrent_trials:
-        return cfg.search.max_concurrent_trials
-    fits = int(available.get("CPU", 0) // (cluster.num_workers * cluster.cpus_per_worker))
-    if cluster.use_gpu:
-        fits = min(fits, int(available.get("GPU", 0) // cluster.num_workers))
-    return max(1, min(fits, cfg.search.num_samples))
-
-
-DRIVER_RESOURCE = "kdssm_driver"  # cluster.yaml gives it to on-demand nodes only: trial drivers never land on spot
-
-
-def trial_resources(cluster: ClusterOptions, in_trial: bool) -> tune.PlacementGroupFactory:
-    """In-trial training holds the worker's CPUs (GPU) itself; a Ray Train trial only drives its workers,
-    on a node that advertises DRIVER_RESOURCE where the cluster has one (a driver lost with a spot node
-    would take its whole run down)."""
-    if in_trial:
-        return tune.PlacementGroupFactory(
-            [{"CPU": cluster.cpus_per_worker, "memory": TRIAL_MEMORY, **({"GPU": 1} if cluster.use_gpu else {})}]
-        )
-    pinned = {DRIVER_RESOURCE: 0.001} if DRIVER_RESOURCE in capacity(ray.cluster_resources(), node_types()) else {}
-    return tune.PlacementGroupFactory([{"CPU": 0, "memory": TRIAL_MEMORY, **pinned}])
-
-
-def tune_storage(save_dir: Path, cluster: ClusterOptions) -> str:
-    """Where Tune keeps the experiment: --storage_path (shared storage, s3:// on a cluster) or save_dir/tune."""
-    if cluster.storage_path:
-        return resolve_storage(cluster.storage_path, save_dir) + "/" + TUNE
-    return str((save_dir / TUNE).resolve())
 
 
 def build_tuner(

@@ -58,7 +58,12 @@ class DistillConfig(Section):
     """Distillation loss weights and schedules, as named by the seed pipeline."""
 
     SECTION = "distillation"
-    temperature: float = Field(2.5, gt=0.0, description="T: outputs divided by T, loss multiplied by T^2")
+    temperature: float = Field(
+        2.5,
+        gt=0.0,
+        description="T: the error the student assumes in the teacher's labels: teacher terms weigh position i "
+        "by 1 / (1 + T e_i), e_i the teacher's measured error there (losses.teacher_precision)",
+    )
     alpha: float = Field(0.8, ge=0.0, description="weight of the ground-truth loss")
     beta: float = Field(0.15, ge=0.0, description="weight of the distillation loss")
     gamma: float = Field(0.05, ge=0.0, description="weight of the feature loss")

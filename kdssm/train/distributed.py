@@ -22,12 +22,10 @@ import pytorch_lightning as pl
 import ray
 import ray.train
 import torch
-from pytorch_lightning.callbacks import EarlyStopping
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.profilers import SimpleProfiler
 from ray.train import CheckpointConfig, FailureConfig, ScalingConfig
 from ray.train.torch import TorchConfig, TorchTrainer
-from torch.utils.data import DataLoader
 
 from ..models import build_model
 from . import folder_lock
@@ -35,8 +33,9 @@ from .cluster import ClusterOptions, DistributedError, clear_run, resolve_storag
 from .history import EpochHistory
 from .module import selection
 from .plan import RunPlan
-from .runner import TrainingDiverged, finish, quiet_lightning
+from .runner import TrainingDiverged, finish
 from .runner import execute as execute_here
+from .trainer import build_trainer, loaders, quiet_lightning
 
 LIGHTNING_CHECKPOINT = "checkpoint.ckpt"  # the file RayTrainReportCallback writes in each Ray checkpoint
 HISTORY_FILE = "history.jsonl"
@@ -52,29 +51,19 @@ def _worker_trainer(job: dict, plan, log_here: bool, profiler) -> pl.Trainer:
     from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, RayTrainReportCallback, prepare_trainer
 
     t = plan.cfg.training
-    metric, mode = selection(t)
     return prepare_trainer(
-        pl.Trainer(
-            max_epochs=t.num_epochs,
-            max_time={"minutes": t.max_minutes} if t.max_minutes > 0 else None,
+        build_trainer(
+            t,
+            max(1, plan.total_steps // t.num_epochs),
+            [*job["callbacks"], RayTrainReportCallback()],
             accelerator="gpu" if job["use_gpu"] else "cpu",
             devices="auto",
             # distillation: terms weighted 0 by the curriculum (or stages not yet coupled) leave projections idle
             strategy=RayDDPStrategy(find_unused_parameters=plan.teacher is not None),
             plugins=[RayLightningEnvironment()],
-            precision=t.precision,
-            gradient_clip_val=t.grad_clip if t.grad_clip > 0 else None,
-            callbacks=[
-                EarlyStopping(monitor=metric, mode=mode, patience=t.early_stopping_patience),
-                *job["callbacks"],
-                RayTrainReportCallback(),
-            ],
             logger=CSVLogger(job["log_dir"], name="logs") if log_here else False,
             enable_checkpointing=False,
             enable_progress_bar=False,
-            enable_model_summary=False,
-            log_every_n_steps=max(1, min(10, plan.total_steps // t.num_epochs)),
-            num_sanity_val_steps=0,
             profiler=profiler,
         )
     )
@@ -99,15 +88,11 @@ def _worker(job: dict) -> dict:
     profiler = SimpleProfiler() if job["profile"] else None
     log_here = rank == 0 and nodes[0] == job["driver_node"]  # CSV curves only where the driver can read them
     trainer = _worker_trainer(job, plan, log_here, profiler)
-    loaders = (
-        DataLoader(plan.train_ds, batch_size=t.batch_size, shuffle=True),
-        DataLoader(plan.val_ds, batch_size=max(t.batch_size, 64)),
-    )
     checkpoint = ray.train.get_checkpoint()
     try:
         with checkpoint.as_directory() if checkpoint else nullcontext(None) as folder:
             resume = os.path.join(folder, LIGHTNING_CHECKPOINT) if folder else None
-            trainer.fit(module, *loaders, ckpt_path=resume)
+            trainer.fit(module, *loaders(t, plan.train_ds, plan.val_ds), ckpt_path=resume)
     except FloatingPointError as err:  # raised on every rank together (GroundTruthModule.stop_if_diverged)
         return {"diverged": str(err)}
     out = {"epochs": trainer.current_epoch, "nodes": nodes}

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-import math
 import time
-import warnings
 from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
-from torch.utils.data import DataLoader
 
 from .. import metrics
 from ..checkpoint import save_model
@@ -25,42 +21,11 @@ from . import folder_lock, rundir
 from .module import GroundTruthModule, selection
 from .plan import FitPlan, RunPlan, check_model
 from .progress import progress_callbacks
+from .trainer import build_trainer, loaders, quiet_lightning, steps_per_epoch
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or Inf; the last good checkpoint is kept."""
-
-
-def quiet_lightning() -> None:
-    """Keep Lightning's start-up chatter (tips, device lines) out of the user's terminal."""
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
-    warnings.filterwarnings("ignore", message=".*treespec, LeafSpec.*")
-    # Epoch-level metrics are already reduced across ranks by hand (all_gather of energies).
-    warnings.filterwarnings("ignore", message=".*when logging on epoch level in distributed setting.*")
-    warnings.filterwarnings("ignore", message=".*all_gather is deprecated.*")
-
-
-def make_trainer(cfg: RunConfig, root: Path, progress: bool, callbacks: list, log_every: int = 10) -> pl.Trainer:
-    t = cfg.training
-    accelerator = "gpu" if t.accelerator == "cuda" else t.accelerator
-    bar, lines = progress_callbacks(progress, t.num_epochs)
-    return pl.Trainer(
-        max_epochs=t.num_epochs,
-        max_time={"minutes": t.max_minutes} if t.max_minutes > 0 else None,
-        accelerator=accelerator,
-        devices=1,
-        precision=t.precision,
-        gradient_clip_val=t.grad_clip if t.grad_clip > 0 else None,
-        callbacks=[*callbacks, *lines],
-        logger=CSVLogger(str(root), name="logs"),  # a new version per invocation: a resume never overwrites
-        enable_progress_bar=bar,
-        enable_model_summary=False,
-        log_every_n_steps=log_every,
-        num_sanity_val_steps=0,
-    )
 
 
 def plan_training(cfg: RunConfig, save_dir: str | Path, overwrite: bool = False, kind: str = "teacher") -> RunPlan:
@@ -140,17 +105,20 @@ def fit(
         save_top_k=1,
         save_last=True,
     )
-    stop = EarlyStopping(monitor=metric, mode=mode, patience=t.early_stopping_patience)
-    steps_per_epoch = math.ceil(len(train_ds) / t.batch_size)
-    trainer = make_trainer(cfg, root, progress, [best, stop, *callbacks], log_every=max(1, min(10, steps_per_epoch)))
-    loaders = (
-        DataLoader(train_ds, batch_size=t.batch_size, shuffle=True),
-        DataLoader(val_ds, batch_size=max(t.batch_size, 64)),
+    bar, lines = progress_callbacks(progress, t.num_epochs)
+    trainer = build_trainer(
+        t,
+        steps_per_epoch(t, train_ds),
+        [best, *callbacks, *lines],
+        accelerator="gpu" if t.accelerator == "cuda" else t.accelerator,
+        devices=1,
+        logger=CSVLogger(str(root), name="logs"),  # a new version per invocation: a resume never overwrites
+        enable_progress_bar=bar,
     )
     last = rundir.last_checkpoint(root) if resuming else None
     started = time.perf_counter()
     try:
-        trainer.fit(module, *loaders, ckpt_path=str(last) if last else None)
+        trainer.fit(module, *loaders(t, train_ds, val_ds), ckpt_path=str(last) if last else None)
     except FloatingPointError as err:
         raise TrainingDiverged(
             f"{err}; stopped, the last good checkpoint in {root / rundir.LIGHTNING_DIR} is untouched"
