@@ -8,11 +8,11 @@ import sys
 
 from .. import __version__
 from ..config import ConfigError
-from . import deploy, distill, schema, score, sweep, train
+from . import deploy, distill, plan, schema, score, sweep, train
 from .parser import Parser, UserError
 
 DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # a write the disk or a file-size limit refused
-COMMANDS = (train, distill, sweep, score, deploy, schema)  # each registers its subcommands
+COMMANDS = (train, distill, sweep, score, plan, deploy, schema)  # each registers its subcommands
 
 
 def build_parser() -> Parser:

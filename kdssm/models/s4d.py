@@ -139,22 +139,27 @@ class S4DConv(nn.Module):
         lower = spectrum.index_select(0, idx[:, 0]) * w[:, 0]  # (B, H, N)
         return lower + spectrum.index_select(0, idx[:, 1]) * w[:, 1]
 
-    def _forward_inference(self, u: torch.Tensor, p: torch.Tensor | None) -> torch.Tensor:
-        """The no-grad forward, equal to the autograd one (tests/models/test_s4d.py) with fewer passes
-        over memory: the cached grid spectra weighted in place, the product in place, D by addcmul."""
-        length = u.shape[1]
+    def forward_channels_first(self, u: torch.Tensor, p: torch.Tensor | None) -> torch.Tensor:
+        """The no-grad forward on channels-first lines, u (B, H, L) complex64 -> (B, H, L) complex64,
+        equal to the autograd one (tests/models/test_s4d.py) with fewer passes over memory: the FFTs run
+        along contiguous lines, the cached grid spectra are weighted in place, the product is in place,
+        D comes by addcmul. The inference forward of a whole model (lean.py) keeps lines channels-first."""
+        length = u.shape[-1]
         table = self.kernel_spectrum(length)  # (G, H, N), cached
-        u_f = torch.fft.fft(u.transpose(1, 2), n=table.shape[-1])  # (B, H, N)
+        # padded first: torch's own padding for fft(n=N) costs about twice the transform
+        u_f = torch.fft.fft(nn.functional.pad(u, (0, table.shape[-1] - length)))  # (B, H, N)
         if len(self.grid) == 1:
             u_f.mul_(table)
         else:
+            if p is None:
+                raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
             idx, w = self.grid.locate(p)  # (B, 2) int64, (B, 2) float32
             w = w.to(u.dtype)[:, :, None, None]  # (B, 2, 1, 1) complex64
             spectrum = table.index_select(0, idx[:, 0]).mul_(w[:, 0])  # (B, H, N)
             spectrum.addcmul_(table.index_select(0, idx[:, 1]), w[:, 1])
             u_f.mul_(spectrum)
-        y = torch.fft.ifft(u_f)[..., :length].transpose(1, 2)  # (B, L, H)
-        return torch.addcmul(y, u, torch.view_as_complex(self.d))
+        y = torch.fft.ifft(u_f)[..., :length]  # (B, H, L)
+        return torch.addcmul(y, u, torch.view_as_complex(self.d)[:, None])
 
     def forward(self, u: torch.Tensor, p: torch.Tensor | None = None) -> torch.Tensor:
         """u (B, L, H) complex64, p (B,) float32 positional encoding -> (B, L, H) complex64."""
@@ -164,7 +169,7 @@ class S4DConv(nn.Module):
             if len(self.grid) > 1 and p is None:
                 raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
             if not self._builds_graph():
-                return self._forward_inference(u, p)
+                return self.forward_channels_first(u.transpose(1, 2).contiguous(), p).transpose(1, 2)
             spectrum = self.column_spectra(length, p)  # (B or 1, H, N)
             u_f = torch.fft.fft(u.transpose(1, 2), n=spectrum.shape[-1])  # (B, H, N)
             y = torch.fft.ifft(u_f * spectrum)[..., :length].transpose(1, 2)  # (B, L, H)

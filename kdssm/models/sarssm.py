@@ -16,6 +16,7 @@ from ..config import ConfigError, ModelConfig
 from ..geometry import Geometry
 from .complex import ComplexLayerNorm, ComplexLinear
 from .gate import SelectivityGate, position_features
+from .lean import lean_forward, uses_lean_forward
 from .s4d import SSM_PARAMETER_NAMES, S4DBlock
 
 
@@ -93,6 +94,8 @@ class SarSSM(nn.Module):
             raise ValueError(
                 f"expected complex x of shape (B, L, {self.config.input_dim}), got {tuple(x.shape)} {x.dtype}"
             )
+        if uses_lean_forward(self, x):  # inference: the same function, channels-first (lean.py)
+            return lean_forward(self, x, return_features)
         line = x[..., 0]  # (B, L) complex64
         p = x[..., 1].real.mean(dim=1)  # (B,) float32, constant along a column
         if self.config.scale_equivariant:  # focusing is linear: predict on unit-rms columns
