@@ -47,14 +47,18 @@ BATCH = 256
 GOALS = {"fastest_beating_student_vs_matched_filter_speed_min": 1 / 3, "seed_teacher_speedup_min": 10.0}
 
 
-def run_scene(focuser, raw: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, float]:
-    """The whole scene (R, A) through `focuser` in batches; (focused (R, A), seconds)."""
+def run_scene(focuser, raw: np.ndarray, p: np.ndarray, passes: int = 3) -> tuple[np.ndarray, float]:
+    """The whole scene (R, A) through `focuser` in batches; (focused (R, A), seconds of the fastest of
+    `passes` passes: a busy moment of the machine slows one pass, not the figure)."""
     focuser.focus_lines(raw[:BATCH], p[:BATCH])  # warm-up: caches, frozen twins
     out = np.empty_like(raw)
-    start = time.perf_counter()
-    for i in range(0, raw.shape[0], BATCH):
-        out[i : i + BATCH] = focuser.focus_lines(raw[i : i + BATCH], p[i : i + BATCH])
-    return out, time.perf_counter() - start
+    fastest = float("inf")
+    for _ in range(passes):
+        start = time.perf_counter()
+        for i in range(0, raw.shape[0], BATCH):
+            out[i : i + BATCH] = focuser.focus_lines(raw[i : i + BATCH], p[i : i + BATCH])
+        fastest = min(fastest, time.perf_counter() - start)
+    return out, fastest
 
 
 def scores(y: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> dict:
