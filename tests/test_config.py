@@ -78,6 +78,8 @@ GEOMETRY = {
         ({"model": {"geometry": {**GEOMETRY, "swath": 1}}}, "model.geometry.swath: unknown key"),
         ({"model": {"geometry": {**GEOMETRY, "velocity_m_s": 0}}}, "model.geometry.velocity_m_s: must be > 0"),
         ({"model": {"geometry": [1, 2]}}, "model.geometry: expected a mapping"),
+        ({"model": {"gate_region": "edges", "gate_layers": "all"}}, "model.gate_region: edges leaves the valid region"),
+        ({"model": {"gate_region": "middle"}}, "model.gate_region: 'middle' is not one of all, edges"),
     ],
 )
 def test_validation_names_the_key(data, message):

@@ -44,6 +44,12 @@ class ModelConfig(Section):
     )
     gate_width: int = Field(8, ge=0, description="complex projections whose magnitudes feed a gate (0: no gates)")
     gate_hidden: int = Field(32, ge=1, description="hidden width of the selectivity gate MLP")
+    gate_region: Literal["all", "edges"] = Field(
+        "all",
+        description="where gates act: all samples, or edges only (samples within half an aperture of "
+        "a column's end; elsewhere a gated layer adds nothing, so the valid region keeps what the ungated "
+        "layers focus)",
+    )
     bidirectional: bool = Field(True, description="two-sided kernel (focusing needs past and future samples)")
     range_conditioning: bool = Field(True, description="condition each layer's kernels on the slant range")
     range_grid: int = Field(
@@ -90,6 +96,13 @@ class ModelConfig(Section):
             raise ConfigError(f"model.dt_min: must be <= model.dt_max ({self.dt_max}), got {self.dt_min}")
         if self.input_dim != 2 or self.output_dim != 1:
             raise ConfigError("model.input_dim/output_dim: the data contract fixes them to 2 and 1")
+        every_layer_gated = self.gate_layers == "all" or (self.gate_layers == "last" and self.num_layers == 1)
+        if self.gated and self.gate_region == "edges" and every_layer_gated:
+            raise ConfigError(
+                "model.gate_region: edges leaves the valid region to the ungated layers, and every layer is gated "
+                f"(gate_layers {self.gate_layers}, {self.num_layers} layer(s)); use gate_layers not_first or last "
+                "with 2 or more layers"
+            )
 
     @property
     def gated(self) -> bool:

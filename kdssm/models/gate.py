@@ -51,11 +51,18 @@ def position_features(p: torch.Tensor, length: int, geometry: Geometry | None) -
     return torch.stack([left, right, p[:, None].expand(-1, length)], dim=-1).float()
 
 
+def edge_mask(position: torch.Tensor) -> torch.Tensor:
+    """(..., 3) position features -> (...) float32: 1 where part of the aperture lies outside the column
+    (e_left < 1 or e_right < 1), 0 in the valid region."""
+    return (position[..., :2].amin(dim=-1) < 1.0).to(position.dtype)
+
+
 class SelectivityGate(nn.Module):
     """One complex gain per time step from phase-invariant features (module docstring)."""
 
-    def __init__(self, channels: int, hidden: int, width: int = 8):
+    def __init__(self, channels: int, hidden: int, width: int = 8, edges_only: bool = False):
         super().__init__()
+        self.edges_only = edges_only  # gain 0 where the whole aperture is inside the column
         self.proj = ComplexLinear(channels, width, bias=False)
         self.hidden = nn.Linear(width + POSITION_FEATURES, hidden)
         self.out = nn.Linear(hidden, 2)  # real and imaginary part of the gain
@@ -73,4 +80,6 @@ class SelectivityGate(nn.Module):
         magnitudes = torch.log1p(self.proj(v).abs())  # (B, L, width) float32
         feats = torch.cat([magnitudes, position], dim=-1)  # (B, L, width + 3)
         gain = self.out(F.gelu(self.hidden(feats)))  # (B, L, 2) float32
+        if self.edges_only:
+            gain = gain * edge_mask(position).unsqueeze(-1)  # (B, L, 2)
         return torch.view_as_complex(gain.contiguous()).unsqueeze(-1)  # (B, L, 1) complex64

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .gate import position_features
+from .gate import edge_mask, position_features
 
 
 def uses_lean_forward(model: nn.Module, x: torch.Tensor) -> bool:
@@ -72,7 +72,9 @@ def _gate(gate: nn.Module, v: torch.Tensor, position: torch.Tensor) -> torch.Ten
     w = gate.hidden.weight  # (hidden, width + 3)
     hidden = _apply(w[:, :width], magnitudes).add_(_apply(w[:, width:], position))  # (B, hidden, L)
     hidden.add_(gate.hidden.bias[:, None])
-    out = torch.matmul(gate.out.weight, F.gelu(hidden)).add_(gate.out.bias[:, None])  # (B, 2, L)
+    out = _apply(gate.out.weight, F.gelu(hidden)).add_(gate.out.bias[:, None])  # (B, 2, L)
+    if gate.edges_only:
+        out = out * edge_mask(position.transpose(1, 2)).unsqueeze(1)  # (B, 2, L)
     return torch.complex(out[:, 0], out[:, 1]).unsqueeze(1)  # (B, 1, L)
 
 

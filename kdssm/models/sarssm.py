@@ -64,7 +64,10 @@ class SarSSM(nn.Module):
             for _ in range(cfg.num_layers)
         )
         self.gates = nn.ModuleDict(
-            {str(i): SelectivityGate(h, cfg.gate_hidden, cfg.gate_width) for i in gated_layers(cfg)}
+            {
+                str(i): SelectivityGate(h, cfg.gate_hidden, cfg.gate_width, cfg.gate_region == "edges")
+                for i in gated_layers(cfg)
+            }
         )
         self.output_proj = ComplexLinear(h, cfg.output_dim, bias=False)
         self.init_used, self.init_fit_db = "random", None  # what this model started from

@@ -13,6 +13,7 @@ CASES = {
     "plain": dict(use_selectivity=False),
     "gated_not_first": dict(gate_layers="not_first", gate_width=3, gate_hidden=5),
     "gated_all": dict(gate_layers="all", gate_width=2, gate_hidden=4),
+    "gated_edges": dict(gate_layers="not_first", gate_width=2, gate_hidden=4, gate_region="edges"),
     "gated_last_modrelu": dict(gate_layers="last", activation="modrelu"),
     "gelu_no_scale": dict(use_selectivity=False, activation="gelu", scale_equivariant=False, init="random"),
     "no_geometry": dict(geometry=None, gate_width=2),

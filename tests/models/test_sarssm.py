@@ -121,3 +121,31 @@ def test_fast_and_reference_models_agree(columns):
     ref.load_state_dict(fast.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(fast(x), ref(x), rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("grad", [True, False])
+def test_edge_gates_leave_the_valid_region_to_the_ungated_layers(grad):
+    """gate_region edges: a gated layer adds nothing where the whole aperture is inside the column, so
+    there the model equals itself with those layers' gates closed; at the edges the gates act."""
+    from kdssm.geometry import PRESETS
+    from kdssm.metrics import valid_mask
+
+    x, _ = simulate("mini", 6, seed=5)  # (6, L, 2) complex64
+    geometry = PRESETS["mini"].geometry().to_dict()
+    torch.manual_seed(0)
+    model = SarSSM(model_dim=3, state_dim=16, num_layers=3, gate_region="edges", geometry=geometry).eval()
+    with torch.no_grad():
+        for gate in model.gates.values():
+            gate.out.weight.normal_(0.0, 0.5)
+            gate.out.bias.copy_(torch.tensor([0.7, 0.3]))
+    closed = SarSSM(model.config, initialise=False).eval()
+    closed.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        for gate in closed.gates.values():
+            gate.set_constant(0.0)
+    with torch.set_grad_enabled(grad):
+        y, y_closed = model(x).detach(), closed(x).detach()  # (6, L, 1) complex64
+    inside = valid_mask(x, "mini")[..., None]  # (6, L, 1) bool
+    torch.testing.assert_close(y[inside], y_closed[inside], rtol=1e-5, atol=1e-6 * float(y.abs().max()))
+    edges = ~inside
+    assert float((y[edges] - y_closed[edges]).abs().max()) > 1e-3 * float(y.abs().max())  # the gates act there
