@@ -8,7 +8,10 @@ and the teacher's cached outputs. It returns the autograd forward's values to fl
 - magnitudes are sqrt(re^2 + im^2) in three passes (torch's complex abs is a slower hypot), the
   column's power the sum of the real view's squares;
 - a gate's hidden layer splits W [m; pos] + b = W_m m + (W_pos pos + b), so no feature tensor is
-  concatenated, and its position term is the same for every layer's gate input shape.
+  concatenated;
+- a layer whose gate acts at the edges only (gate_region edges) adds nothing elsewhere: its activation,
+  mixing and gate run on the samples within half an aperture of either end (8-10 % of a 1,000-sample
+  line), its convolution still on the whole line.
 """
 
 from __future__ import annotations
@@ -78,6 +81,30 @@ def _gate(gate: nn.Module, v: torch.Tensor, position: torch.Tensor) -> torch.Ten
     return torch.complex(out[:, 0], out[:, 1]).unsqueeze(1)  # (B, 1, L)
 
 
+def _edge_width(position: torch.Tensor) -> int | None:
+    """The most samples at either end of a column in this batch with part of the aperture outside
+    (position (B, 3, L)); None when the two ends would overlap (then the gates run on whole lines)."""
+    width = int((position[:, 0] < 1.0).sum(dim=-1).max())
+    return width if 2 * width < position.shape[-1] else None
+
+
+def _edges(t: torch.Tensor, width: int) -> torch.Tensor:
+    """The first and last `width` samples of (B, C, L) lines side by side: (B, C, 2 width)."""
+    return torch.cat([t[..., :width], t[..., t.shape[-1] - width :]], dim=-1)
+
+
+def _add_at_edges(u, update_edges, layer, gate, u_edges, position_edges) -> torch.Tensor:
+    """u plus a layer whose gate acts at the edges only: activation, mixing and gate run on the edge
+    samples alone (the gain is 0 elsewhere, so nothing else changes)."""
+    delta = _mix(layer.mix.weight, _activation(layer.activation, update_edges))  # (B, H, 2 w)
+    delta = delta * _gate(gate, u_edges, position_edges)
+    width = delta.shape[-1] // 2
+    out = u.clone()
+    out[..., :width] += delta[..., :width]
+    out[..., u.shape[-1] - width :] += delta[..., width:]
+    return out
+
+
 @torch.no_grad()
 def lean_forward(model: nn.Module, x: torch.Tensor, return_features: bool = False):
     """x (B, L, 2) complex64 -> y (B, L, 1) complex64 [, features, each (B, L, H)], as SarSSM.forward."""
@@ -91,14 +118,18 @@ def lean_forward(model: nn.Module, x: torch.Tensor, return_features: bool = Fals
     position = None
     if len(model.gates):
         position = position_features(p, x.shape[1], model.geometry).transpose(1, 2).contiguous()  # (B, 3, L)
+    edge = _edge_width(position) if any(g.edges_only for g in model.gates.values()) else None
     features = []
     for i, layer in enumerate(model.layers):
         update = layer.conv.forward_channels_first(u, p)  # (B, H, L)
-        update = _mix(layer.mix.weight, _activation(layer.activation, update))
         gate = model.gates[str(i)] if str(i) in model.gates else None
-        if gate is not None:
-            update = update * _gate(gate, u, position)
-        u = u + update
+        if gate is not None and gate.edges_only and edge is not None:
+            u = _add_at_edges(u, _edges(update, edge), layer, gate, _edges(u, edge), _edges(position, edge))
+        else:
+            update = _mix(layer.mix.weight, _activation(layer.activation, update))
+            if gate is not None:
+                update = update * _gate(gate, u, position)
+            u = u + update
         if return_features:
             features.append(u.transpose(1, 2))  # (B, L, H)
     y = _mix(model.output_proj.weight, u).transpose(1, 2)  # (B, L, 1) complex64
