@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.gate import position_features
+from ..models.gate import edge_mask, position_features
 from ..models.s4d_kernel import circular_kernel
 from ..models.sarssm import SarSSM
 
@@ -92,6 +92,7 @@ class FrozenLayer(nn.Module):
         self.gate_proj = None if gate is None else block_linear(gate.proj.weight.detach())
         self.gate_hidden = None if gate is None else copy.deepcopy(gate.hidden)
         self.gate_out = None if gate is None else copy.deepcopy(gate.out)
+        self.edges_only = gate is not None and gate.edges_only  # gain 0 in the valid region (gate_region edges)
 
     def column_spectra(self, p: torch.Tensor) -> torch.Tensor:
         """Each column's spectrum (B or 1, N, H, 2): the two grid spectra around p, weighted."""
@@ -133,7 +134,10 @@ class FrozenLayer(nn.Module):
         feats = torch.cat([magnitudes, position], dim=-1)
         dtype = self.gate_hidden.weight.dtype if isinstance(self.gate_hidden.weight, torch.Tensor) else torch.float32
         hidden = F.gelu(self.gate_hidden(feats.to(dtype)))
-        return self.gate_out(hidden).float().unsqueeze(-2)  # (B, T, 1, 2)
+        gain = self.gate_out(hidden).float()  # (B, T, 2)
+        if self.edges_only:
+            gain = gain * edge_mask(position).unsqueeze(-1)
+        return gain.unsqueeze(-2)  # (B, T, 1, 2)
 
     def forward(self, u: torch.Tensor, p: torch.Tensor, position: torch.Tensor | None) -> torch.Tensor:
         v = self.normalise(u)

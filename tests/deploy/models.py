@@ -15,7 +15,9 @@ def linear_student() -> SarSSM:
     return SarSSM(model_dim=4, state_dim=32, num_layers=2, use_selectivity=False, geometry=MINI.to_dict()).eval()
 
 
-def gated_student(norm: str = "none", activation: str = "identity", gate_layers: str = "last") -> SarSSM:
+def gated_student(
+    norm: str = "none", activation: str = "identity", gate_layers: str = "last", gate_region: str = "all"
+) -> SarSSM:
     """A gated student whose gates and mixing are perturbed, so the model is not linear."""
     torch.manual_seed(1)
     model = SarSSM(
@@ -24,6 +26,7 @@ def gated_student(norm: str = "none", activation: str = "identity", gate_layers:
         num_layers=2,
         use_selectivity=True,
         gate_layers=gate_layers,
+        gate_region=gate_region,
         gate_width=4,
         norm=norm,
         activation=activation,

@@ -34,6 +34,7 @@ def test_block_linear_is_the_complex_product():
         gated_student,
         lambda: gated_student("layer", "modrelu", "all"),
         lambda: gated_student("none", "gelu", "not_first"),
+        lambda: gated_student("none", "identity", "last", "edges"),
     ],
 )
 @pytest.mark.parametrize("power_of_two", [False, True])
