@@ -29,7 +29,7 @@ class ComplexLinear(nn.Module):
         return y
 
 
-def _modrelu(z: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+def modrelu(z: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """relu(|z| + b) z / |z|: keeps the phase, thresholds the magnitude."""
     mag = z.abs()
     return torch.where(mag > 0, F.relu(mag + bias) / mag.clamp_min(1e-12), torch.zeros_like(mag)) * z
@@ -51,7 +51,7 @@ class ComplexActivation(nn.Module):
         if self.kind == "identity":
             return z
         if self.kind == "modrelu":
-            return _modrelu(z, self.bias)
+            return modrelu(z, self.bias)
         act = self.SPLIT[self.kind]
         return torch.complex(act(z.real), act(z.imag))
 

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .complex import modrelu
 from .gate import edge_mask, position_features
 
 
@@ -46,7 +47,7 @@ def _apply(w: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     if terms > 3 and out_features * terms > 16:
         return torch.matmul(w, u)
     out = u[:, :1] * w[None, :, 0, None]  # (B, O, L)
-    for k in range(1, w.shape[1]):
+    for k in range(1, terms):
         out.addcmul_(u[:, k : k + 1], w[None, :, k, None])
     return out
 
@@ -57,15 +58,11 @@ def _mix(weight: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 
 
 def _activation(act: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """ComplexActivation on channels-first z (B, H, L): the same elementwise function."""
-    if act.kind == "identity":
-        return z
+    """ComplexActivation on channels-first z (B, H, L): elementwise, only modReLU's per-channel bias
+    needs the channel axis."""
     if act.kind == "modrelu":
-        mag = _magnitude(z)  # (B, H, L)
-        scaled = F.relu(mag + act.bias[:, None]) / mag.clamp_min(1e-12)
-        return torch.where(mag > 0, scaled, torch.zeros_like(mag)) * z
-    fn = act.SPLIT[act.kind]
-    return torch.complex(fn(z.real), fn(z.imag))
+        return modrelu(z, act.bias[:, None])
+    return act(z)
 
 
 def _gate(gate: nn.Module, v: torch.Tensor, position: torch.Tensor) -> torch.Tensor:

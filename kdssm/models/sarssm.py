@@ -38,7 +38,8 @@ class SarSSM(nn.Module):
 
     def __init__(self, config: ModelConfig | None = None, *, initialise: bool = True, **overrides):
         super().__init__()
-        self.config = (config or ModelConfig()).replace(**overrides) if overrides else (config or ModelConfig())
+        base = config or ModelConfig()
+        self.config = base.replace(**overrides) if overrides else base
         cfg = self.config
         self.geometry = Geometry.from_dict(cfg.geometry) if cfg.geometry is not None else None
         h = cfg.model_dim
