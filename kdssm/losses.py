@@ -48,25 +48,44 @@ def distillation_loss(
     temperature: float,
     teacher_error: torch.Tensor | None = None,
     mask: torch.Tensor | None = None,
+    trust: torch.Tensor | None = None,
     eps: float = EPS,
 ) -> torch.Tensor:
     """Distillation as a Gaussian likelihood of the teacher's labels, (B, L, C) complex:
 
-        sum_{b,i} w_i |s - t|^2 / sum_{b,i} w_i |t|^2,   w_i = 1 / (1 + T e_i)   (teacher_precision)
+        sum_{b,i} w_i k_bi |s - t|^2 / sum_{b,i} w_i |t|^2,   w_i = 1 / (1 + T e_i)   (teacher_precision)
 
     The seeds' T^2 MSE(s/T, t/T) is the plain MSE whatever T (T cancels). Here T is the scale of the
     error the student assumes in the teacher's output: at T -> 0 every position is trusted alike (the
     normalised MSE); as T grows, positions where the teacher is measured to be less accurate (the
     column edges, ~-10 dB, against -34 dB inside) count less. T changes the gradient's direction, not
     only its size. Without a profile (teacher_error None) every e_i is 0. `mask` (B, L, 1) keeps a
-    region (the valid one), as the ground-truth objective weighs it.
+    region (the valid one), as the ground-truth objective weighs it. `trust` k (B, L, C) in [0, 1]
+    (default 1) drops terms from the numerator only (`teacher_bound`), so a dropped position does not
+    raise the weight of the others.
     """
     w = torch.ones_like(student.real[:1])  # (1, L, C)
     if teacher_error is not None:
         w = w * teacher_precision(teacher_error, temperature)[None, :, None]
     if mask is not None:
         w = w * mask.to(w.dtype)  # (B, L, C)
-    return (w * (student - teacher).abs().pow(2)).sum() / (w * teacher.abs().pow(2)).sum().clamp_min(eps)
+    err = (student - teacher).abs().pow(2)  # (B, L, C)
+    if trust is not None:
+        err = err * trust.to(err.dtype)
+    return (w * err).sum() / (w * teacher.abs().pow(2)).sum().clamp_min(eps)
+
+
+def teacher_bound(student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """k = 1 where |t - y| <= |s - y|, else 0, detached, (B, L, C) -> float (B, L, C).
+
+    The teacher-bounded regression of Chen et al. (2017, "Learning efficient object detection models
+    with knowledge distillation"): on a labelled column the teacher's output is a label only where the
+    teacher is closer to the truth than the student is now. Once the student beats the teacher at a
+    position, the teacher stops pulling it back to the teacher's error; where the student is still
+    worse, the teacher's label (smooth, reachable) guides it as before.
+    """
+    with torch.no_grad():
+        return ((teacher - target).abs() <= (student - target).abs()).to(student.real.dtype)
 
 
 def teacher_error_profile(teacher: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -36,6 +36,18 @@ def test_temperature_changes_the_distillation_gradient():
     assert float(losses.distillation_loss(s, t, 4.0)) == pytest.approx(float(losses.normalised_mse(s, t)), rel=1e-6)
 
 
+def test_teacher_bound_keeps_the_teacher_only_where_it_is_closer_to_the_truth():
+    y = c([1.0, 1.0, 1.0])
+    teacher = c([1.1, 3.0, 1.0])  # close, far, exact
+    student = c([2.0, 1.5, 1.0])  # the student beats the teacher at the second position only
+    torch.testing.assert_close(losses.teacher_bound(student, teacher, y), torch.tensor([1.0, 0.0, 1.0]))
+    s, t = student[None, :, None], teacher[None, :, None]
+    k = losses.teacher_bound(s, t, y[None, :, None])
+    # the dropped position leaves the numerator only: the others keep their weight
+    expected = (0.9**2 + 0.0) / (1.1**2 + 3.0**2 + 1.0**2)
+    assert float(losses.distillation_loss(s, t, 1.0, trust=k)) == pytest.approx(expected, rel=1e-5)
+
+
 def test_teacher_precision_and_error_profile_golden():
     e = torch.tensor([0.0, 0.25, 1.0])
     torch.testing.assert_close(losses.teacher_precision(e, 4.0), torch.tensor([1.0, 0.5, 0.2]))

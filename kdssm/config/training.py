@@ -79,3 +79,8 @@ class DistillConfig(Section):
     moment_weight: float = Field(0.05, ge=0.0, description="weight of magnitude moment matching")
     confidence_weight: float = Field(0.02, ge=0.0, description="weight of the confidence term")
     dynamic_temperature: bool = Field(False, description="anneal the temperature over training")
+    teacher_bound: bool = Field(
+        True,
+        description="on labelled columns, the teacher's output is a label only where the teacher is closer to "
+        "the ground truth than the student (losses.teacher_bound); unlabelled columns keep the whole term",
+    )

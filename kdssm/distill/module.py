@@ -117,7 +117,7 @@ class DistillationModule(GroundTruthModule):
             "student": labelled_share * self.ground_truth_loss(labelled_only(s_out), labelled_only(y), labelled_only(x))
             if has_labels
             else zero,
-            "distillation": self.teacher_label_loss(s_out, t_out, x, temp),
+            "distillation": self.teacher_label_loss(s_out, t_out, x, temp, self.trust(s_out, t_out, y, labelled)),
         }
         w, d = state["weights"], self.dcfg
         feature = s_out.new_zeros((), dtype=torch.float32)
@@ -146,15 +146,31 @@ class DistillationModule(GroundTruthModule):
         terms["total"] = total
         return terms | {"_y_hat": s_out}
 
+    def trust(
+        self, s_out: torch.Tensor, t_out: torch.Tensor, y: torch.Tensor, labelled: torch.Tensor
+    ) -> torch.Tensor | None:
+        """(B, L, 1) where the teacher's label counts: with `teacher_bound`, on labelled columns only
+        where the teacher is closer to the truth than the student (losses.teacher_bound), everywhere
+        on unlabelled ones; None (everywhere) without it or without labels."""
+        if not self.dcfg.teacher_bound or not bool(labelled.any()):
+            return None
+        bound = losses.teacher_bound(s_out, t_out, y)  # (B, L, 1)
+        return torch.where(labelled[:, None, None], bound, torch.ones_like(bound))
+
     def teacher_label_loss(
-        self, s_out: torch.Tensor, t_out: torch.Tensor, x: torch.Tensor, temperature: float
+        self,
+        s_out: torch.Tensor,
+        t_out: torch.Tensor,
+        x: torch.Tensor,
+        temperature: float,
+        trust: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The teacher's output taken as a label with the ground-truth objective's own weighting: the
         whole column plus valid_weight x the valid region (distillation_loss on each), so a column the
-        teacher labels teaches what a labelled one does."""
+        teacher labels teaches what a labelled one does. `trust` (B, L, 1) as `trust()` gives it."""
 
         def loss(mask: torch.Tensor | None = None) -> torch.Tensor:
-            return losses.distillation_loss(s_out, t_out, temperature, self.teacher_error, mask)
+            return losses.distillation_loss(s_out, t_out, temperature, self.teacher_error, mask, trust)
 
         return self.whole_plus_valid(x, loss, loss)
 

@@ -173,3 +173,16 @@ def test_temperature_reaches_the_student_through_the_teacher_error_profile(batch
         g = student_grads(module, data, module.state_for_epoch(0))
         grads.append(g / g.norm())
     assert (grads[0] - grads[1]).norm() > 1e-3
+
+
+def test_teacher_bound_stops_the_teacher_pulling_a_better_student_back(batch):
+    teacher, (x, y, _, t_out, *_) = batch
+    labelled = torch.tensor([True, True, False, False])
+    bounded, plain = make_module(teacher), make_module(teacher, teacher_bound=False)
+    trust = bounded.trust(y, t_out, y, labelled)  # a student equal to the truth beats the teacher everywhere
+    assert float(trust[:2].sum()) == 0.0 and bool((trust[2:] == 1.0).all())  # unlabelled columns keep it all
+    assert plain.trust(y, t_out, y, labelled) is None
+    on_labelled = bounded.teacher_label_loss(y[:2], t_out[:2], x[:2], 2.5, trust[:2])
+    assert float(on_labelled) == 0.0  # no pull back towards the teacher's errors
+    assert float(plain.teacher_label_loss(y[:2], t_out[:2], x[:2], 2.5)) > 0.0
+    assert float(bounded.teacher_label_loss(y, t_out, x, 2.5, trust)) > 0.0  # the unlabelled half still teaches
