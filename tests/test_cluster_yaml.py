@@ -1,8 +1,12 @@
 """cluster.yaml is a Ray cluster-launcher file that Ray's own schema accepts, set up to run this project."""
 
 import pathlib
+import re
 
+import ray
 import yaml
+
+import kdssm
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -20,13 +24,30 @@ def test_cluster_yaml_is_valid_against_rays_schema():
     validate_config(prepare_config(config))  # what `ray up` checks after filling the provider's defaults
 
 
-def test_cluster_yaml_installs_this_project_on_autoscaling_gpu_workers():
+def test_cluster_yaml_runs_the_baked_image_on_autoscaling_gpu_workers():
     config = yaml.safe_load((ROOT / "cluster.yaml").read_text())
     head = config["head_node_type"]
     workers = [t for name, t in config["available_node_types"].items() if name != head]
     assert any(t["resources"].get("GPU", 0) >= 1 and t["max_workers"] > t["min_workers"] for t in workers)
-    setup = " ".join(config["setup_commands"])
-    assert "torch==2.13.0" in setup and "pip install -e ~/kdssm" in setup
-    assert setup.index("torch==2.13.0") < setup.index("pip install -e ~/kdssm")  # torch first, as in the README
+    # the image of this version of kdssm; nodes install only the mounted code, nothing from an index
+    assert config["docker"]["image"].endswith(f"/kdssm:{kdssm.__version__}")
+    setup = config["setup_commands"] + config.get("head_setup_commands", []) + config.get("worker_setup_commands", [])
+    assert setup == ["pip install --no-deps -e ~/kdssm"]
     assert config["file_mounts"]["~/kdssm/configs"] == "./configs"
     assert "127.0.0.1" in " ".join(config["head_start_ray_commands"])  # MLflow binds to loopback
+
+
+def test_dockerfile_bakes_the_pinned_dependencies_on_rays_image():
+    text = (ROOT / "Dockerfile").read_text()
+    base = re.search(r"^FROM rayproject/ray:(\d+\.\d+)\.\d+-py3(\d+)-gpu$", text, re.M)
+    assert base, "the image starts from Ray's GPU image"
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    ray_pin = re.search(r'"ray\[[a-z,]+\]>=(\d+\.\d+),', pyproject).group(1)
+    assert base.group(1) == ray_pin and ray.__version__.startswith(ray_pin)  # the Ray minor CI tests
+    python = re.search(r'requires-python = ">=3\.(\d+)"', pyproject).group(1)
+    assert int(base.group(2)) >= int(python)
+    run = text[text.index("RUN ") :]
+    assert run.index("torch==2.13.0") < run.index("/tmp/kdssm")  # torch first, as in the README
+    assert "s3fs" in run  # the head writes Tune's experiment to s3://
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "runs"} <= set(ignored)  # the build context stays small
