@@ -64,7 +64,9 @@ def _download(uri: str, tracking_uri: str | None, cache_dir: str | None) -> Path
         location = version.source
     folder = cache_dir or tempfile.mkdtemp(prefix="kdssm-model-")
     try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=f"{location}/artifacts/model.ckpt", dst_path=folder)
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"{location}/artifacts/model.ckpt", dst_path=folder, tracking_uri=tracking_uri
+        )
     except (MlflowException, OSError) as err:
         raise SourceError(f"{uri}: version {version.version} has no model.ckpt ({type(err).__name__})") from None
     return Path(local)

@@ -13,6 +13,7 @@ from kdssm import metrics
 from kdssm.cli import main
 from kdssm.config import RunConfig
 from kdssm.data.datasets import load_split
+from kdssm.deploy.source import checkpoint_path
 from kdssm.tracking import to_pyfunc_input
 from tune import pareto
 from tune.sweep import run_sweep
@@ -117,7 +118,7 @@ def test_optuna_study_names_its_objectives_and_keeps_stopped_trials_out(sweep):
 
 @pytest.mark.slow
 def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
-    _save_dir, front, cfg, uri = sweep
+    save_dir, front, cfg, uri = sweep
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("smoke")
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI opens on the runs
@@ -167,6 +168,11 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
     assert len(versions) == len(front["front"])
     best = client.get_model_version_by_alias(name, "best-accuracy")
     client.get_model_version_by_alias(name, "smallest")
+    # `kdssm focus models:/...` downloads through the server it is given, whatever the global URI says
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    ckpt = checkpoint_path(f"models:/{name}@best-accuracy", uri, str(tmp_path / "download"))
+    trial_ckpts = {p.read_bytes() for p in (save_dir / "trials").glob("*/model.ckpt")}
+    assert ckpt.read_bytes() in trial_ckpts
     mlflow.set_tracking_uri(uri)
     model = mlflow.pyfunc.load_model(f"models:/{name}@best-accuracy")
     test = load_split(cfg.data, "test")
