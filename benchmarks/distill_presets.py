@@ -4,9 +4,11 @@ the same test columns: does distillation help, does the gate pay, which students
 
     python benchmarks/distill_presets.py [--teacher runs/demo/teacher] [--epochs 10]
 
-Writes benchmarks/results/distill_presets.json. Goals (issue 3): retention >= 99 / 97 / 95 / 85 %
-for standard / compressed / tiny / ultra. Gated variants: complex gates on every layer after the
-first (width 4, hidden 16), the seed's sizes otherwise.
+Writes benchmarks/results/distill_presets.json (after each preset). The recipe (--alpha --beta
+--gamma --preserve_distribution) defaults to the one that measurably transfers (distill_gain.py).
+Goals (issue 3): retention >= 99 / 97 / 95 / 85 % for standard / compressed / tiny / ultra. Gated
+variants: complex gates on every layer after the first (width 4, hidden 16), the seed's sizes
+otherwise.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ KEEP = ("params", "nmse_db", "nmse_valid_db", "accuracy", "pslr_db", "latency_ms
 GATE = {"use_selectivity": True, "gate_layers": "not_first", "gate_width": 4, "gate_hidden": 16}
 
 
-def student_config(teacher: Path, preset: str, epochs: int, train_size: int, gated: bool) -> RunConfig:
-    base = RunConfig.from_file(teacher / "config.yaml")
+def student_config(teacher: Path, preset: str, epochs: int, train_size: int, gated: bool, recipe: dict) -> RunConfig:
+    base = RunConfig.from_file(teacher / "config.yaml").with_overrides({"distillation": recipe})
     return base.with_overrides(
         {
             "model": {**MODEL_PRESETS[preset], **(GATE if gated else {"use_selectivity": False})},
@@ -50,14 +52,26 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=2048)
     parser.add_argument("--presets", nargs="+", default=list(GOALS))
     parser.add_argument("--variants", nargs="+", default=["gate_free", "gated"], choices=["gate_free", "gated"])
+    parser.add_argument("--alpha", type=float, default=0.5, help="ground-truth weight")
+    parser.add_argument("--beta", type=float, default=0.5, help="teacher-label weight")
+    parser.add_argument("--gamma", type=float, default=0.0, help="feature-matching weight")
+    parser.add_argument(
+        "--preserve_distribution", action="store_true", help="add the variance, moment and confidence terms"
+    )
     args = parser.parse_args()
+    recipe = {
+        "alpha": args.alpha,
+        "beta": args.beta,
+        "gamma": args.gamma,
+        "preserve_distribution": args.preserve_distribution,
+    }
     teacher = Path(args.teacher)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.presets:
             for variant in args.variants:
                 name = preset if variant == "gate_free" else f"{preset}+gate"
-                cfg = student_config(teacher, preset, args.epochs, args.train_size, variant == "gated")
+                cfg = student_config(teacher, preset, args.epochs, args.train_size, variant == "gated", recipe)
                 distilled = distill_run(cfg, teacher, Path(tmp) / f"kd-{name}", progress=False)
                 alone = train_run(cfg, Path(tmp) / f"gt-{name}", kind="student", progress=False)
                 teacher_acc, mf = distilled["teacher"]["accuracy"], distilled["matched_filter"]
@@ -84,19 +98,18 @@ def main() -> None:
                     f"{mf['accuracy']:.4f}",
                     flush=True,
                 )
-        teacher_scores = {k: distilled["teacher"][k] for k in KEEP}
-        baseline = {k: mf[k] for k in KEEP}
-    path = write_result(
-        "distill_presets",
-        {
-            "teacher": teacher_scores,
-            "matched_filter": baseline,
-            "teacher_dir": str(teacher),
-            "epochs": args.epochs,
-            "train_size": args.train_size,
-            "presets": rows,
-        },
-    )
+                path = write_result(  # after every preset: a long run stopped early keeps what it measured
+                    "distill_presets",
+                    {
+                        "teacher": {k: distilled["teacher"][k] for k in KEEP},
+                        "matched_filter": {k: mf[k] for k in KEEP},
+                        "teacher_dir": str(teacher),
+                        "epochs": args.epochs,
+                        "train_size": args.train_size,
+                        "recipe": recipe,
+                        "presets": rows,
+                    },
+                )
     print(f"-> {path}")
 
 
