@@ -28,6 +28,8 @@ SPACE_PARAMS = {
     "alpha": "distillation",
     "beta": "distillation",
     "gamma": "distillation",
+    "preserve_distribution": "distillation",
+    "teacher_bound": "distillation",
     "curriculum_epochs": "distillation",
     "stage_epochs": "distillation",
     "learning_rate": "training",

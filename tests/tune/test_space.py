@@ -33,3 +33,17 @@ def test_a_sample_overrides_its_sections_only():
     cfg = space.apply(base, {"model_dim": 8, "temperature": 3.5, "learning_rate": 0.004, "trial_note": "x"})
     assert (cfg.model.model_dim, cfg.distillation.temperature, cfg.training.learning_rate) == (8, 3.5, 0.004)
     assert cfg.model.state_dim == base.model.state_dim and cfg.data == base.data
+
+
+def test_the_loss_recipe_is_searchable():
+    cfg = RunConfig.from_dict(
+        {
+            "search": {
+                "space": {"preserve_distribution": {"choices": [True, False]}, "teacher_bound": {"choices": [False]}}
+            }
+        }
+    )
+    dist = space.distributions(cfg.search)
+    assert dist["preserve_distribution"] == od.CategoricalDistribution([True, False])
+    sample = space.apply(RunConfig(), {"preserve_distribution": False, "teacher_bound": False})
+    assert not sample.distillation.preserve_distribution and not sample.distillation.teacher_bound
