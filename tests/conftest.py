@@ -7,6 +7,8 @@ from kdssm.checkpoint import save_model
 from kdssm.config import RunConfig
 from kdssm.models import SarSSM
 
+from .helpers import local_ray
+
 TINY_TEACHER = dict(model_dim=6, state_dim=16, num_layers=3, use_selectivity=True, range_conditioning=True, dropout=0.1)
 TINY_DATA = dict(preset="mini", train_size=64, val_size=32, test_size=32)
 
@@ -24,22 +26,8 @@ def teacher_run(tmp_path_factory):
 
 @pytest.fixture
 def ray_local():
-    """One local Ray shared by the tests that need it (started on first use, stopped at the session's end).
-
-    4 logical CPUs on a 2-core machine: room for a 2-worker run beside a Tune trial; the work is tiny.
-    """
-    import ray
-
-    if not ray.is_initialized():
-        import logging
-
-        ray.init(
-            num_cpus=4,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            logging_config=ray.LoggingConfig(log_level="ERROR"),
-        )
-    yield ray
+    """One local Ray shared by the tests that need it (helpers.local_ray)."""
+    yield local_ray()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -16,6 +16,8 @@ from kdssm.memory import peak_memory_mb
 from kdssm.models import SarSSM, count_params
 from kdssm.resources import model_memory, parameter_count
 
+from .helpers import SMALL_SPLITS, TINY_TRAIN, flags
+
 MINI = PRESETS["mini"].geometry().to_dict()
 CONFIGS = {
     "demo teacher": dict(
@@ -129,31 +131,9 @@ def test_a_full_disk_during_focus_keeps_the_previous_output_and_the_rerun_comple
 
 def test_a_full_disk_during_training_stops_in_one_line_and_the_same_command_resumes(tmp_path):
     run = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "kdssm.cli",
-        "train",
-        "--config",
-        "configs/demo/teacher.yaml",
-        "--model_dim",
-        "4",
-        "--state_dim",
-        "16",
-        "--num_layers",
-        "1",
-        "--train_size",
-        "64",
-        "--val_size",
-        "32",
-        "--test_size",
-        "32",
-        "--num_epochs",
-        "2",
-        "--save_dir",
-        str(run),
-        "--quiet",
-    ]
+    cmd = [sys.executable, "-m", "kdssm.cli", "train"]
+    cmd += flags(**TINY_TRAIN | {"state_dim": 16, "num_layers": 1}, train_size=64, **SMALL_SPLITS, num_epochs=2)
+    cmd += flags(save_dir=run, quiet=True)
     failed = subprocess.run(
         cmd, capture_output=True, text=True, preexec_fn=_limited(6_000), timeout=300, cwd=os.getcwd()
     )

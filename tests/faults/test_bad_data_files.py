@@ -5,21 +5,11 @@ import pytest
 
 from kdssm.cli import main
 
+from ..helpers import SMALL_SPLITS, flags
+
 ARGS = [
     "train",
-    "--config",
-    "configs/demo/teacher.yaml",
-    "--model_dim",
-    "4",
-    "--state_dim",
-    "8",
-    "--train_size",
-    "64",
-    "--val_size",
-    "32",
-    "--test_size",
-    "32",
-    "--quiet",
+    *flags(config="configs/demo/teacher.yaml", model_dim=4, state_dim=8, train_size=64, **SMALL_SPLITS, quiet=True),
 ]
 GOOD_X = np.zeros((4, 256, 2), dtype=np.complex64)
 GOOD_Y = np.zeros((4, 256, 1), dtype=np.complex64)

@@ -41,23 +41,14 @@ def test_bad_search_section(tmp_path, teacher_run, capsys, case):
     assert not run.exists()
 
 
+def sweep_into(teacher_run, run, *more: str) -> int:
+    return main(["sweep", "--teacher_checkpoint", str(teacher_run), "--save_dir", str(run), *more])
+
+
 def test_unreachable_tracking_server(tmp_path, teacher_run, capsys):
     run = tmp_path / "sweep"
     assert (
-        main(
-            [
-                "sweep",
-                "--teacher_checkpoint",
-                str(teacher_run),
-                "--save_dir",
-                str(run),
-                "--smoke-test",
-                "--data_preset",
-                "mini",
-                "--tracking_uri",
-                "http://127.0.0.1:9",
-            ]
-        )
+        sweep_into(teacher_run, run, "--smoke-test", "--data_preset", "mini", "--tracking_uri", "http://127.0.0.1:9")
         == 2
     )
     err = capsys.readouterr().err.strip()
@@ -69,20 +60,7 @@ def test_unreachable_tracking_server(tmp_path, teacher_run, capsys):
 
 def test_credentials_in_the_tracking_uri_are_refused(tmp_path, teacher_run, capsys):
     run = tmp_path / "sweep"
-    assert (
-        main(
-            [
-                "sweep",
-                "--teacher_checkpoint",
-                str(teacher_run),
-                "--save_dir",
-                str(run),
-                "--tracking_uri",
-                "http://alice:secret@127.0.0.1:5000",
-            ]
-        )
-        == 2
-    )
+    assert sweep_into(teacher_run, run, "--tracking_uri", "http://alice:secret@127.0.0.1:5000") == 2
     err = capsys.readouterr().err
     assert "holds credentials" in err and "secret" not in err
     assert not run.exists()

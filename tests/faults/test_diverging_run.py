@@ -4,37 +4,12 @@ import torch
 
 from kdssm.cli import main
 
+from ..helpers import SMALL_SPLITS, TINY_TRAIN, flags
+
 ARGS = [
     "train",
-    "--config",
-    "configs/demo/teacher.yaml",
-    "--model_dim",
-    "4",
-    "--state_dim",
-    "8",
-    "--num_layers",
-    "2",
-    "--train_size",
-    "256",
-    "--val_size",
-    "32",
-    "--test_size",
-    "32",
-    "--batch_size",
-    "16",
-    "--quiet",
-    "--max_minutes",
-    "0",
-    "--num_epochs",
-    "30",
-    "--grad_clip",
-    "0",
-    "--warmup_fraction",
-    "0.5",
-    "--learning_rate",
-    "300",
-    "--ssm_learning_rate",
-    "300",
+    *flags(**TINY_TRAIN, train_size=256, **SMALL_SPLITS, batch_size=16, quiet=True, max_minutes=0, num_epochs=30),
+    *flags(grad_clip=0, warmup_fraction=0.5, learning_rate=300, ssm_learning_rate=300),
 ]
 
 

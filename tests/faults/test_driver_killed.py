@@ -8,6 +8,7 @@ import pytest
 from kdssm import load_model
 from kdssm.train.history import read_history
 
+from ..helpers import SMALL_SPLITS, TINY_STUDENT, flags
 from .helpers import ROOT, kdssm, kill_session, run_and_kill_when
 
 EPOCHS = 4
@@ -18,33 +19,8 @@ def test_killed_driver_resumes_with_every_epoch(tmp_path, teacher_run):
     run = tmp_path / "run"
     cmd = kdssm(
         "distill",
-        "--teacher_checkpoint",
-        str(teacher_run),
-        "--student_model_dim",
-        "3",
-        "--student_state_dim",
-        "8",
-        "--student_num_layers",
-        "2",
-        "--num_epochs",
-        str(EPOCHS),
-        "--train_size",
-        "512",
-        "--val_size",
-        "32",
-        "--test_size",
-        "32",
-        "--batch_size",
-        "8",
-        "--curriculum_epochs",
-        "1",
-        "--max_minutes",
-        "0",
-        "--quiet",
-        "--save_dir",
-        str(run),
-        "--num_workers",
-        "2",
+        *flags(teacher_checkpoint=teacher_run, **TINY_STUDENT, num_epochs=EPOCHS, train_size=512, **SMALL_SPLITS),
+        *flags(batch_size=8, max_minutes=0, quiet=True, save_dir=run, num_workers=2),
     )
     history = run / "history.jsonl"
     sessions = []

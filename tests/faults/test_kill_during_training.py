@@ -8,29 +8,10 @@ import pytest
 
 from kdssm import load_model
 
+from ..helpers import SMALL_SPLITS, TINY_STUDENT, TINY_TRAIN, flags
 from .helpers import ROOT, kdssm, run_and_kill_when
 
-ARGS = [
-    "--config",
-    "configs/demo/teacher.yaml",
-    "--model_dim",
-    "4",
-    "--state_dim",
-    "8",
-    "--num_layers",
-    "2",
-    "--train_size",
-    "256",
-    "--val_size",
-    "32",
-    "--test_size",
-    "32",
-    "--batch_size",
-    "16",
-    "--quiet",
-    "--max_minutes",
-    "0",
-]
+ARGS = flags(**TINY_TRAIN, train_size=256, **SMALL_SPLITS, batch_size=16, quiet=True, max_minutes=0)
 
 
 def epochs_logged(run) -> list[int]:
@@ -51,29 +32,8 @@ def test_killed_run_resumes_with_every_epoch(tmp_path, teacher_run, command):
     else:
         cmd = kdssm(
             "distill",
-            "--teacher_checkpoint",
-            str(teacher_run),
-            "--student_model_dim",
-            "3",
-            "--student_state_dim",
-            "8",
-            "--student_num_layers",
-            "2",
-            "--num_epochs",
-            "4",
-            "--train_size",
-            "256",
-            "--val_size",
-            "32",
-            "--test_size",
-            "32",
-            "--batch_size",
-            "16",
-            "--curriculum_epochs",
-            "1",
-            "--quiet",
-            "--save_dir",
-            str(run),
+            *flags(teacher_checkpoint=teacher_run, **TINY_STUDENT, num_epochs=4, train_size=256, **SMALL_SPLITS),
+            *flags(batch_size=16, quiet=True, save_dir=run),
         )
     last = run / "checkpoints" / "last.ckpt"
     seen = {}

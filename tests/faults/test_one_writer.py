@@ -13,31 +13,12 @@ import pytest
 from kdssm.cli import main
 from kdssm.train import folder_lock
 
+from ..helpers import SMALL_SPLITS, TINY_TRAIN, flags
 from .helpers import ROOT, kdssm
 
 ARGS = [
     "train",
-    "--config",
-    "configs/demo/teacher.yaml",
-    "--model_dim",
-    "4",
-    "--state_dim",
-    "8",
-    "--num_layers",
-    "2",
-    "--train_size",
-    "64",
-    "--val_size",
-    "32",
-    "--test_size",
-    "32",
-    "--batch_size",
-    "32",
-    "--num_epochs",
-    "40",
-    "--max_minutes",
-    "0",
-    "--quiet",
+    *flags(**TINY_TRAIN, train_size=64, **SMALL_SPLITS, batch_size=32, num_epochs=40, max_minutes=0, quiet=True),
 ]
 
 

@@ -4,30 +4,10 @@ import pytest
 
 from kdssm.cli import main
 
+from ..helpers import SMALL_SPLITS, TINY_TRAIN, flags
 from .helpers import snapshot
 
-ARGS = [
-    "train",
-    "--config",
-    "configs/demo/teacher.yaml",
-    "--model_dim",
-    "4",
-    "--state_dim",
-    "8",
-    "--num_layers",
-    "2",
-    "--train_size",
-    "64",
-    "--val_size",
-    "32",
-    "--test_size",
-    "32",
-    "--batch_size",
-    "32",
-    "--num_epochs",
-    "1",
-    "--quiet",
-]
+ARGS = ["train", *flags(**TINY_TRAIN, train_size=64, **SMALL_SPLITS, batch_size=32, num_epochs=1, quiet=True)]
 
 
 @pytest.fixture(scope="module")

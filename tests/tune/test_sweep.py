@@ -18,6 +18,8 @@ from kdssm.tracking import to_pyfunc_input
 from tune import pareto
 from tune.sweep import run_sweep
 
+from ..helpers import local_ray
+
 SPACE = {
     "model_dim": {"choices": [2, 4]},
     "num_layers": {"low": 1, "high": 2},
@@ -27,17 +29,7 @@ SPACE = {
 
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory, teacher_run, mlflow_server):
-    import ray
-
-    if not ray.is_initialized():
-        import logging
-
-        ray.init(
-            num_cpus=4,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            logging_config=ray.LoggingConfig(log_level="ERROR"),
-        )
+    local_ray()
     save_dir = tmp_path_factory.mktemp("sweep") / "sweep"
     cfg = RunConfig.from_file(teacher_run / "config.yaml").with_overrides(
         {

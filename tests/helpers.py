@@ -1,0 +1,49 @@
+"""Shared by the tests: command lines from keywords, the tiny runs they start, the output contract."""
+
+from __future__ import annotations
+
+import logging
+
+
+def flags(**options) -> list[str]:
+    """['--name', 'value', ...] in the keywords' order; True gives the bare switch."""
+    out: list[str] = []
+    for name, value in options.items():
+        out += [f"--{name}"] if value is True else [f"--{name}", str(value)]
+    return out
+
+
+# `kdssm train` of a tiny teacher on the demo geometry: seconds an epoch on 2 cores
+TINY_TRAIN = {"config": "configs/demo/teacher.yaml", "model_dim": 4, "state_dim": 8, "num_layers": 2}
+# `kdssm distill` of a tiny student; the teacher checkpoint is the caller's
+TINY_STUDENT = {"student_model_dim": 3, "student_state_dim": 8, "student_num_layers": 2, "curriculum_epochs": 1}
+SMALL_SPLITS = {"val_size": 32, "test_size": 32}
+
+# what every summary.json holds (ARCHITECTURE.md, the output contract)
+CONTRACT_KEYS = (
+    "params",
+    "nmse_db",
+    "nmse_valid_db",
+    "accuracy",
+    "pslr_db",
+    "islr_db",
+    "irw_samples",
+    "latency_ms_per_column",
+)
+
+
+def local_ray():
+    """The one local Ray of the test session, started on first use (stopped by conftest at the end).
+
+    4 logical CPUs on a 2-core machine: room for a 2-worker run beside a Tune trial; the work is tiny.
+    """
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=4,
+            include_dashboard=False,
+            logging_level=logging.WARNING,
+            logging_config=ray.LoggingConfig(log_level="ERROR"),
+        )
+    return ray
