@@ -93,3 +93,20 @@ def test_values_are_flattened_and_only_finite_numbers_become_metrics():
         {"acc": 0.9, "n": 3, "ok": True, "bad": float("nan"), "s": "x", "t": {"v": 1}}, "m."
     )
     assert metrics == {"m.acc": 0.9, "m.n": 3.0, "m.t.v": 1.0}
+
+
+def test_the_pyfunc_model_is_saved_without_mlflow_warnings_in_the_users_output(tmp_path):
+    import warnings
+
+    from mlflow.models import Model
+
+    from kdssm.checkpoint import save_model
+    from kdssm.models import SarSSM
+    from kdssm.tracking.pyfunc import save_pyfunc
+
+    save_model(SarSSM(model_dim=2, state_dim=4, num_layers=1), tmp_path / "model.ckpt", "student")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        save_pyfunc(tmp_path / "pyfunc", tmp_path / "model.ckpt", Model())
+    assert not [w for w in caught if "input example" in str(w.message)]  # the signature is given instead
+    assert (tmp_path / "pyfunc" / "MLmodel").is_file()

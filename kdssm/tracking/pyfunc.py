@@ -3,6 +3,7 @@ the wrapper that loads it back, and the model folder MLflow stores."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -59,12 +60,14 @@ def save_pyfunc(folder: Path, checkpoint: Path, mlflow_model) -> None:
     """The pyfunc model folder of a checkpoint (MLmodel, the checkpoint, kdssm's code, requirements)."""
     import kdssm
 
-    mlflow.pyfunc.save_model(
-        path=str(folder),
-        python_model=StudentModel(),
-        artifacts={"checkpoint": str(checkpoint)},
-        code_paths=[str(Path(kdssm.__file__).parent)],
-        signature=signature(),
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy", "pyyaml"],
-        mlflow_model=mlflow_model,
-    )
+    with warnings.catch_warnings():  # the signature is given (any number and length of columns): no example
+        warnings.filterwarnings("ignore", message=".*An input example was not provided")  # ANSI-coloured
+        mlflow.pyfunc.save_model(
+            path=str(folder),
+            python_model=StudentModel(),
+            artifacts={"checkpoint": str(checkpoint)},
+            code_paths=[str(Path(kdssm.__file__).parent)],
+            signature=signature(),
+            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "numpy", "pyyaml"],
+            mlflow_model=mlflow_model,
+        )
