@@ -35,6 +35,8 @@ def first_difference(old: dict, new: dict, prefix: str = "") -> str | None:
             found = first_difference(a, b, f"{prefix}{key}.")
             if found:
                 return found
+        elif key not in old:  # a field added after the run began: its default may change what it does
+            return f"{prefix}{key}: not in the stored config (an older kdssm) -> {b!r}"
         elif a != b:
             return f"{prefix}{key}: {a!r} -> {b!r}"
     return None

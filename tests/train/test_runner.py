@@ -69,6 +69,10 @@ def test_unfinished_run_with_another_config_is_refused(tmp_path, capsys):
     (run / "summary.json").unlink()  # as if killed before the end
     assert main(["train", *TINY_ARGS, "--num_epochs", "1", "--model_dim", "6", "--save_dir", str(run)]) == 2
     assert "model.model_dim: 8 -> 6" in capsys.readouterr().err
+    stored = (run / "config.yaml").read_text()  # a run begun by a kdssm without a field of today's
+    (run / "config.yaml").write_text(stored.replace("  teacher_bound: true\n", ""))
+    assert main(["train", *TINY_ARGS, "--num_epochs", "1", "--save_dir", str(run)]) == 2
+    assert "distillation.teacher_bound: not in the stored config (an older kdssm) -> True" in capsys.readouterr().err
 
 
 def test_resume_continues_from_last_checkpoint(tmp_path):
