@@ -97,15 +97,9 @@ def parameter_count(cfg: ModelConfig) -> int:
         + (2 * h if cfg.norm == "layer" else 0)
         + (h if cfg.activation == "modrelu" else 0)
     )
-    gated = _gated_layers(cfg)
+    gated = len(cfg.gated_layer_indices)
     gate = 2 * h * cfg.gate_width + (cfg.gate_width + 3) * cfg.gate_hidden + cfg.gate_hidden + 2 * cfg.gate_hidden + 2
     return 2 * h + cfg.num_layers * per_layer + gated * gate + 2 * h * cfg.output_dim
-
-
-def _gated_layers(cfg: ModelConfig) -> int:
-    if not cfg.gated:
-        return 0
-    return {"all": cfg.num_layers, "last": 1, "not_first": cfg.num_layers - 1}[cfg.gate_layers]
 
 
 def kernel_build(cfg: ModelConfig, points: int, taps: int, n: int, spectra: bool) -> int:

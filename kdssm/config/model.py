@@ -96,8 +96,7 @@ class ModelConfig(Section):
             raise ConfigError(f"model.dt_min: must be <= model.dt_max ({self.dt_max}), got {self.dt_min}")
         if self.input_dim != 2 or self.output_dim != 1:
             raise ConfigError("model.input_dim/output_dim: the data contract fixes them to 2 and 1")
-        every_layer_gated = self.gate_layers == "all" or (self.gate_layers == "last" and self.num_layers == 1)
-        if self.gated and self.gate_region == "edges" and every_layer_gated:
+        if self.gate_region == "edges" and self.gated and len(self.gated_layer_indices) == self.num_layers:
             raise ConfigError(
                 "model.gate_region: edges leaves the valid region to the ungated layers, and every layer is gated "
                 f"(gate_layers {self.gate_layers}, {self.num_layers} layer(s)); use gate_layers not_first or last "
@@ -107,6 +106,14 @@ class ModelConfig(Section):
     @property
     def gated(self) -> bool:
         return self.use_selectivity and self.gate_width > 0
+
+    @property
+    def gated_layer_indices(self) -> list[int]:
+        """Indices of the layers that carry a gate (none without one)."""
+        if not self.gated:
+            return []
+        n = self.num_layers
+        return {"all": list(range(n)), "last": [n - 1], "not_first": list(range(1, n))}[self.gate_layers]
 
     def matched_filter_blocker(self) -> str:
         """Why this model cannot start as the matched filter ('' when it can)."""

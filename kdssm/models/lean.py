@@ -81,7 +81,7 @@ def _gate(gate: nn.Module, v: torch.Tensor, position: torch.Tensor) -> torch.Ten
 def _edge_width(position: torch.Tensor) -> int | None:
     """The most samples at either end of a column in this batch with part of the aperture outside
     (position (B, 3, L)); None when the two ends would overlap (then the gates run on whole lines)."""
-    width = int((position[:, 0] < 1.0).sum(dim=-1).max())
+    width = int((position[:, :2] < 1.0).sum(dim=-1).max())  # e_left (B, L) and e_right: each end's count
     return width if 2 * width < position.shape[-1] else None
 
 

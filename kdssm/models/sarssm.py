@@ -20,14 +20,6 @@ from .lean import lean_forward, uses_lean_forward
 from .s4d import SSM_PARAMETER_NAMES, S4DBlock
 
 
-def gated_layers(cfg: ModelConfig) -> list[int]:
-    """Indices of the layers that carry a gate."""
-    if not cfg.gated:
-        return []
-    n = cfg.num_layers
-    return {"all": list(range(n)), "last": [n - 1], "not_first": list(range(1, n))}[cfg.gate_layers]
-
-
 class SarSSM(nn.Module):
     """Maps x (B, L, 2) complex64 [raw line, p] to the focused line (B, L, 1) complex64.
 
@@ -67,7 +59,7 @@ class SarSSM(nn.Module):
         self.gates = nn.ModuleDict(
             {
                 str(i): SelectivityGate(h, cfg.gate_hidden, cfg.gate_width, cfg.gate_region == "edges")
-                for i in gated_layers(cfg)
+                for i in cfg.gated_layer_indices
             }
         )
         self.output_proj = ComplexLinear(h, cfg.output_dim, bias=False)
