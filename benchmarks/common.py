@@ -1,7 +1,8 @@
-"""Shared by the benchmarks: the machine's description and writing results as JSON."""
+"""Shared by the benchmarks: the machine's description, writing results as JSON, the distillation recipe."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -57,3 +58,19 @@ def write_result(name: str, payload: dict) -> Path:
     }
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
+
+
+def add_recipe_args(parser: argparse.ArgumentParser) -> None:
+    """--alpha --beta --gamma --preserve_distribution, by default the recipe that measurably transfers:
+    the ground truth and the teacher's labels alone (distill_gain.py; README, *Does distillation transfer?*)."""
+    parser.add_argument("--alpha", type=float, default=0.5, help="ground-truth weight (labelled columns)")
+    parser.add_argument("--beta", type=float, default=0.5, help="teacher-label weight (every column)")
+    parser.add_argument("--gamma", type=float, default=0.0, help="feature-matching weight")
+    parser.add_argument(
+        "--preserve_distribution", action="store_true", help="add the variance, moment and confidence terms"
+    )
+
+
+def recipe(args: argparse.Namespace) -> dict:
+    """The distillation section's overrides the recipe flags give."""
+    return {k: getattr(args, k) for k in ("alpha", "beta", "gamma", "preserve_distribution")}

@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result
+from common import add_recipe_args, recipe, write_result
 
 from kdssm.config import RunConfig
 from kdssm.distill.runner import distill_run
@@ -48,6 +48,12 @@ def scores(summary: dict) -> dict:
     }
 
 
+def fixed_length(base: RunConfig, data: dict, epochs: int, distillation: dict | None = None) -> RunConfig:
+    """base on `data` for exactly `epochs` epochs: no time limit, no early stopping."""
+    training = {"num_epochs": epochs, "max_minutes": 0.0, "early_stopping_patience": 100000}
+    return base.with_overrides({"data": data, "training": training, "distillation": distillation or {}})
+
+
 def pair(
     base: RunConfig,
     teacher: Path,
@@ -59,14 +65,8 @@ def pair(
     alone_epochs: int,
 ) -> dict:
     """One distilled student and its ground-truth twin (same student, same seed)."""
-
-    def cfg(data: dict, epochs: int) -> RunConfig:
-        return base.with_overrides(
-            {"data": data, "training": {"num_epochs": epochs, "max_minutes": 0.0, "early_stopping_patience": 100000}}
-        )
-
-    kd = distill_run(cfg(distilled_data, distilled_epochs), teacher, tmp / f"kd-{name}", progress=False)
-    alone = train_run(cfg(alone_data, alone_epochs), tmp / f"gt-{name}", kind="student", progress=False)
+    kd = distill_run(fixed_length(base, distilled_data, distilled_epochs), teacher, tmp / f"kd-{name}", progress=False)
+    alone = train_run(fixed_length(base, alone_data, alone_epochs), tmp / f"gt-{name}", kind="student", progress=False)
     alone_scores = scores(alone) | {"retention": alone["accuracy"] / kd["teacher"]["accuracy"]}
     return {
         "distilled": scores(kd),
@@ -95,12 +95,7 @@ def main() -> None:
     )
     parser.add_argument("--unlabelled", type=int, default=4096)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--alpha", type=float, default=0.5, help="ground-truth weight (labelled columns)")
-    parser.add_argument("--beta", type=float, default=0.5, help="teacher-label weight (every column)")
-    parser.add_argument("--gamma", type=float, default=0.0, help="feature-matching weight")
-    parser.add_argument(
-        "--preserve_distribution", action="store_true", help="add the variance, moment and confidence terms"
-    )
+    add_recipe_args(parser)
     parser.add_argument("--curriculum", type=int, default=0, help="student-only epochs first")
     parser.add_argument("--skip_b", action="store_true", help="run (a) only")
     parser.add_argument("--name", default="distill_gain", help="benchmarks/results/<name>.json")
@@ -111,13 +106,7 @@ def main() -> None:
         {
             "model": size,
             "training": {"batch_size": args.batch},
-            "distillation": {
-                "alpha": args.alpha,
-                "beta": args.beta,
-                "gamma": args.gamma,
-                "preserve_distribution": args.preserve_distribution,
-                "curriculum_epochs": args.curriculum,
-            },
+            "distillation": recipe(args) | {"curriculum_epochs": args.curriculum},
         }
     )
     results = {"a_by_labelled": {}}
@@ -161,13 +150,7 @@ def main() -> None:
             "with_seed_terms": {"gamma": 0.05, "preserve_distribution": True},
         }
         for name, distillation in variants.items():
-            variant = base.with_overrides(
-                {
-                    "data": {"train_size": full},
-                    "training": {"num_epochs": args.epochs, "max_minutes": 0.0, "early_stopping_patience": 100000},
-                    "distillation": distillation,
-                }
-            )
+            variant = fixed_length(base, {"train_size": full}, args.epochs, distillation)
             kd = distill_run(variant, teacher, Path(tmp) / f"kd-full-{name}", progress=False)
             b[f"distilled_{name}"] = scores(kd) | {"distillation": distillation}
             b[f"gain_{name}_nmse_db"] = b["ground_truth_only"]["nmse_db"] - kd["nmse_db"]

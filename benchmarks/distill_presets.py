@@ -19,7 +19,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result
+from common import add_recipe_args, write_result
+from common import recipe as distillation_recipe
 
 from kdssm.config import RunConfig
 from kdssm.distill.runner import distill_run
@@ -52,19 +53,9 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=2048)
     parser.add_argument("--presets", nargs="+", default=list(GOALS))
     parser.add_argument("--variants", nargs="+", default=["gate_free", "gated"], choices=["gate_free", "gated"])
-    parser.add_argument("--alpha", type=float, default=0.5, help="ground-truth weight")
-    parser.add_argument("--beta", type=float, default=0.5, help="teacher-label weight")
-    parser.add_argument("--gamma", type=float, default=0.0, help="feature-matching weight")
-    parser.add_argument(
-        "--preserve_distribution", action="store_true", help="add the variance, moment and confidence terms"
-    )
+    add_recipe_args(parser)
     args = parser.parse_args()
-    recipe = {
-        "alpha": args.alpha,
-        "beta": args.beta,
-        "gamma": args.gamma,
-        "preserve_distribution": args.preserve_distribution,
-    }
+    recipe = distillation_recipe(args)
     teacher = Path(args.teacher)
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
