@@ -110,3 +110,19 @@ def test_no_nan_on_zero_input(fn):
     assert torch.isfinite(getattr(losses, fn)(z, z))
     assert torch.isfinite(losses.confidence_loss(z, z, z, 2.0))
     assert torch.isfinite(losses.distillation_loss(z, z, 2.0))
+
+
+def test_feature_loss_on_real_pairs_equals_the_complex_one():
+    from kdssm.distill.projection import FeatureProjection
+    from kdssm.models.complex import to_real
+
+    torch.manual_seed(0)
+    s = torch.randn(2, 7, 3, dtype=torch.complex64)
+    t = torch.randn(2, 7, 5, dtype=torch.complex64)
+    proj = FeatureProjection(3, 5)
+    complex_side = losses.feature_loss(proj(s), t)
+    real_side = losses.feature_loss(proj.real_pairs(s), to_real(t))
+    assert float(real_side.detach()) == pytest.approx(float(complex_side.detach()), rel=1e-5)
+    g_complex = torch.autograd.grad(complex_side, proj.linear.weight)[0]
+    g_real = torch.autograd.grad(real_side, proj.linear.weight)[0]
+    assert torch.allclose(g_real, g_complex, rtol=1e-4, atol=1e-6)

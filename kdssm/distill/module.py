@@ -124,7 +124,7 @@ class DistillationModule(GroundTruthModule):
         if w.gamma > 0 or not self.training:
             t_feats = self.teacher_features(x, cached)
             for t, s in state["couplings"]:
-                projected = self.projections[self.pair_name(t, s)](s_feats[s])
+                projected = self.projections[self.pair_name(t, s)].real_pairs(s_feats[s])  # (B, L, 2 Ht) float32
                 feature = feature + losses.feature_loss(projected, t_feats[t]) / len(state["couplings"])
         terms["feature"] = feature
         total = w.alpha * terms["student"] + w.beta * terms["distillation"] + w.gamma * feature
@@ -186,10 +186,16 @@ class DistillationModule(GroundTruthModule):
                 )
 
     def training_step(self, batch, batch_idx):
-        state = self.epoch_state
-        terms = self.loss_terms(batch, state)
+        terms = self.loss_terms(batch, self.epoch_state)
         self.stop_if_diverged(terms["total"], "distillation")
-        self.log_terms("train", terms, batch[0].shape[0])
+        if self.writes_logs():
+            self.log_terms("train", terms, batch[0].shape[0])
+        return terms["total"]
+
+    def on_train_epoch_end(self) -> None:
+        """The epoch's schedule values, once (they are constant within an epoch)."""
+        super().on_train_epoch_end()
+        state = self.epoch_state
         w = state["weights"]
         for name, value in (
             ("curriculum/alpha", w.alpha),
@@ -201,7 +207,6 @@ class DistillationModule(GroundTruthModule):
             ("temperature", state["temperature"]),
         ):
             self.log(name, value, on_step=False, on_epoch=True)
-        return terms["total"]
 
     def validation_step(self, batch, batch_idx):
         terms = self.loss_terms(batch, self.state_for_epoch(self.current_epoch))

