@@ -19,11 +19,13 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message is one line naming the file."""
 
 
-def atomic_write(path: str | Path, write, suffix: str = ".tmp") -> None:
+def atomic_write(path: str | Path, write, suffix: str = ".tmp", durable: bool = True) -> None:
     """Call write(tmp_path) on a temporary file beside `path`, fsync it, then rename it over `path`.
 
     A kill at any moment leaves either the old file or the new one, never a torn one. `suffix` ends
-    the temporary's name, for writers that insist on one (torch.export wants .pt2).
+    the temporary's name, for writers that insist on one (torch.export wants .pt2). `durable=False`
+    skips the fsync, for caches whose readers check what they load and recompute a damaged entry: a
+    kill still leaves no torn file, and a power loss at worst an entry that is recomputed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -31,8 +33,9 @@ def atomic_write(path: str | Path, write, suffix: str = ".tmp") -> None:
     os.close(fd)
     try:
         write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

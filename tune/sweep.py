@@ -86,7 +86,15 @@ def build_tuner(
     trials_dir = str((save_dir / TRIALS).resolve())
     return tune.Tuner(
         trainable,
-        tune_config=tune.TuneConfig(search_alg=search, num_samples=s.num_samples, max_concurrent_trials=parallel),
+        tune_config=tune.TuneConfig(
+            search_alg=search,
+            num_samples=s.num_samples,
+            max_concurrent_trials=parallel,
+            # An in-trial student trains in its trial's own process: a new process per trial paid 5-8 s of
+            # start-up (torch, Lightning, kdssm imported again) between trials, longer than the fixed cost
+            # of the trial itself. Kept, the next trial starts at once. Ray Train trials only drive workers.
+            reuse_actors=ctx.in_trial,
+        ),
         run_config=tune.RunConfig(
             # Tune's status table on a terminal only; a log file gets the plain per-trial lines
             name=EXPERIMENT,

@@ -83,8 +83,8 @@ class ComplexActivation(nn.Module):
             return z
         if self.kind == "modrelu":
             return modrelu(z, self.bias)
-        act = self.SPLIT[self.kind]
-        return torch.complex(act(z.real), act(z.imag))
+        # on the interleaved real view: one contiguous pass (and one backward) for both parts
+        return torch.view_as_complex(self.SPLIT[self.kind](torch.view_as_real(z.resolve_conj())))
 
 
 class ComplexDropout(nn.Module):
