@@ -92,7 +92,7 @@ def _worker(job: dict) -> dict:
     try:
         with checkpoint.as_directory() if checkpoint else nullcontext(None) as folder:
             resume = os.path.join(folder, LIGHTNING_CHECKPOINT) if folder else None
-            trainer.fit(module, *loaders(t, plan.train_ds, plan.val_ds), ckpt_path=resume)
+            trainer.fit(module, *loaders(t, plan.train_ds, plan.val_ds, distributed=True), ckpt_path=resume)
     except FloatingPointError as err:  # raised on every rank together (GroundTruthModule.stop_if_diverged)
         return {"diverged": str(err)}
     out = {"epochs": trainer.current_epoch, "nodes": nodes}

@@ -14,7 +14,7 @@ import warnings
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import EarlyStopping
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, DistributedSampler
 
 from ..config import TrainConfig
 from .module import selection
@@ -50,11 +50,21 @@ def build_trainer(t: TrainConfig, steps_per_epoch: int, callbacks: list, **path:
     )
 
 
-def loaders(t: TrainConfig, train_ds, val_ds) -> tuple[DataLoader, DataLoader]:
-    """Shuffled training batches; validation in batches of at least 64 columns."""
-    return DataLoader(train_ds, batch_size=t.batch_size, shuffle=True), DataLoader(
-        val_ds, batch_size=max(t.batch_size, 64)
-    )
+def loaders(t: TrainConfig, train_ds, val_ds, distributed: bool = False) -> tuple[DataLoader, DataLoader]:
+    """Shuffled training batches; validation in batches of at least 64 columns.
+
+    One order of columns whatever runs the fit: Lightning gives each Ray Train rank a DistributedSampler
+    seeded with the run's seed (the shuffled loader is replaced); a run in this process (a local run, a
+    sweep's in-trial student) gets the same sampler for one rank. A local run then takes the steps of a
+    one-worker Ray Train run, so the two trial paths of a sweep train the same student alike; before,
+    it drew its order from the global generator, after the model's initialisation had used it.
+    """
+    if distributed:
+        train = DataLoader(train_ds, batch_size=t.batch_size, shuffle=True)
+    else:
+        order = DistributedSampler(train_ds, num_replicas=1, rank=0, shuffle=True, seed=t.seed)
+        train = DataLoader(train_ds, batch_size=t.batch_size, sampler=order)  # Lightning sets its epoch
+    return train, DataLoader(val_ds, batch_size=max(t.batch_size, 64))
 
 
 def steps_per_epoch(t: TrainConfig, train_ds) -> int:

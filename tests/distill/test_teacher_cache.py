@@ -52,3 +52,22 @@ def test_a_malformed_entry_is_recomputed(tmp_path):
 def test_code_identity_follows_the_model_source():
     assert teacher_cache.code_identity() == teacher_cache.code_identity()
     assert len(teacher_cache.code_identity()) == 64
+
+
+def test_an_entry_is_written_without_checksums_and_a_torn_one_is_recomputed(tmp_path, monkeypatch):
+    import os
+
+    fsyncs = []
+    monkeypatch.setattr(os, "fsync", lambda fd: fsyncs.append(fd))
+    teacher = _teacher()
+    x, y = simulate("mini", 4, 2)
+    torch.serialization.set_crc32_options(True)
+    targets, _ = _cached(tmp_path, teacher, x, y)
+    assert torch.serialization.get_crc32_options()  # the process-wide option restored
+    assert fsyncs == []  # a cache entry is not forced to disk (a few seconds for the demo sweep's)
+    (path,) = tmp_path.glob("*.pt")
+    again, hit = _cached(tmp_path, teacher, x, y)
+    assert hit and torch.equal(again.outputs, targets.outputs)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # what a power loss could leave
+    again, hit = _cached(tmp_path, teacher, x, y)
+    assert not hit and torch.equal(again.outputs, targets.outputs)

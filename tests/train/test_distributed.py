@@ -7,7 +7,7 @@ import pytest
 
 from kdssm import load_model
 from kdssm.config import RunConfig
-from kdssm.train import distributed
+from kdssm.train import distributed, runner
 from kdssm.train.cluster import (
     ClusterOptions,
     DistributedError,
@@ -71,6 +71,12 @@ def test_two_workers_match_one_worker_with_twice_the_batch(tmp_path, ray_local):
         assert (a[name] - b[name]).abs().max() / scale < 1e-4, name
     assert abs(one["training"]["best_value"] - two["training"]["best_value"]) < 1e-3
     assert two["training"]["workers"] == 2 and one["training"]["workers"] == 1
+    # a run in this process (a sweep's in-trial student) takes the one worker's steps: the same order of columns
+    runner.execute(plan_training(tiny(16), tmp_path / "local", kind="student"), progress=False)
+    c = load_model(tmp_path / "local" / "model.ckpt").state_dict()
+    for name in a:
+        scale = a[name].abs().max().clamp_min(1e-3)
+        assert (a[name] - c[name]).abs().max() / scale < 1e-4, name
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """A tracking server that stops answering mid-sweep and comes back: the sweep goes on, and every
 trial's record reaches MLflow once the server answers again."""
 
+import json
 import threading
 import time
 
@@ -61,6 +62,9 @@ def test_sweep_survives_a_tracking_server_outage(tmp_path, teacher_run, ray_loca
         runs = client.search_runs([exp.experiment_id], max_results=50)
         trials = [r for r in runs if r.data.tags.get("kdssm.role") == "trial"]
         assert len(trials) == 3 and all(r.info.status == "FINISHED" and "accuracy" in r.data.metrics for r in trials)
+        results = (save_dir / "tune" / "sweep").glob("run_trial_*/result.json")
+        pids = {json.loads(row)["pid"] for path in results for row in path.read_text().splitlines() if row.strip()}
+        assert len(pids) == 1  # one trial after another in one reused process: no start-up between them
         (parent,) = [r for r in runs if r.data.tags.get("kdssm.role") == "sweep"]
         assert parent.info.status == "FINISHED"
         assert parent.data.metrics["hypervolume"] == pytest.approx(front["hypervolume"])
