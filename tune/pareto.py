@@ -25,30 +25,12 @@ from pathlib import Path
 from kdssm.metrics import retention
 from kdssm.report import aligned
 
+from .dominance import front_ranks
 from .hypervolume import hypervolume as volume
 
 QUALITY_NAMES = ("accuracy", "nmse_valid_db")
 PARETO_JSON = "pareto.json"
 PARETO_PNG = "pareto.png"
-
-
-def dominates(a, b) -> bool:
-    """a dominates b when it is no worse in every (minimised) objective and better in one."""
-    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
-
-
-def front_ranks(points: list[tuple[float, ...]]) -> list[int]:
-    """Non-dominated sorting: 0 for the front, 1 for the front of the rest, ..."""
-    ranks = [-1] * len(points)
-    remaining = set(range(len(points)))
-    level = 0
-    while remaining:
-        front = {i for i in remaining if not any(dominates(points[j], points[i]) for j in remaining if j != i)}
-        for i in front:
-            ranks[i] = level
-        remaining -= front
-        level += 1
-    return ranks
 
 
 def objective_names(quality: str = "accuracy", latency: bool = False) -> list[str]:
@@ -134,7 +116,7 @@ def plot_history(path: Path, history: list[float]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from kdssm.checkpoint import atomic_write
+    from kdssm.files import atomic_write
 
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
     ax.plot(range(1, len(history) + 1), history, "o-", drawstyle="steps-post", c="tab:blue")
@@ -183,7 +165,7 @@ def plot(path: Path, pareto: dict, stopped=()) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from kdssm.checkpoint import atomic_write
+    from kdssm.files import atomic_write
 
     key, label = plotted_quality(pareto)
 

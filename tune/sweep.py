@@ -42,7 +42,6 @@ from kdssm.train.progress import on_terminal
 
 from . import pareto, shared_targets, space
 from .callbacks import MlflowTrials, ProgressLines
-from .early_stop import RungBoard
 from .folder import RUNGS, TUNE, prepare_folder
 from .placement import check_trial_memory, concurrency, trial_resources, tune_storage
 from .records import HYPERVOLUME_PNG, experiment_name, record_when_reachable, split_datasets
@@ -54,12 +53,19 @@ from .results import (
     quiet_latency,
     reference_scores,
 )
+from .rungs import RungBoard
 from .study import STUDY, StudentSearch, sampler, study_storage
 from .trial import SweepContext, objectives, run_trial
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 EXPERIMENT = "sweep"  # the Tune experiment's folder under <save_dir>/tune
+
+
+# The driver's teacher targets are kept on disk for a resumed sweep only when computing them took at
+# least this long: the demo teacher runs over its 4,352 columns in about 1 s, while writing its 428 MB
+# of features took 2-4 s of the sweep's start (measured on 2 cores), and a resume recomputes them in 1 s.
+CACHE_AFTER_S = 10.0
 
 
 def build_tuner(
@@ -169,6 +175,7 @@ def run_sweep(
                     val,
                     unlabelled,
                     save_dir / "teacher_cache",
+                    store_after_s=CACHE_AFTER_S,
                 )
             )  # NumPy: every trial reads the object store's copy
         s = cfg.search

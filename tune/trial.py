@@ -33,7 +33,8 @@ from kdssm.train.history import append_row, read_history
 from kdssm.train.plan import RunPlan
 
 from . import shared_targets, space
-from .early_stop import StopAtRung, ask, better
+from .early_stop import StopAtRung, ask
+from .rungs import better
 
 QUALITY = "quality"  # the quality objective as reported: best validation value so far
 PARAMS = "params"
@@ -50,7 +51,7 @@ class SweepContext:
     teacher_sha: str
     targets: dict | None  # compute_targets over all teacher layers, as NumPy (shared_targets); None: trials run it
     cluster: ClusterOptions  # num_workers = search.workers_per_trial
-    board: object = None  # early_stop.RungBoard actor; None: no early stopping
+    board: object = None  # rungs.RungBoard actor; None: no early stopping
     test: object = None  # datasets.Split of the test columns, loaded once by the driver
     reference: dict | None = None  # {"teacher", "matched_filter"}: test scores, computed once by the driver
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import atomic_write
+from ..files import atomic_write
 from ..geometry import PRESETS, columns_of
 from .errors import DeployError
 from .frozen import freeze

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import atomic_write
+from ..files import atomic_write
 
 PIXELS = 1024
 

@@ -151,11 +151,13 @@ def compute_targets(
     val,
     unlabelled,
     cache_dir: Path | None,
+    store_after_s: float = 0.0,
 ) -> dict:
     """{"train"/"val"[/"unlabelled"]: (split, TeacherTargets), "with_features": bool}: the teacher run
     once per split, the unlabelled columns (a Split without y, or None) included.
 
-    Cached on disk under cache_dir (None: computed here, nothing stored).
+    Cached on disk under cache_dir (None: computed here, nothing stored); a split whose targets took
+    less than store_after_s seconds is not stored (teacher_cache.load_or_compute).
     """
     splits = [("train", train), ("val", val)] + ([("unlabelled", unlabelled)] if unlabelled is not None else [])
     with_features = (
@@ -175,7 +177,14 @@ def compute_targets(
             targets = teacher_cache.run_teacher(teacher, split.x, layers, with_features)
         else:
             targets, _ = teacher_cache.load_or_compute(
-                cache_dir, teacher, sha, teacher_cache.split_identity(split.x, split.y), split.x, layers, with_features
+                cache_dir,
+                teacher,
+                sha,
+                teacher_cache.split_identity(split.x, split.y),
+                split.x,
+                layers,
+                with_features,
+                store_after_s,
             )
         out[which] = (split, targets)
     return out

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ..checkpoint import atomic_write
+from ..files import atomic_write
 
 
 def file_sha256(path: str | Path) -> str:
@@ -108,9 +109,11 @@ def load_or_compute(
     x: torch.Tensor,
     layers: list[int],
     with_features: bool,
+    store_after_s: float = 0.0,
 ) -> tuple[TeacherTargets, bool]:
     """Cached targets for this teacher, columns and code if present and well-formed, else computed and
-    stored. (targets, hit)."""
+    stored when computing them took at least `store_after_s` seconds (a cheaper teacher is run again
+    rather than written and read back). (targets, hit)."""
     key = cache_key(teacher_sha, split_id, layers, with_features)
     path = cache_dir / f"{key}.pt"
     if path.is_file():
@@ -120,9 +123,11 @@ def load_or_compute(
                 return TeacherTargets(payload["outputs"], dict(payload["features"])), True
         except Exception:  # a damaged cache entry is recomputed, never trusted
             pass
+    started = time.perf_counter()
     targets = run_teacher(teacher, x, layers, with_features)
-    payload = {"outputs": targets.outputs, "features": targets.features}
-    atomic_write(path, lambda tmp: save_without_checksums(payload, tmp), durable=False)
+    if time.perf_counter() - started >= store_after_s:
+        payload = {"outputs": targets.outputs, "features": targets.features}
+        atomic_write(path, lambda tmp: save_without_checksums(payload, tmp), durable=False)
     return targets, False
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from ..checkpoint import atomic_write
 from ..config import RunConfig
+from ..files import atomic_write
 from . import folder_lock
 
 

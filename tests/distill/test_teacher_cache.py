@@ -71,3 +71,13 @@ def test_an_entry_is_written_without_checksums_and_a_torn_one_is_recomputed(tmp_
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # what a power loss could leave
     again, hit = _cached(tmp_path, teacher, x, y)
     assert not hit and torch.equal(again.outputs, targets.outputs)
+
+
+def test_targets_cheaper_than_the_threshold_are_not_stored(tmp_path):
+    teacher = _teacher()
+    x, y = simulate("mini", 4, 2)
+    split = teacher_cache.split_identity(x, y)
+    quick, hit = teacher_cache.load_or_compute(tmp_path, teacher, "a" * 64, split, x, [0], True, store_after_s=60.0)
+    assert not hit and not list(tmp_path.glob("*.pt"))
+    stored, _ = teacher_cache.load_or_compute(tmp_path, teacher, "a" * 64, split, x, [0], True, store_after_s=0.0)
+    assert len(list(tmp_path.glob("*.pt"))) == 1 and torch.equal(quick.outputs, stored.outputs)
