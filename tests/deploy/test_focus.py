@@ -92,7 +92,9 @@ def test_columns_in_columns_out(files, tmp_path):
     from kdssm import load_model
 
     want = load_model(files["student"])(files["x"]).detach().numpy()
-    assert y_hat.shape == (20, 256, 1) and np.allclose(y_hat, want, atol=1e-5)
+    # fp32 rounding of two summation orders (the focus path's lean forward, the autograd one): 1e-6 of
+    # the largest output (~460 here); a wrong kernel or gate is off by percents of the signal
+    assert y_hat.shape == (20, 256, 1) and np.allclose(y_hat, want, atol=1e-6 * np.abs(want).max())
 
 
 @pytest.mark.parametrize("precision", ["bf16", "int8-dynamic"])
