@@ -173,7 +173,7 @@ def feature_loss(student: torch.Tensor, teacher: torch.Tensor, eps: float = EPS)
     part can shrink. Computed on the real pairs: complex elementwise kernels cost 2-3x more on CPU.
     """
     s, t = to_real(student), to_real(teacher)  # (B, L, 2C) float32
-    mse = (s - t).square().sum() / t.square().sum().clamp_min(eps)
+    mse = normalised_mse(s, t, eps)
     cosine = 1.0 - cosine_similarity(s, t).mean()
     mean_gap = (s.mean(dim=(0, 1)) - t.mean(dim=(0, 1))).square().sum()
     moment = mean_gap / t.square().mean(dim=(0, 1)).sum().clamp_min(eps)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .complex import modrelu
+from .complex import modrelu, power
 from .gate import edge_mask, position_features
 
 
@@ -109,7 +109,7 @@ def lean_forward(model: nn.Module, x: torch.Tensor, return_features: bool = Fals
     line = x[..., 0]  # (B, L) complex64
     p = x[..., 1].real.mean(dim=1)  # (B,) float32
     if cfg.scale_equivariant:
-        scale = torch.view_as_real(line).square().sum(-1).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-6)  # (B, 1)
+        scale = power(line).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-6)  # (B, 1)
         line = line / scale
     u = line.unsqueeze(1) * torch.view_as_complex(model.input_proj.weight)[None, :, :]  # (B, H, L) complex64
     position = None
