@@ -239,6 +239,7 @@ def test_print_config_of_a_command_without_a_run_config_prints_its_options(capsy
         "npz": None,
         "num_columns": 8,
         "seed": 3,
+        "scene_kind": "card",
     }
 
 

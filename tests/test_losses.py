@@ -126,3 +126,13 @@ def test_feature_loss_on_real_pairs_equals_the_complex_one():
     g_complex = torch.autograd.grad(complex_side, proj.linear.weight)[0]
     g_real = torch.autograd.grad(real_side, proj.linear.weight)[0]
     assert torch.allclose(g_real, g_complex, rtol=1e-4, atol=1e-6)
+
+
+def test_column_normalised_mse_counts_a_dim_column_like_a_bright_one():
+    bright = c([[[100.0], [0.0]]])  # (1, 2, 1): a point target
+    dim = c([[[1.0], [1.0]]])  # clutter alone
+    target = torch.cat([bright, dim])  # (2, 2, 1)
+    pred = target.clone()
+    pred[1] = 0  # the clutter column lost entirely
+    assert float(losses.column_normalised_mse(pred, target)) == pytest.approx((0.0 + 1.0) / 2)
+    assert float(losses.normalised_mse(pred, target)) == pytest.approx(2.0 / 10002.0)  # unseen in the batch ratio

@@ -169,6 +169,18 @@ def test_evaluate_refuses_more_columns_than_memory_holds(tmp_path, capsys):
     assert err.startswith("kdssm: error: evaluate needs about") and "--num_columns" in err and err.count("\n") == 1
 
 
+def test_evaluate_scores_the_scene_kind_asked_for(tmp_path, capsys):
+    from tests.deploy.models import linear_student, saved
+
+    run = saved(linear_student(), tmp_path / "student")
+    rows = {}
+    for kind in ("card", "clutter_only"):
+        assert main(["evaluate", run, "--num_columns", "32", "--scene_kind", kind]) == 0
+        line = next(r for r in capsys.readouterr().out.splitlines() if r.startswith("matched filter"))
+        rows[kind] = float(line.split()[4])  # the filter's valid-region nmse, dB
+    assert rows["card"] < -30 and -16 < rows["clutter_only"] < -11  # clutter alone: only noise / clutter is left
+
+
 def test_a_sweep_space_is_sized_by_its_largest_student():
     from kdssm.config import RunConfig
     from kdssm.resources import ResourceError

@@ -1,7 +1,7 @@
 """Flags from the config models: `--<field>` for every field of every section, parsed into overrides.
 
 Booleans work bare (`--progressive_coupling`) or with a value (`--bidirectional false`); lists take
-integers separated by spaces or commas; mappings (search.space, model.geometry) are set in YAML only.
+integers separated by spaces or commas; mappings (search.space, model.geometry, data.train_scenes) are set in YAML only.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _parse_int_list(text: str) -> list[int]:
 def _flag_type(annotation):
     """The argparse type of a field (None for a mapping, which has no flag)."""
     annotation = without_none(annotation)
-    if annotation is dict:
+    if annotation is dict or typing.get_origin(annotation) is dict:
         return None
     if typing.get_origin(annotation) is list:
         return _parse_int_list

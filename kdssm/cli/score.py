@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import typing
 from pathlib import Path
 
 from ..config import PRESETS
+from ..config.data import SceneKindName
 from ..deploy.precision import PRECISIONS
 from .parser import add_print_config
+
+SCENE_KIND_NAMES = typing.get_args(SceneKindName)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -35,7 +39,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         split = load_npz(args.npz)
         x, y = split.x, split.y
     else:
-        x, y = simulate(args.data_preset, args.num_columns, args.seed)
+        x, y = simulate(args.data_preset, args.num_columns, args.seed, kind=args.scene_kind)
     print_scores(
         {
             "model": evaluate_model(model, x, y, args.data_preset),
@@ -66,5 +70,12 @@ def register(sub) -> None:
     ev.add_argument("--npz", help="score on these columns instead of simulated ones")
     ev.add_argument("--num_columns", "--num-columns", type=int, default=512)
     ev.add_argument("--seed", type=int, default=3)
+    ev.add_argument(
+        "--scene_kind",
+        "--scene-kind",
+        default="card",
+        choices=SCENE_KIND_NAMES,
+        help="what the simulated columns hold: the data card's mix (default), clutter alone, denser targets, lower SNR",
+    )
     add_print_config(ev)
     ev.set_defaults(func=cmd_evaluate)

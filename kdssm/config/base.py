@@ -68,7 +68,8 @@ def explain(key: str, error: dict, annotation=None, known: tuple[str, ...] = ())
     if kind in _TYPE_ERRORS:
         return f"{key}: {_TYPE_ERRORS[kind]}, got {value!r}"
     if kind == "literal_error":
-        return f"{key}: {value!r} is not one of {', '.join(map(str, choices_of(annotation)))}"
+        choices = ", ".join(map(str, choices_of(annotation))) or ctx.get("expected", "")  # a mapping's keys: pydantic's
+        return f"{key}: {value!r} is not one of {choices}"
     if kind in _BOUNDS:
         rel, name = _BOUNDS[kind]
         return f"{key}: must be {rel} {ctx[name]}, got {value!r}"

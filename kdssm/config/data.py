@@ -11,6 +11,7 @@ from .model import GEOMETRY_FIELDS, check_geometry
 
 Preset = Literal["mini", "s1"]
 PRESETS = ("mini", "s1")
+SceneKindName = Literal["card", "clutter_only", "dense", "very_dense", "low_snr"]  # data.simulate.SCENE_KINDS
 
 
 class DataConfig(Section):
@@ -33,6 +34,12 @@ class DataConfig(Section):
         description="simulated columns whose ground truth is never read: the teacher labels them (distillation only)",
     )
     unlabelled_seed: int = Field(4, ge=0, description="seed of the unlabelled columns")
+    train_scenes: dict[SceneKindName, float] | None = Field(
+        None,
+        description="simulated training (and unlabelled) columns drawn from these scene kinds with these "
+        "weights, e.g. {card: 0.4, clutter_only: 0.3, dense: 0.3}; default the card's columns alone. "
+        "Validation and test columns stay the card's",
+    )
     unlabelled_npz: str | None = Field(
         None, description="unlabelled columns from a .npz file holding x only (distillation only)"
     )
@@ -57,6 +64,12 @@ class DataConfig(Section):
                 f"data.unlabelled_seed: must differ from the train, validation and test seeds "
                 f"{seeds}, got {self.unlabelled_seed}"
             )
+        if self.train_scenes is not None:
+            weights = self.train_scenes.values()
+            if any(w < 0 or w != w for w in weights) or sum(weights) <= 0:
+                raise ConfigError(
+                    f"data.train_scenes: weights must be >= 0 with a positive sum, got {dict(self.train_scenes)}"
+                )
         given = {name: getattr(self, name) for name in GEOMETRY_FIELDS if getattr(self, name) is not None}
         if given:
             check_geometry("data", given)

@@ -32,6 +32,12 @@ class TrainConfig(Section):
         description="weight of an extra NMSE term over each column's valid "
         "region (samples whose whole aperture is inside the column)",
     )
+    column_weight: float = Field(
+        0.0,
+        ge=0.0,
+        description="weight of an extra term: the mean over a batch's columns of each column's own NMSE, so "
+        "columns without bright targets (clutter alone) count beside those with them",
+    )
     grad_clip: float = Field(1.0, ge=0.0, description="gradient norm clip (0 disables)")
     early_stopping_patience: int = Field(10, ge=1, description="epochs without val improvement before stopping")
     select_on: Literal["objective", "nmse", "nmse_valid", "accuracy"] = Field(

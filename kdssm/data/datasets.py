@@ -128,7 +128,8 @@ def load_split(data_cfg, which: str) -> Split:
     columns = data_columns(data_cfg)
     if npz:
         return load_npz(npz, columns.length)
-    x, y = simulate(columns, getattr(data_cfg, f"{which}_size"), getattr(data_cfg, f"{which}_seed"))
+    kind = (data_cfg.train_scenes or "card") if which == "train" else "card"
+    x, y = simulate(columns, getattr(data_cfg, f"{which}_size"), getattr(data_cfg, f"{which}_seed"), kind)
     return Split(x, y)
 
 
@@ -139,5 +140,6 @@ def load_unlabelled(data_cfg) -> Split | None:
     columns = data_columns(data_cfg)
     if data_cfg.unlabelled_npz:
         return load_npz(data_cfg.unlabelled_npz, columns.length, labelled=False)
-    x, _ = simulate(columns, data_cfg.unlabelled_size, data_cfg.unlabelled_seed)  # its y is never read
+    kind = data_cfg.train_scenes or "card"  # the unlabelled columns are training columns too
+    x, _ = simulate(columns, data_cfg.unlabelled_size, data_cfg.unlabelled_seed, kind)  # its y is never read
     return Split(x, None)

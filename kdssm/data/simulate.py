@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -13,6 +16,28 @@ TEXTURE_LOG_STD = 0.5
 TARGETS_PER_COLUMN = 3.0
 SCR_DB = (10.0, 30.0)
 SNR_DB = (5.0, 20.0)
+
+
+@dataclass(frozen=True)
+class SceneKind:
+    """What the columns hold: point targets per column (Poisson mean) and the input SNR range (dB).
+
+    The card's columns are one kind; a SAR user judges a focuser on the others too (a focuser fitted to
+    the card's mix can lose to the matched filter where the mix differs, e.g. clutter alone).
+    """
+
+    targets_per_column: float = TARGETS_PER_COLUMN
+    snr_db: tuple[float, float] = SNR_DB
+
+
+SCENE_KINDS = {
+    "card": SceneKind(),  # the data card: 3 targets a column, SNR 5-20 dB
+    "clutter_only": SceneKind(targets_per_column=0.0),
+    "dense": SceneKind(targets_per_column=12.0),  # 4x the card's targets
+    "very_dense": SceneKind(targets_per_column=30.0),  # 10x
+    "low_snr": SceneKind(snr_db=(-5.0, 5.0)),  # 10 dB below the card's range
+}
+MIX_STREAM = 7919  # the second seed word of a mix's kind assignments
 
 
 def _texture(rng: np.random.Generator, n: int, e: int) -> np.ndarray:
@@ -59,11 +84,18 @@ def _add_point_targets(
 
 
 def simulate_numpy(
-    preset: Preset, n: int, seed: int, targets_per_column: float = TARGETS_PER_COLUMN, p: np.ndarray | None = None
+    preset: Preset,
+    n: int,
+    seed: int,
+    targets_per_column: float | np.ndarray = TARGETS_PER_COLUMN,
+    p: np.ndarray | None = None,
+    snr_db: tuple[float | np.ndarray, float | np.ndarray] = SNR_DB,
 ) -> dict[str, np.ndarray]:
     """Simulate n columns; returns raw (noisy) line, ground truth and the per-column geometry.
 
     p: the columns' positional encodings (n,) (a scene's range bins); drawn uniformly when None.
+    targets_per_column: the Poisson mean, one for all or one per column (n,); snr_db: the range the
+    input SNR is drawn from. With the defaults, the data card's columns (the same draws for a seed).
     """
     rng = np.random.default_rng(seed)
     length, prf = preset.length, preset.prf_hz
@@ -89,7 +121,7 @@ def simulate_numpy(
     _add_point_targets(raw, origin, rows, pos, amps, ka, na, prf)
 
     truth = focus(raw, ka, na, prf)[:, origin : origin + length]  # (n, L) noise-free
-    snr = rng.uniform(*SNR_DB, n)
+    snr = rng.uniform(*snr_db, n)
     noisy = raw[:, origin : origin + length] + _complex_normal(rng, (n, length), 10.0 ** (-snr / 10.0)[:, None])
     return {"raw": noisy, "truth": truth, "p": p, "ka": ka, "na": na, "snr_db": snr}
 
@@ -102,12 +134,33 @@ def to_tensors(line: np.ndarray, p: np.ndarray, truth: np.ndarray) -> tuple[torc
     return x, y
 
 
-def simulate(preset, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """n data-card columns of `preset` (a name or a geometry.Preset) from `seed`: x complex64 (n, L, 2),
-    y complex64 (n, L, 1)."""
+def scene_draws(
+    n: int, seed: int, kinds: str | Mapping[str, float]
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Per-column Poisson means (n,) and SNR bounds ((n,), (n,)) for one kind or a mix {kind: weight}.
+
+    A mix assigns each column a kind from its own generator (seed, MIX_STREAM), so the columns' own draws
+    keep the order a single kind gives them.
+    """
+    mix = {kinds: 1.0} if isinstance(kinds, str) else dict(kinds)
+    unknown = [k for k in mix if k not in SCENE_KINDS]
+    if unknown:
+        raise ValueError(f"unknown scene kind {unknown[0]!r} (choose from {', '.join(SCENE_KINDS)})")
+    names = list(mix)
+    weights = np.array([mix[k] for k in names], dtype=np.float64)
+    chosen = np.random.default_rng((seed, MIX_STREAM)).choice(len(names), size=n, p=weights / weights.sum())
+    scenes = [SCENE_KINDS[names[i]] for i in chosen]
+    means = np.array([s.targets_per_column for s in scenes])  # (n,)
+    return means, (np.array([s.snr_db[0] for s in scenes]), np.array([s.snr_db[1] for s in scenes]))
+
+
+def simulate(preset, n: int, seed: int, kind: str | Mapping[str, float] = "card") -> tuple[torch.Tensor, torch.Tensor]:
+    """n columns of `preset` (a name or a geometry.Preset) from `seed`: of one SCENE_KINDS kind (the data
+    card's by default) or of a mix {kind: weight}; x complex64 (n, L, 2), y complex64 (n, L, 1)."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    sim = simulate_numpy(get_preset(preset), n, seed)
+    means, snr_db = scene_draws(n, seed, kind)
+    sim = simulate_numpy(get_preset(preset), n, seed, means, snr_db=snr_db)
     return to_tensors(sim["raw"], sim["p"], sim["truth"])
 
 

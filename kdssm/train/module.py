@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 import torch
 
 from ..config import TrainConfig
-from ..losses import GROUND_TRUTH_LOSSES, masked_normalised_mse
+from ..losses import GROUND_TRUTH_LOSSES, column_normalised_mse, masked_normalised_mse
 from ..metrics import valid_mask
 from ..models import parameter_groups
 from ..models.complex import power
@@ -65,36 +65,42 @@ def planned_steps(planned: int, steps_per_epoch: int, epoch_seconds: float, max_
     return min(planned, max(1, int(max_minutes * 60.0 / epoch_seconds)) * steps_per_epoch)
 
 
-def objective_db(nmse: torch.Tensor, nmse_valid: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
-    """The ground-truth objective on a whole split, in dB: 10 log10(nmse + valid_weight nmse_valid).
+def objective_db(
+    nmse: torch.Tensor, nmse_valid: torch.Tensor, cfg: TrainConfig, column_nmse: torch.Tensor | float = 0.0
+) -> torch.Tensor:
+    """The ground-truth objective on a whole split, in dB:
+    10 log10(nmse + valid_weight nmse_valid + column_weight column_nmse).
 
     What the loss weighs, so the checkpoint kept is the one the training was after: a run that
     protects the valid region is not judged by the column edges alone.
     """
-    return 10.0 * torch.log10(nmse + cfg.valid_weight * nmse_valid)
+    return 10.0 * torch.log10(nmse + cfg.valid_weight * nmse_valid + cfg.column_weight * column_nmse)
 
 
 class ValidationEnergy:
     """Sums of error and reference energy over a split (whole columns, then the valid region only),
-    so that val NMSE is the whole-split ratio."""
+    so that val NMSE is the whole-split ratio; and the sum of each column's own NMSE with the count."""
 
     def __init__(self):
         self.reset()
 
     def reset(self) -> None:
-        self.sums = torch.zeros(4, dtype=torch.float64)  # err, ref, err valid, ref valid
+        self.sums = torch.zeros(6, dtype=torch.float64)  # err, ref, err valid, ref valid, sum column nmse, columns
 
     def update(self, y_hat: torch.Tensor, y: torch.Tensor, x: torch.Tensor, preset) -> None:
         err, ref = power(y_hat - y), power(y)  # (B, L, 1) float
         mask = valid_mask(x, preset)[..., None]  # (B, L, 1) bool
-        batch = torch.stack([err.sum(), ref.sum(), err[mask].sum(), ref[mask].sum()]).double()
-        self.sums = self.sums.to(y.device) + batch
+        per_column = err.sum(dim=(1, 2)) / ref.sum(dim=(1, 2)).clamp_min(1e-12)  # (B,)
+        columns = torch.tensor(float(y.shape[0]), device=y.device)
+        batch = torch.stack([err.sum(), ref.sum(), err[mask].sum(), ref[mask].sum(), per_column.sum(), columns])
+        self.sums = self.sums.to(y.device) + batch.double()
 
-    def nmse(self, gather=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(whole-column NMSE, valid-region NMSE) of the split; `gather` sums the energies across ranks."""
-        sums = gather(self.sums).reshape(-1, 4).sum(0) if gather else self.sums
-        ratio = (sums[0::2] / sums[1::2].clamp_min(1e-30)).clamp_min(1e-30)
-        return ratio[0], ratio[1]
+    def nmse(self, gather=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(whole-column NMSE, valid-region NMSE, mean column NMSE) of the split; `gather` sums the
+        energies across ranks."""
+        sums = gather(self.sums).reshape(-1, 6).sum(0) if gather else self.sums
+        ratio = (sums[0:4:2] / sums[1:4:2].clamp_min(1e-30)).clamp_min(1e-30)
+        return ratio[0], ratio[1], sums[4] / sums[5].clamp_min(1.0)
 
 
 class GroundTruthModule(pl.LightningModule):
@@ -121,8 +127,15 @@ class GroundTruthModule(pl.LightningModule):
         term keeps the model focusing well where the full aperture is available.
         """
         return self.whole_plus_valid(
-            x, lambda: self.loss_fn(y_hat, y), lambda mask: masked_normalised_mse(y_hat, y, mask)
+            x, lambda: self.whole_loss(y_hat, y), lambda mask: masked_normalised_mse(y_hat, y, mask)
         )
+
+    def whole_loss(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The configured loss over whole columns, plus column_weight x the mean of each column's own NMSE."""
+        loss = self.loss_fn(y_hat, y)
+        if self.cfg.column_weight > 0:
+            loss = loss + self.cfg.column_weight * column_normalised_mse(y_hat, y)
+        return loss
 
     def whole_plus_valid(
         self, x: torch.Tensor, whole: Callable[[], torch.Tensor], region: Callable[[torch.Tensor], torch.Tensor]
@@ -173,11 +186,11 @@ class GroundTruthModule(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         # whole-split ratios across ranks, not a mean of per-rank ratios
-        nmse, nmse_valid = self.val_energy.nmse(self.all_gather if self.trainer.world_size > 1 else None)
+        nmse, nmse_valid, column_nmse = self.val_energy.nmse(self.all_gather if self.trainer.world_size > 1 else None)
         self.log("val_nmse_db", (10.0 * torch.log10(nmse)).float(), prog_bar=True)
         self.log("val_nmse_valid_db", (10.0 * torch.log10(nmse_valid)).float())
         self.log("val_accuracy", (1.0 - nmse).clamp_min(0.0).float())  # metrics.accuracy on the val split
-        self.log("val_objective_db", objective_db(nmse, nmse_valid, self.cfg).float())
+        self.log("val_objective_db", objective_db(nmse, nmse_valid, self.cfg, column_nmse).float())
 
     def on_before_optimizer_step(self, optimizer) -> None:
         """Every 50 steps: gradient norm of each layer of the trained model, and the total.

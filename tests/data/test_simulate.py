@@ -83,3 +83,52 @@ def test_valid_mask_matches_the_preset_apertures():
     assert mask.sum(dim=1).tolist() == (256 - 2 * half).tolist()
     assert not mask[torch.arange(16), torch.as_tensor(half) - 1].any()
     assert mask[torch.arange(16), torch.as_tensor(half)].all()
+
+
+def test_scene_kinds_change_what_the_columns_hold_and_card_is_the_default():
+    from kdssm.data.simulate import SCENE_KINDS, simulate_numpy, to_tensors
+
+    scalar = simulate_numpy(get_preset("mini"), 64, 5)  # one Poisson mean and SNR range for all
+    x_card, y_card = to_tensors(scalar["raw"], scalar["p"], scalar["truth"])
+    x_named, y_named = simulate("mini", 64, seed=5, kind="card")  # per-column arrays of the same
+    assert torch.equal(x_card, x_named) and torch.equal(y_card, y_named)  # the card's draws, unchanged
+    peak_to_mean = {}
+    for kind in ("card", "clutter_only", "very_dense"):
+        _, y = simulate("mini", 64, seed=5, kind=kind)
+        power = y.abs() ** 2
+        peak_to_mean[kind] = float(power.amax(dim=1).mean() / power.mean())
+    assert peak_to_mean["clutter_only"] < 15 < peak_to_mean["card"]  # no bright point targets
+    pre = get_preset("mini")
+    low = simulate_numpy(pre, 256, 5, snr_db=SCENE_KINDS["low_snr"].snr_db)["snr_db"]
+    assert low.min() >= -5.0 and low.max() <= 5.0
+    dense = simulate_numpy(pre, 4, 5, targets_per_column=np.array([0.0, 0.0, 30.0, 30.0]))["truth"]
+    assert np.abs(dense[2:]).max() > 10 * np.abs(dense[:2]).max()  # a Poisson mean per column
+    with pytest.raises(ValueError, match="unknown scene kind 'rain'"):
+        simulate("mini", 4, seed=5, kind="rain")
+
+
+def test_train_scenes_mix_the_training_columns_and_leave_validation_the_cards():
+    from kdssm.config import ConfigError, DataConfig
+    from kdssm.data.datasets import load_split
+
+    card = DataConfig(train_size=400, val_size=16)
+    mixed = DataConfig(train_size=400, val_size=16, train_scenes={"card": 0.5, "clutter_only": 0.5})
+    assert torch.equal(load_split(mixed, "val").y, load_split(card, "val").y)
+    y = load_split(mixed, "train").y  # (400, L, 1)
+    power = y.abs() ** 2
+    without_targets = float((power.amax(dim=1) / power.mean(dim=1) < 15).float().mean())
+    # card columns hold no target with probability e^-3 = 5 %; clutter_only columns never do
+    assert 0.42 < without_targets < 0.62
+    with pytest.raises(ConfigError, match="data.train_scenes: weights must be >= 0"):
+        DataConfig(train_scenes={"card": -1.0, "dense": 1.0})
+    with pytest.raises(ConfigError, match="data.train_scenes: .rain. is not one of .card., .clutter_only."):
+        DataConfig(train_scenes={"rain": 1.0})
+
+
+def test_scene_kind_names_in_the_config_are_the_simulators():
+    import typing
+
+    from kdssm.config.data import SceneKindName
+    from kdssm.data.simulate import SCENE_KINDS
+
+    assert set(typing.get_args(SceneKindName)) == set(SCENE_KINDS)

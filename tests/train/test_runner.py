@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import torch
@@ -266,3 +267,26 @@ def test_training_steps_log_only_on_the_steps_the_loggers_write(tmp_path, monkey
     steps = 2 * 512 // 16
     assert len(rows) == steps // 10  # what the CSV logger writes, every 10th step
     assert calls.count("train_loss") == len(rows)  # before: one call per step (64)
+
+
+def test_column_weight_adds_each_columns_own_nmse_to_the_loss_and_the_selection_objective():
+    from kdssm.config import TrainConfig
+    from kdssm.losses import column_normalised_mse
+    from kdssm.train.module import GroundTruthModule, ValidationEnergy, objective_db
+
+    x, y = simulate("mini", 4, seed=9, kind={"card": 0.5, "clutter_only": 0.5})  # (4, L, 2), (4, L, 1)
+    y_hat = 0.8 * y
+    y_hat[0] = 0  # one column lost
+    plain = GroundTruthModule(torch.nn.Identity(), TrainConfig(valid_weight=0.0), 1, "mini")
+    weighted = GroundTruthModule(torch.nn.Identity(), TrainConfig(valid_weight=0.0, column_weight=2.0), 1, "mini")
+    extra = weighted.ground_truth_loss(y_hat, y, x) - plain.ground_truth_loss(y_hat, y, x)
+    per_column = [1.0, 0.04, 0.04, 0.04]  # |0.2 y|^2 / |y|^2 = 0.04
+    assert float(extra) == pytest.approx(2.0 * sum(per_column) / 4, rel=1e-5)
+    assert float(column_normalised_mse(y_hat, y)) == pytest.approx(sum(per_column) / 4, rel=1e-5)
+    energy = ValidationEnergy()
+    energy.update(y_hat[:2], y[:2], x[:2], "mini")
+    energy.update(y_hat[2:], y[2:], x[2:], "mini")  # two batches: the mean over every column of the split
+    nmse, nmse_valid, column_nmse = energy.nmse()
+    assert float(column_nmse) == pytest.approx(sum(per_column) / 4, rel=1e-5)
+    with_columns = objective_db(nmse, nmse_valid, weighted.cfg, column_nmse)
+    assert float(with_columns) == pytest.approx(10 * math.log10(float(nmse) + 2.0 * sum(per_column) / 4), rel=1e-5)
