@@ -74,3 +74,11 @@ def add_recipe_args(parser: argparse.ArgumentParser) -> None:
 def recipe(args: argparse.Namespace) -> dict:
     """The distillation section's overrides the recipe flags give."""
     return {k: getattr(args, k) for k in ("alpha", "beta", "gamma", "preserve_distribution")}
+
+
+def front_checkpoints(sweep: Path, teacher: Path) -> list[tuple[str, Path, dict | None]]:
+    """(name, model.ckpt, its pareto.json front entry) of the teacher (entry None) and every student of a
+    sweep's front, named as the benchmarks' tables name them."""
+    front = json.loads((sweep / "pareto.json").read_text())["front"]
+    students = [(f"student {f['trial_id']}", sweep / f["checkpoint"], f) for f in front]
+    return [("teacher", teacher / "model.ckpt", None), *students]

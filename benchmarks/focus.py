@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result
+from common import front_checkpoints, write_result
 
 from kdssm.checkpoint import load_model
 from kdssm.config import RunConfig
@@ -89,11 +89,9 @@ def scene_table(sweep: Path, teacher: Path, azimuth: int, range_bins: int) -> di
             **scores(mf_out, truth, valid),
         }
     ]
-    front = json.loads((sweep / "pareto.json").read_text())
-    baseline_acc = front["baseline"]["accuracy"]
-    models = [("teacher", teacher / "model.ckpt", None)]
-    models += [(f"student {f['trial_id']}", sweep / f["checkpoint"], f["metrics"]["accuracy"]) for f in front["front"]]
-    for name, ckpt, test_acc in models:
+    baseline_acc = json.loads((sweep / "pareto.json").read_text())["baseline"]["accuracy"]
+    for name, ckpt, entry in front_checkpoints(sweep, teacher):
+        test_acc = entry["metrics"]["accuracy"] if entry else None
         model = load_model(ckpt)
         reference = None
         for precision in PRECISIONS:

@@ -14,14 +14,11 @@ matched filter on each. Writes benchmarks/results/scene_kinds.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result
+from common import front_checkpoints, write_result
 
 from kdssm.checkpoint import load_model
 from kdssm.config import RunConfig
@@ -31,14 +28,6 @@ from kdssm.evaluate import predict, split_scores
 from kdssm.models import count_params
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def focusers(sweep: Path, teacher: Path) -> dict[str, torch.nn.Module]:
-    """The teacher and every student of the sweep's front, by name."""
-    models = {"teacher": load_model(teacher / "model.ckpt")}
-    front = json.loads((sweep / "pareto.json").read_text())["front"]
-    models |= {f"student {f['trial_id']}": load_model(sweep / f["checkpoint"]) for f in front}
-    return models
 
 
 def main() -> None:
@@ -51,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     teacher = Path(args.teacher)
     preset = RunConfig.from_file(teacher / "config.yaml").data.preset
-    models = focusers(Path(args.sweep), teacher)
+    models = {name: load_model(ckpt) for name, ckpt, _ in front_checkpoints(Path(args.sweep), teacher)}
     kinds = {}
     for kind, scene in SCENE_KINDS.items():
         x, y = simulate(preset, args.columns, args.seed, kind=kind)  # (N, L, 2), (N, L, 1) complex64

@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 import torch
 
 from ..config import TrainConfig
-from ..losses import GROUND_TRUTH_LOSSES, column_normalised_mse, masked_normalised_mse
+from ..losses import EPS, GROUND_TRUTH_LOSSES, column_normalised_mse, masked_normalised_mse
 from ..metrics import valid_mask
 from ..models import parameter_groups
 from ..models.complex import power
@@ -90,7 +90,7 @@ class ValidationEnergy:
     def update(self, y_hat: torch.Tensor, y: torch.Tensor, x: torch.Tensor, preset) -> None:
         err, ref = power(y_hat - y), power(y)  # (B, L, 1) float
         mask = valid_mask(x, preset)[..., None]  # (B, L, 1) bool
-        per_column = err.sum(dim=(1, 2)) / ref.sum(dim=(1, 2)).clamp_min(1e-12)  # (B,)
+        per_column = err.sum(dim=(1, 2)) / ref.sum(dim=(1, 2)).clamp_min(EPS)  # (B,) as column_normalised_mse
         columns = torch.tensor(float(y.shape[0]), device=y.device)
         batch = torch.stack([err.sum(), ref.sum(), err[mask].sum(), ref[mask].sum(), per_column.sum(), columns])
         self.sums = self.sums.to(y.device) + batch.double()
