@@ -66,7 +66,7 @@ def load_model(
             got = getattr(config, key)
             if key != "kernel" and got != want:
                 raise CheckpointError(f"{path}: checkpoint has model.{key} = {got!r}, the config says {want!r}")
-    model = build_model(config)
+    model = build_model(config, initialise=False)  # every weight comes from the file
     try:
         result = model.load_state_dict(payload["state_dict"], strict=False)
     except RuntimeError:  # a tensor of the wrong shape

@@ -129,6 +129,20 @@ PRESETS = {
 }
 
 
+def describe(geometry: Geometry | dict) -> str:
+    """A geometry for a reader, in one phrase: "the s1 geometry (PRF 1717 Hz, antenna 12.3 m, ...)" when it
+    is a preset's, else its six numbers."""
+    g = Geometry.from_dict(geometry.to_dict() if isinstance(geometry, Geometry) else geometry)
+    numbers = (
+        f"PRF {g.prf_hz:g} Hz, antenna {g.antenna_length_m:g} m, wavelength {g.wavelength_m:g} m, "
+        f"V {g.velocity_m_s:g} m/s, slant range {g.slant_range_near_m / 1e3:g}-{g.slant_range_far_m / 1e3:g} km"
+    )
+    for preset in PRESETS.values():
+        if preset.geometry() == g:
+            return f"the {preset.name} geometry ({numbers})"
+    return f"a geometry of {numbers}"
+
+
 def get_preset(spec) -> Preset:
     """A Preset from its name, or the Preset itself (columns with their own geometry)."""
     if isinstance(spec, Preset):

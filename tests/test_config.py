@@ -38,8 +38,33 @@ def test_demo_sweep_students_are_students_of_the_demo_teacher():
 def test_seed_sizes_in_the_seed_configs():
     teacher, student = RunConfig.from_file(CONFIGS[0]), RunConfig.from_file(CONFIGS[1])
     assert (teacher.model.model_dim, teacher.model.state_dim, teacher.model.num_layers) == (64, 540, 6)
-    assert teacher.model.use_selectivity and not student.model.use_selectivity
+    assert (student.model.model_dim, student.model.state_dim, student.model.num_layers) == (64, 540, 6)
+    assert teacher.model.use_selectivity and student.model.use_selectivity  # gated standard: it can beat the filter
     assert teacher.data.preset == student.data.preset == "s1"
+
+
+@pytest.mark.parametrize("path", ["configs/teacher.yaml", "configs/student.yaml", "configs/sweep.yaml"])
+def test_the_seed_configs_carry_the_s1_recipe(path):
+    """What the s1 demo measured (README, *s1*): frozen focusing path, edge gates, absolute levels, 6 grid
+    points per aperture, the scene mix and the column term."""
+    cfg = RunConfig.from_file(path)
+    m, t = cfg.model, cfg.training
+    assert m.use_selectivity and m.gate_region == "edges" and not m.scale_equivariant
+    assert m.range_points_per_aperture == 6 and t.freeze_focus and t.column_weight > 0
+    assert cfg.data.train_scenes and t.max_minutes == 0  # work fixed by epochs and columns
+
+
+def test_the_s1_demo_configs_are_the_s1_recipe_at_cpu_size():
+    teacher, sweep = (
+        RunConfig.from_file("configs/demo/s1/teacher.yaml"),
+        RunConfig.from_file("configs/demo/s1/sweep.yaml"),
+    )
+    assert teacher.data.preset == sweep.data.preset == "s1"
+    for cfg in (teacher, sweep):
+        assert cfg.training.freeze_focus and cfg.model.range_points_per_aperture == 6 and cfg.training.max_minutes == 0
+    assert sweep.search.num_samples >= 8
+    smallest = min(sweep.search.space["model_dim"]["choices"]) * sweep.model.state_dim // 2
+    assert smallest >= 223  # every student can start as the s1 matched filter
 
 
 GEOMETRY = {
@@ -145,7 +170,9 @@ def test_random_yaml_never_escapes_as_a_traceback(tmp_path, doc, raw):
             assert "\n" not in str(err)
 
 
-@pytest.mark.parametrize("name", ["standard", "compressed", "tiny", "tiny16", "ultra"])
+@pytest.mark.parametrize(
+    "name", ["standard", "compressed", "tiny", "tiny16", "ultra", "standard_gated", "compressed_gated", "tiny_gated"]
+)
 def test_preset_files_agree_with_the_model_presets(name):
     from kdssm.models import MODEL_PRESETS
 
@@ -235,7 +262,7 @@ def test_print_config_of_a_command_without_a_run_config_prints_its_options(capsy
     assert main(["evaluate", "m.ckpt", "--num_columns", "8", "--print_config"]) == 0
     assert yaml.safe_load(capsys.readouterr().out) == {
         "checkpoint": "m.ckpt",
-        "data_preset": "mini",
+        "data_preset": None,  # the preset of the model's geometry, read when it runs
         "npz": None,
         "num_columns": 8,
         "seed": 3,

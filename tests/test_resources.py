@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from kdssm.cli import main
 from kdssm.config import ModelConfig
@@ -196,3 +197,20 @@ def test_a_sweep_space_is_sized_by_its_largest_student():
     huge = cfg.with_overrides({"search": {"space": {**space.rules(cfg.search), "model_dim": {"choices": [4, 200000]}}}})
     with pytest.raises(ResourceError, match=r"search.space: its largest student \(200000/64/3"):
         check_trial_memory(space.largest(huge, huge.search), teacher)
+
+
+def test_evaluate_scores_the_columns_of_the_models_geometry(tmp_path, capsys):
+    """Without --data_preset an s1 model is scored on s1 columns; asking for mini columns names both geometries."""
+    from kdssm.checkpoint import save_model
+    from kdssm.models import SarSSM
+
+    torch.manual_seed(0)
+    s1 = SarSSM(model_dim=2, state_dim=256, num_layers=2, geometry=PRESETS["s1"].geometry().to_dict())
+    save_model(s1, tmp_path / "model.ckpt", "teacher")
+    assert main(["evaluate", str(tmp_path), "--num_columns", "8", "--data_preset", "mini"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "the s1 geometry (PRF 1717 Hz" in err and "the mini geometry (PRF 600 Hz" in err
+    assert main(["evaluate", str(tmp_path), "--num_columns", "8"]) == 0
+    out = capsys.readouterr().out
+    model_row, filter_row = (line.split() for line in out.splitlines()[1:3])
+    assert abs(float(model_row[2]) - float(filter_row[3])) < 0.1  # the untrained model is the s1 filter

@@ -132,11 +132,11 @@ def run_sweep(
     ckpt = resolve_teacher(teacher_path)
     teacher = load_model(ckpt)
     check_teacher_preset(ckpt, cfg)
+    check_teacher_geometry(teacher, cfg)
     check_unlabelled_can_teach(cfg)
     train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))
     unlabelled = load_unlabelled(cfg.data)
     cfg = with_column_geometry(cfg)
-    check_teacher_geometry(teacher, cfg)
     if not uri.startswith("sqlite:"):  # a server answers before anything starts
         tracking.check_reachable(uri)
     cluster = replace(cluster or ClusterOptions(), num_workers=cfg.search.workers_per_trial)

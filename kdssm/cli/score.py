@@ -33,6 +33,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..resources import check_scoring
 
     config = ModelConfig.from_dict(read_checkpoint(args.checkpoint)["config"])
+    args.data_preset = columns_preset(config, args.data_preset, args.checkpoint)
     check_scoring([config], args.num_columns, get_preset(args.data_preset).length, "evaluate")
     model = load_model(args.checkpoint)
     if args.npz:
@@ -47,6 +48,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         }
     )
     return 0
+
+
+def columns_preset(config, asked: str | None, checkpoint: str) -> str:
+    """The preset whose columns score the model: the one it was built for (its geometry) unless asked;
+    asking for another geometry's columns is a one-line error naming both."""
+    from ..config import ConfigError
+    from ..geometry import PRESETS as GEOMETRIES
+    from ..geometry import describe
+
+    built_for = next((name for name, p in GEOMETRIES.items() if config.geometry == p.geometry().to_dict()), None)
+    if asked is None:
+        return built_for or "mini"
+    if config.geometry is not None and config.geometry != GEOMETRIES[asked].geometry().to_dict():
+        raise ConfigError(
+            f"--data_preset: {checkpoint} focuses {describe(config.geometry)}; {asked} columns have "
+            f"{describe(GEOMETRIES[asked])}"
+        )
+    return asked
 
 
 def register(sub) -> None:
@@ -66,7 +85,12 @@ def register(sub) -> None:
 
     ev = sub.add_parser("evaluate", help="score a model.ckpt on test columns against the matched filter")
     ev.add_argument("checkpoint", help="model.ckpt or a run folder holding one")
-    ev.add_argument("--data_preset", "--data-preset", default="mini", choices=PRESETS)
+    ev.add_argument(
+        "--data_preset",
+        "--data-preset",
+        choices=PRESETS,
+        help="columns of this preset (default: the preset whose geometry the model was built for, else mini)",
+    )
     ev.add_argument("--npz", help="score on these columns instead of simulated ones")
     ev.add_argument("--num_columns", "--num-columns", type=int, default=512)
     ev.add_argument("--seed", type=int, default=3)

@@ -38,6 +38,11 @@ class TrainConfig(Section):
         description="weight of an extra term: the mean over a batch's columns of each column's own NMSE, so "
         "columns without bright targets (clutter alone) count beside those with them",
     )
+    freeze_focus: bool = Field(
+        False,
+        description="keep the matched-filter start's focusing path fixed (input projection, first layer, output "
+        "projection): the valid region stays the filter's and only the later, gated layers learn the edges",
+    )
     grad_clip: float = Field(1.0, ge=0.0, description="gradient norm clip (0 disables)")
     early_stopping_patience: int = Field(10, ge=1, description="epochs without val improvement before stopping")
     select_on: Literal["objective", "nmse", "nmse_valid", "accuracy"] = Field(

@@ -12,6 +12,7 @@ from .. import losses
 from ..checkpoint import load_model, read_checkpoint
 from ..config import ConfigError, ModelConfig, RunConfig
 from ..data.datasets import data_columns, load_split, load_unlabelled, with_column_geometry
+from ..geometry import describe, get_preset
 from ..models import build_model
 from ..resources import check_disk, check_run, disk_needs, room_for
 from ..train import folder_lock, rundir
@@ -46,7 +47,8 @@ def check_teacher_preset(ckpt: Path, cfg: RunConfig) -> None:
     trained_on = teacher_data_preset(ckpt)
     if trained_on is not None and trained_on != cfg.data.preset:
         raise ConfigError(
-            f"data.preset: the teacher was trained on {trained_on!r}, the student config says {cfg.data.preset!r}"
+            f"data.preset: the teacher was trained on {trained_on!r} columns ({describe(get_preset(trained_on))}), "
+            f"the student config says {cfg.data.preset!r} ({describe(get_preset(cfg.data.preset))})"
         )
 
 
@@ -61,12 +63,12 @@ def check_unlabelled_can_teach(cfg: RunConfig) -> None:
 
 
 def check_teacher_geometry(teacher: torch.nn.Module, cfg: RunConfig) -> None:
-    """A student focuses the geometry its teacher was built for."""
-    want, got = teacher.config.geometry, cfg.model.geometry
+    """A student focuses the geometry its teacher was built for; checked before any column is made."""
+    want, got = teacher.config.geometry, with_column_geometry(cfg, quiet=True).model.geometry
     if want is not None and got is not None and want != got:
         field = next(k for k in want if want[k] != got.get(k))
         raise ConfigError(
-            f"model.geometry.{field}: the teacher focuses {want[field]!r}, the student's columns say {got[field]!r}"
+            f"model.geometry.{field}: the teacher focuses {describe(want)}; the student's columns have {describe(got)}"
         )
 
 
@@ -107,12 +109,12 @@ def plan_distillation(
     check_disk(save_dir, disk_needs(cfg), "distillation")
     teacher = load_model(ckpt, expect=teacher_config)
     check_teacher_preset(ckpt, cfg)
+    check_teacher_geometry(teacher, cfg)
     pairs = coupled_layers(cfg, teacher)
     check_unlabelled_can_teach(cfg)
     train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))
     unlabelled = load_unlabelled(cfg.data)
     cfg = with_column_geometry(cfg)
-    check_teacher_geometry(teacher, cfg)
     check_model(cfg)
     root, resuming = rundir.prepare(save_dir, cfg, overwrite)
     with folder_lock.released_on_error(root):

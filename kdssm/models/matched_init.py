@@ -25,12 +25,15 @@ the line by its focused version (D - 1).
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..config import ConfigError
+from ..geometry import Geometry
 from .range_grid import ApertureGrid
 
 MODES_PER_TIME_BANDWIDTH = 1.6  # modes per unit of tau_top^2 for a -45 dB fit (measured on both presets)
@@ -94,6 +97,45 @@ def fit_reference(grid: ApertureGrid, dt: np.ndarray, poles: np.ndarray) -> tupl
     return solution, 10.0 * math.log10(max(err / ref, 1e-30))
 
 
+@dataclass(frozen=True)
+class ReferenceFit:
+    """The matched-filter start of one geometry, grid and model size: the model-independent NumPy part."""
+
+    dt0: float
+    alpha: float
+    omega: np.ndarray  # (groups * M,) mode frequencies, group j holding omega[j::groups]
+    groups: int
+    c: np.ndarray  # (groups, M) complex128 C of each group
+    d: complex
+    fit_db: float
+
+
+@functools.lru_cache(maxsize=16)
+def reference_fit(geometry: Geometry, points_per_aperture: int, model_dim: int, modes: int) -> ReferenceFit:
+    """The least squares of the module docstring, once per (geometry, grid, model_dim, modes) in a process.
+
+    Raises ConfigError (one line) when the model is too small to hold the reference function.
+    """
+    grid = ApertureGrid(geometry, points_per_aperture)
+    dt0 = math.sqrt(geometry.fm_rate(geometry.mid_range())) / geometry.prf_hz
+    dt = dt0 * np.exp(-0.5 * grid.rho)  # (G,)
+    tau_top = float((grid.half_aperture * dt).max())
+    needed = math.ceil(MODES_PER_TIME_BANDWIDTH * tau_top**2) + 2
+    groups = min(model_dim, math.ceil(needed / modes))
+    omega = np.linspace(0.0, FREQUENCY_MARGIN * 2 * math.pi * tau_top, groups * modes)  # (groups * M,)
+    alpha = 0.5 * (omega[1] - omega[0]) if len(omega) > 1 else 1.0
+    solution, fit_db = fit_reference(grid, dt, -alpha + 1j * omega)
+    if fit_db > TOO_SMALL_DB:
+        raise ConfigError(
+            f"model.state_dim: {groups} x {modes} modes fit the reference function only to "
+            f"{fit_db:.1f} dB; the matched-filter start needs model_dim x state_dim/2 >= {needed}"
+        )
+    c = solution[:-1].reshape(modes, groups).T  # (groups, M): group j has poles j::groups
+    for array in (omega, c):
+        array.setflags(write=False)  # shared by every model this process builds
+    return ReferenceFit(dt0, alpha, omega, groups, c, complex(solution[-1]), fit_db)
+
+
 @torch.no_grad()
 def initialise_matched_filter(model) -> float:
     """Set `model` (a SarSSM with an aperture grid) to the matched filter; returns the kernel fit in dB.
@@ -105,32 +147,17 @@ def initialise_matched_filter(model) -> float:
     grid = convs[0].grid
     if not isinstance(grid, ApertureGrid):
         raise ConfigError("model.init: matched_filter needs a range-conditioned model with a geometry")
-    g = grid.geometry
     h, modes = cfg.model_dim, cfg.state_dim // 2
-    dt0 = math.sqrt(g.fm_rate(g.mid_range())) / g.prf_hz
-    dt = dt0 * np.exp(-0.5 * grid.rho)  # (G,)
-    tau_top = float((grid.half_aperture * dt).max())
-    needed = math.ceil(MODES_PER_TIME_BANDWIDTH * tau_top**2) + 2
-    groups = min(h, math.ceil(needed / modes))
-    omega = np.linspace(0.0, FREQUENCY_MARGIN * 2 * math.pi * tau_top, groups * modes)  # (groups * M,)
-    alpha = 0.5 * (omega[1] - omega[0]) if len(omega) > 1 else 1.0
-    poles = -alpha + 1j * omega
-    solution, fit_db = fit_reference(grid, dt, poles)
-    if fit_db > TOO_SMALL_DB:
-        raise ConfigError(
-            f"model.state_dim: {groups} x {modes} modes fit the reference function only to "
-            f"{fit_db:.1f} dB; the matched-filter start needs model_dim x state_dim/2 >= {needed}"
-        )
-    c_fit, d_fit = solution[:-1].reshape(modes, groups).T, solution[-1]  # (groups, M): group j has poles j::groups
-    group_of = np.arange(h) % groups  # channel -> group
-    share = np.bincount(group_of, minlength=groups)  # channels per group: their kernels add up
-    channel_omega = omega.reshape(modes, groups).T[group_of]  # (H, M)
+    fit = reference_fit(grid.geometry, cfg.range_points_per_aperture, h, modes)
+    group_of = np.arange(h) % fit.groups  # channel -> group
+    share = np.bincount(group_of, minlength=fit.groups)  # channels per group: their kernels add up
+    channel_omega = fit.omega.reshape(modes, fit.groups).T[group_of]  # (H, M)
     for conv in convs:
-        _set_dynamics(conv, alpha, channel_omega, dt0)
-    c = c_fit[group_of] / share[group_of][:, None]  # (H, M)
-    _first_layer_and_stream(model, c, complex(d_fit))
+        _set_dynamics(conv, fit.alpha, channel_omega, fit.dt0)
+    c = fit.c[group_of] / share[group_of][:, None]  # (H, M)
+    _first_layer_and_stream(model, c, fit.d)
     _start_later_layers(model)
-    return fit_db
+    return fit.fit_db
 
 
 def _set_dynamics(conv, alpha: float, omega: np.ndarray, dt0: float) -> None:

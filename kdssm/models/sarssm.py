@@ -120,8 +120,30 @@ def count_params(model: nn.Module) -> int:
 
 
 def parameter_groups(model: nn.Module) -> tuple[list, list]:
-    """(ssm dynamics parameters, all others) for separate learning rates and weight decay."""
+    """(ssm dynamics parameters, all others) for separate learning rates and weight decay; frozen ones left out."""
     ssm, other = [], []
     for name, param in model.named_parameters():
-        (ssm if name.rsplit(".", 1)[-1] in SSM_PARAMETER_NAMES else other).append(param)
+        if param.requires_grad:
+            (ssm if name.rsplit(".", 1)[-1] in SSM_PARAMETER_NAMES else other).append(param)
     return ssm, other
+
+
+def freeze_focusing_path(model: SarSSM) -> int:
+    """Fix what carries the matched-filter start to the output: the input projection, the first layer (its
+    norm, kernels and mixing) and the output projection. With `gate_region: edges` the later layers add nothing
+    where a column holds the whole aperture, so the valid region stays the filter's. Returns the frozen count.
+
+    Only a model that started as the matched filter (or was trained from one) has such a path to keep.
+    """
+    if model.init_used != "matched_filter":
+        raise ConfigError(
+            "training.freeze_focus: the model did not start as the matched filter (model.init, model.state_dim), "
+            "so it has no focusing path to keep"
+        )
+    if len(model.layers) < 2:
+        raise ConfigError("training.freeze_focus: the model has no layer left to train (model.num_layers >= 2)")
+    frozen = [model.input_proj, model.norms[0], model.layers[0], model.output_proj]
+    params = [p for module in frozen for p in module.parameters()]
+    for param in params:
+        param.requires_grad_(False)
+    return sum(p.numel() for p in params)

@@ -180,7 +180,7 @@ def _fit_on_workers(
             f"{outcome['diverged']}; stopped, the last good checkpoint in {storage}/{name} is untouched"
         )
     best = result.get_best_checkpoint(metric=metric, mode=mode) or result.checkpoint
-    model = build_model(run.fit.cfg.model)
+    model = build_model(run.fit.cfg.model, initialise=False)
     model.load_state_dict(best_weights(best))
     training = {
         "epochs": outcome.get("epochs", (result.metrics or {}).get("epoch", -1) + 1),

@@ -12,7 +12,7 @@ import torch
 from ..config import TrainConfig
 from ..losses import EPS, GROUND_TRUTH_LOSSES, column_normalised_mse, masked_normalised_mse
 from ..metrics import valid_mask
-from ..models import parameter_groups
+from ..models import freeze_focusing_path, parameter_groups
 from ..models.complex import power
 
 
@@ -110,6 +110,8 @@ class GroundTruthModule(pl.LightningModule):
         super().__init__()
         self.model = model
         self.cfg = cfg
+        if cfg.freeze_focus:
+            freeze_focusing_path(model)
         self.preset = preset
         self.total_steps = total_steps
         self.schedule_steps = total_steps  # what the LR schedule spans; replanned under max_minutes

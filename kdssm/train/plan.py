@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..config import RunConfig
-from ..models import build_model
+from ..models import build_model, freeze_focusing_path
 
 
 @dataclass
@@ -56,5 +56,8 @@ class RunPlan:
 
 def check_model(cfg: RunConfig) -> None:
     """Build the model once before anything is written: an init that cannot be computed (an explicit
-    matched-filter start of a model too small for the aperture) is a one-line ConfigError here."""
-    build_model(cfg.model)
+    matched-filter start of a model too small for the aperture) or a focusing path that cannot be kept
+    (training.freeze_focus) is a one-line ConfigError here. The start is cached: the run's own build reuses it."""
+    model = build_model(cfg.model)
+    if cfg.training.freeze_focus:
+        freeze_focusing_path(model)

@@ -222,3 +222,32 @@ def test_train_refuses_unlabelled_columns(tmp_path, capsys):
 def test_final_line_says_fewer_or_more_parameters():
     assert size_against_teacher(0.825) == "parameters 82.5 % fewer than the teacher's"
     assert size_against_teacher(-4.01) == "parameters 401.0 % more than the teacher's"  # was "--401.0 %"
+
+
+@pytest.mark.parametrize("with_run_config", [True, False])
+def test_a_teacher_of_another_geometry_names_both_in_one_line_within_seconds(tmp_path, capsys, with_run_config):
+    """A mini teacher handed to an s1 student (its run folder's config.yaml, or a bare checkpoint): one line
+    naming both geometries, before any of the 16,384 s1 columns is simulated; nothing written."""
+    import time
+
+    import torch
+
+    from kdssm.checkpoint import save_model
+    from kdssm.geometry import PRESETS
+    from kdssm.models import SarSSM
+
+    teacher = tmp_path / "mini-teacher"
+    teacher.mkdir()
+    torch.manual_seed(0)
+    model = SarSSM(model_dim=4, state_dim=32, num_layers=2, geometry=PRESETS["mini"].geometry().to_dict())
+    save_model(model, teacher / "model.ckpt", "teacher")
+    if with_run_config:
+        RunConfig.from_dict({"model": {"model_dim": 4, "state_dim": 32, "num_layers": 2}}).dump(teacher / "config.yaml")
+    out = tmp_path / "student"
+    started = time.perf_counter()
+    args = ["--teacher_checkpoint", str(teacher), "--student_config", "configs/student.yaml", "--save_dir", str(out)]
+    code = main(["distill", *args])
+    assert code == 2 and time.perf_counter() - started < 20
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "mini" in err and "s1" in err and "PRF 600 Hz" in err and "PRF 1717 Hz" in err
+    assert not out.exists()

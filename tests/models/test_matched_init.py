@@ -73,3 +73,38 @@ def test_matched_filter_init_names_what_prevents_it(change, field):
         SarSSM(**kwargs)
     auto = SarSSM(**(kwargs | {"init": "auto"}))  # auto falls back to the random init
     assert auto.init_used == "random"
+
+
+def test_the_least_squares_runs_once_per_geometry_and_size(monkeypatch):
+    """A second model of the same geometry, grid and size reuses the fit; another size fits again."""
+    from kdssm.models import matched_init
+
+    calls = []
+    fit = matched_init.fit_reference
+    monkeypatch.setattr(matched_init, "fit_reference", lambda *a: calls.append(1) or fit(*a))
+    matched_init.reference_fit.cache_clear()
+    torch.manual_seed(0)
+    first = SarSSM(model_dim=4, state_dim=32, num_layers=2, geometry=MINI, use_selectivity=True)
+    torch.manual_seed(0)
+    second = SarSSM(model_dim=4, state_dim=32, num_layers=2, geometry=MINI, use_selectivity=True)
+    assert len(calls) == 1
+    for a, b in zip(first.state_dict().values(), second.state_dict().values()):
+        assert torch.equal(a, b)  # the cached start is the start
+    SarSSM(model_dim=4, state_dim=64, num_layers=2, geometry=MINI)
+    assert len(calls) == 2
+
+
+def test_loading_an_s1_checkpoint_skips_the_fit(tmp_path, monkeypatch):
+    """load_model builds without the start (every weight comes from the file) and gives the same outputs."""
+    from kdssm.checkpoint import load_model, save_model
+    from kdssm.models import matched_init
+
+    torch.manual_seed(0)
+    model = SarSSM(model_dim=4, state_dim=64, num_layers=2, use_selectivity=True, geometry=S1).eval()
+    save_model(model, tmp_path / "model.ckpt", "teacher")
+    monkeypatch.setattr(matched_init, "fit_reference", lambda *a: pytest.fail("fitted while loading"))
+    matched_init.reference_fit.cache_clear()
+    loaded = load_model(tmp_path)
+    x, _ = simulate("s1", 2, seed=3)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))

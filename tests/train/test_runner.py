@@ -9,6 +9,7 @@ import kdssm.models
 from kdssm.cli import main
 from kdssm.config import RunConfig
 from kdssm.data import simulate
+from kdssm.metrics import valid_mask
 from kdssm.train.module import warmup_cosine
 
 from ..helpers import CONTRACT_KEYS, SMALL_SPLITS, TINY_TRAIN, flags
@@ -172,6 +173,8 @@ def test_npz_columns_with_their_geometry_start_as_the_matched_filter(tmp_path, c
         (["--prf_hz", "-5"], "data.prf_hz: must be > 0.0"),
         (["--prf_hz", "600"], "data.wavelength_m: missing"),
         (["--init", "matched_filter", "--state_dim", "2", "--model_dim", "1"], "modes fit the reference function only"),
+        (["--freeze_focus", "--init", "random"], "training.freeze_focus: the model did not start as the matched"),
+        (["--freeze_focus", "--num_layers", "1", "--use_selectivity", "false"], "training.freeze_focus: the model has"),
     ],
 )
 def test_bad_geometry_or_init_is_one_line_and_writes_nothing(tmp_path, capsys, args, message):
@@ -290,3 +293,25 @@ def test_column_weight_adds_each_columns_own_nmse_to_the_loss_and_the_selection_
     assert float(column_nmse) == pytest.approx(sum(per_column) / 4, rel=1e-5)
     with_columns = objective_db(nmse, nmse_valid, weighted.cfg, column_nmse)
     assert float(with_columns) == pytest.approx(10 * math.log10(float(nmse) + 2.0 * sum(per_column) / 4), rel=1e-5)
+
+
+def test_a_frozen_focusing_path_keeps_the_valid_region_the_starts(tmp_path):
+    """training.freeze_focus: the input projection, first layer and output projection stay as started, the gated
+    layers learn, and with edge gates the valid region's output is the start's to the last bit."""
+    start, run = tmp_path / "start", tmp_path / "run"
+    common = [*TINY_ARGS, "--freeze_focus", "--seed", "3"]
+    assert main(["train", *common, "--num_epochs", "0", "--save_dir", str(start)]) == 0
+    assert main(["train", *common, "--num_epochs", "2", "--save_dir", str(run)]) == 0
+    before, after = kdssm.load_model(start), kdssm.load_model(run)
+    frozen = ("input_proj.", "layers.0.", "output_proj.")
+    changed = set()
+    for name, value in after.state_dict().items():
+        if not torch.equal(value, before.state_dict()[name]):
+            changed.add(name)
+    assert changed and not any(name.startswith(frozen) for name in changed)
+    assert any(name.startswith("layers.1.") for name in changed) and any(name.startswith("gates.") for name in changed)
+    x, _ = simulate("mini", 16, seed=9)
+    mask = valid_mask(x, "mini")  # (B, L) bool
+    with torch.no_grad():
+        assert torch.equal(after(x)[..., 0][mask], before(x)[..., 0][mask])
+        assert not torch.equal(after(x), before(x))  # the edges learned
