@@ -3,9 +3,12 @@ beside the same students trained on ground truth alone for the same epochs, and 
 the same test columns: does distillation help, does the gate pay, which students beat the filter?
 
     python benchmarks/distill_presets.py [--teacher runs/demo/teacher] [--epochs 10]
+    python benchmarks/distill_presets.py --teacher runs/demo-s1/teacher --variants gated --distilled_only \
+        --presets standard compressed tiny --epochs 2 --train-size 512 --name distill_presets_s1
 
-Writes benchmarks/results/distill_presets.json (after each preset). The recipe (--alpha --beta
---gamma --preserve_distribution) defaults to the one that measurably transfers (distill_gain.py).
+Writes benchmarks/results/<name>.json (default distill_presets, after each preset). The students take the
+teacher run's config (its data preset and recipe: on s1 the frozen focusing path and edge gates). The
+recipe (--alpha --beta --gamma --preserve_distribution) defaults to the one that measurably transfers (distill_gain.py).
 Goals (issue 3): retention >= 99 / 97 / 95 / 85 % for standard / compressed / tiny / ultra. Gated
 variants: complex gates on every layer after the first (width 4, hidden 16), the seed's sizes
 otherwise.
@@ -53,6 +56,8 @@ def main() -> None:
     parser.add_argument("--train-size", type=int, default=2048)
     parser.add_argument("--presets", nargs="+", default=list(GOALS))
     parser.add_argument("--variants", nargs="+", default=["gate_free", "gated"], choices=["gate_free", "gated"])
+    parser.add_argument("--distilled_only", action="store_true", help="no ground-truth-only twin (half the time)")
+    parser.add_argument("--name", default="distill_presets", help="results file name")
     add_recipe_args(parser)
     args = parser.parse_args()
     recipe = distillation_recipe(args)
@@ -64,7 +69,11 @@ def main() -> None:
                 name = preset if variant == "gate_free" else f"{preset}+gate"
                 cfg = student_config(teacher, preset, args.epochs, args.train_size, variant == "gated", recipe)
                 distilled = distill_run(cfg, teacher, Path(tmp) / f"kd-{name}", progress=False)
-                alone = train_run(cfg, Path(tmp) / f"gt-{name}", kind="student", progress=False)
+                alone = (
+                    None
+                    if args.distilled_only
+                    else train_run(cfg, Path(tmp) / f"gt-{name}", kind="student", progress=False)
+                )
                 teacher_acc, mf = distilled["teacher"]["accuracy"], distilled["matched_filter"]
                 rows[name] = {
                     "model": {
@@ -72,25 +81,29 @@ def main() -> None:
                     },
                     "distilled": {k: distilled[k] for k in KEEP}
                     | {"retention": distilled["retention"], "train_seconds": distilled["training"]["train_seconds"]},
-                    "ground_truth_only": {k: alone[k] for k in KEEP}
+                    "ground_truth_only": None
+                    if alone is None
+                    else {k: alone[k] for k in KEEP}
                     | {
                         "retention": retention(alone["accuracy"], teacher_acc),
                         "train_seconds": alone["training"]["train_seconds"],
                     },
                     "goal_retention": GOALS.get(preset),
-                    "distillation_gain_db": alone["nmse_db"] - distilled["nmse_db"],
+                    "distillation_gain_db": None if alone is None else alone["nmse_db"] - distilled["nmse_db"],
                     "meets_goal": distilled["retention"] >= GOALS.get(preset, 0.0),
                     "beats_matched_filter": distilled["accuracy"] > mf["accuracy"],
                 }
+                twin = (
+                    "" if alone is None else f" vs ground truth only {rows[name]['ground_truth_only']['retention']:.4f}"
+                )
                 print(
-                    f"{name}: {distilled['params']:,} params, retention distilled {distilled['retention']:.4f} vs "
-                    f"ground truth only {rows[name]['ground_truth_only']['retention']:.4f} (goal "
-                    f"{GOALS.get(preset)}); accuracy {distilled['accuracy']:.4f} vs matched filter "
-                    f"{mf['accuracy']:.4f}",
+                    f"{name}: {distilled['params']:,} params, retention distilled {distilled['retention']:.4f}{twin} "
+                    f"(goal {GOALS.get(preset)}); accuracy {distilled['accuracy']:.4f} vs matched filter "
+                    f"{mf['accuracy']:.4f}; {distilled['training']['train_seconds']:.0f} s of training",
                     flush=True,
                 )
                 path = write_result(  # after every preset: a long run stopped early keeps what it measured
-                    "distill_presets",
+                    args.name,
                     {
                         "teacher": {k: distilled["teacher"][k] for k in KEEP},
                         "matched_filter": {k: mf[k] for k in KEEP},

@@ -102,25 +102,40 @@ class S4DConv(nn.Module):
     def kernel_spectrum(self, length: int, index: torch.Tensor | None = None) -> torch.Tensor:
         """FFT of the circular two-sided kernels of the grid points `index` (all when None), (G, H, N)
         complex64 with N = fft_length(L) (2L without a window, about L + Na / 2 with one). The whole
-        grid's is cached when no grad is needed.
-
-        The cache key holds every parameter's version counter and storage, so an optimizer step,
-        load_state_dict or a device move invalidates it.
-        """
-        params = list(self.parameters())
-        cacheable = index is None and not self._builds_graph()
-        key = (length, params[0].device)
-        stamp = tuple((p._version, p.data_ptr()) for p in params)
-        if cacheable:
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] == stamp:
-                return hit[1]
+        grid's is the cached table of `grid_spectra` when no grad is needed."""
+        if index is None and not self._builds_graph():
+            return self.grid_spectra(length)
         k = self.kernel_taps(length, index)  # (G, D, H, taps)
         n = self.fft_length(length)
-        spectrum = torch.fft.fft(circular_kernel(k[:, 0], k[:, 1] if self.bidirectional else None, n))  # (G, H, N)
-        if cacheable:
-            self._cache[key] = (stamp, spectrum)
-        return spectrum
+        return torch.fft.fft(circular_kernel(k[:, 0], k[:, 1] if self.bidirectional else None, n))  # (G, H, N)
+
+    def grid_spectra(self, length: int, needed: torch.Tensor | None = None) -> torch.Tensor:
+        """The grid's spectra table (G, H, N) complex64 for no-grad forwards, cached, its rows built on first
+        need: `needed` (grid indices, int64) are built if they are not yet, all rows when None. A few
+        columns (a short validation, a scene's first tiles) then build the kernels they read, not the
+        whole grid's (440 points a layer for the s1 teacher: minutes on a CPU).
+
+        The cache key holds every parameter's version counter and storage, so an optimizer step,
+        load_state_dict or a device move starts a new table.
+        """
+        params = list(self.parameters())
+        key = (length, params[0].device)
+        stamp = tuple((p._version, p.data_ptr()) for p in params)
+        hit = self._cache.get(key)
+        if hit is None or hit["stamp"] != stamp:
+            hit = {"stamp": stamp, "table": None, "built": torch.zeros(len(self.grid), dtype=torch.bool)}
+            self._cache[key] = hit
+        built = hit["built"]  # (G,) bool, on the CPU
+        wanted = torch.arange(len(self.grid)) if needed is None else needed.cpu().unique()
+        missing = wanted[~built[wanted]]
+        if len(missing):
+            with torch.no_grad():
+                rows = self.kernel_spectrum(length, missing.to(self.rho.device))  # (G_missing, H, N)
+            if hit["table"] is None:
+                hit["table"] = rows.new_zeros((len(self.grid), *rows.shape[1:]))  # (G, H, N)
+            hit["table"][missing.to(rows.device)] = rows
+            built[missing] = True
+        return hit["table"]
 
     def _builds_graph(self) -> bool:
         """Whether this call is differentiated (grad mode on and some parameter wants it)."""
@@ -147,15 +162,15 @@ class S4DConv(nn.Module):
         along contiguous lines, the cached grid spectra are weighted in place, the product is in place,
         D comes by addcmul. The inference forward of a whole model (lean.py) keeps lines channels-first."""
         length = u.shape[-1]
-        table = self.kernel_spectrum(length)  # (G, H, N), cached
+        if len(self.grid) > 1 and p is None:
+            raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
+        idx, w = self.grid.locate(p) if len(self.grid) > 1 else (None, None)  # (B, 2) int64, (B, 2) float32
+        table = self.grid_spectra(length, None if idx is None else idx.flatten())  # (G, H, N), cached
         # padded first: torch's own padding for fft(n=N) costs about twice the transform
         u_f = torch.fft.fft(nn.functional.pad(u, (0, table.shape[-1] - length)))  # (B, H, N)
-        if len(self.grid) == 1:
+        if idx is None:
             u_f.mul_(table)
         else:
-            if p is None:
-                raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
-            idx, w = self.grid.locate(p)  # (B, 2) int64, (B, 2) float32
             w = w.to(u.dtype)[:, :, None, None]  # (B, 2, 1, 1) complex64
             spectrum = table.index_select(0, idx[:, 0]).mul_(w[:, 0])  # (B, H, N)
             spectrum.addcmul_(table.index_select(0, idx[:, 1]), w[:, 1])

@@ -224,3 +224,22 @@ def test_inference_path_equals_the_autograd_path(kind, length):
     slow = conv(u, p).detach()
     torch.testing.assert_close(fast, slow, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(again, fast)
+
+
+def test_no_grad_forwards_build_only_the_grid_rows_their_columns_read():
+    """A few columns build their own grid points' spectra; later columns add theirs; the table then equals
+    the whole grid built at once."""
+    torch.manual_seed(0)
+    conv = _aperture_conv()
+    u = torch.randn(2, 64, 2, dtype=torch.complex64)
+    p = torch.tensor([0.1, 0.8])
+    with torch.no_grad():
+        conv(u, p)
+        (entry,) = conv._cache.values()
+        read = conv.grid.locate(p)[0].flatten().unique()
+        assert set(entry["built"].nonzero().flatten().tolist()) == set(read.tolist())
+        whole = conv.kernel_spectrum(64, torch.arange(len(conv.grid)))  # built directly, uncached
+        torch.testing.assert_close(entry["table"][read], whole[read])
+        table = conv.kernel_spectrum(64)  # every row now
+        assert bool(entry["built"].all()) and table is entry["table"]
+        torch.testing.assert_close(table, whole)
