@@ -289,3 +289,11 @@ def test_model_signature_is_visible_and_takes_a_config_with_overrides():
     model = SarSSM(base, num_layers=2, initialise=False)
     assert model.config == base.replace(num_layers=2) and len(model.layers) == 2
     assert SarSSM(base, initialise=False).config is base
+
+
+@pytest.mark.parametrize("preset", ["mini", "s1"])
+def test_demo_takes_the_configs_of_its_preset(capsys, preset):
+    assert main(["demo", "--preset", preset, "--print_config"]) == 0
+    teacher, sweep = yaml.safe_load_all(capsys.readouterr().out)
+    assert teacher["data"]["preset"] == sweep["data"]["preset"] == preset
+    assert teacher["training"]["max_minutes"] == 0 or preset == "mini"  # s1: work fixed by epochs and columns
