@@ -69,14 +69,20 @@ def scores(y: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> dict:
     }
 
 
-def scene_table(sweep: Path, teacher: Path, azimuth: int, range_bins: int) -> dict:
-    geometry = PRESETS["mini"].geometry()
+def scene_arrays(geometry, azimuth: int, range_bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A simulated scene as lines: raw and truth (R, A) complex64, p (R,), the valid region (R, A) bool."""
     scene = simulate_scene(geometry, azimuth, range_bins, seed=0)
     raw, truth = scene["raw"].T.copy(), scene["truth"].T.copy()  # (R, A)
     p = np.linspace(0.0, 1.0, range_bins)
     edge = geometry.half_aperture(p)
     index = np.arange(azimuth)[None, :]
     valid = (index >= edge[:, None]) & (index < azimuth - edge[:, None])
+    return raw, truth, p, valid
+
+
+def scene_table(sweep: Path, teacher: Path, azimuth: int, range_bins: int) -> dict:
+    geometry = PRESETS["mini"].geometry()
+    raw, truth, p, valid = scene_arrays(geometry, azimuth, range_bins)
     mf_out, mf_s = run_scene(MatchedFilterLines(geometry), raw, p)
     mf_rate = range_bins / mf_s
     rows = [

@@ -32,18 +32,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import front_checkpoints, write_result
-from focus import alternating, run_scene, scores
+from focus import alternating, run_scene, scene_arrays, scores
 
 from kdssm.checkpoint import load_model, save_model
 from kdssm.config import RunConfig
 from kdssm.data import simulate
 from kdssm.data.datasets import with_column_geometry
-from kdssm.data.scene import simulate_scene
 from kdssm.deploy.engine import MatchedFilterLines, ModelLines
 from kdssm.evaluate import evaluate_matched_filter, evaluate_model
 from kdssm.geometry import PRESETS
@@ -104,12 +102,7 @@ def test_columns(demo: Path) -> dict:
 
 def scene(demo: Path, azimuth: int, range_bins: int) -> dict:
     geometry = PRESETS["s1"].geometry()
-    sim = simulate_scene(geometry, azimuth, range_bins, seed=0)
-    raw, truth = sim["raw"].T.copy(), sim["truth"].T.copy()  # (R, A)
-    p = np.linspace(0.0, 1.0, range_bins)
-    edge = geometry.half_aperture(p)
-    index = np.arange(azimuth)[None, :]
-    valid = (index >= edge[:, None]) & (index < azimuth - edge[:, None])
+    raw, truth, p, valid = scene_arrays(geometry, azimuth, range_bins)
     out, mf_s = run_scene(MatchedFilterLines(geometry), raw, p)
     rows = [
         {"name": "matched filter", "params": 0, "columns_per_second": range_bins / mf_s, **scores(out, truth, valid)}

@@ -4,13 +4,13 @@ Memory of one process, in bytes (complex64 = 8 bytes, float32 = 4):
 
     parameters            4 P                      (P real scalars; a complex weight counts twice)
     training state        + 12 P                   (gradients 4 P, Adam's two moments 8 P)
-    kernel spectra        sum_layers G H N 8       (eval: every grid point's spectrum, cached)
-                          + one layer's build      (the chunked exponentials, G H M (c + D Q) 8: 2.4 GB
-                                                    for the seed-size teacher on s1's 220 grid points)
+    kernel spectra        sum_layers G H N 8       (eval: every grid point's spectrum, cached as a split reads it)
+                          + one layer's build      (the chunked exponentials of the up to 2B grid points a
+                                                    batch reads first, G_B H M (c + D Q) 8)
     activations, eval     n B L H 8 + A_f B H N 8  (each layer's output is kept for the features;
                                                     one layer's FFT buffers at a time)
-    activations, train    n (A_t B H N 8 + C_t B L H 8) + each layer's kernel build for the grid points
-                          its batch touches (kept for backward)
+    activations, train    n (A_t B H N 8 + C_t B L H 8) + K_t x each layer's kernel build for the grid
+                          points its batch touches (kept for backward)
     columns in memory     the splits' x (and y) at N_cols L 3 8, the teacher's targets for distillation
 
 with n layers, H channels, L samples, N = the layer's FFT length (s4d.py), G grid points, B the batch.
@@ -35,6 +35,9 @@ COMPLEX = 8
 FORWARD_FFT_BUFFERS = 4.0  # A_f: u_f, the column spectra (two gathered), the inverse transform
 TRAIN_FFT_TENSORS = 3.0  # A_t: kept for backward per layer: u_f, the column spectrum, the product
 TRAIN_LINE_TENSORS = 6.0  # C_t: the layer's input, conv output, mixed output, gate features
+# K_t: autograd keeps each touched grid point's exponentials, their products, the taps and the spectra for
+# backward: 2.5-3.2 kernel builds measured (demo teacher and student, columns over the whole swath)
+KERNEL_GRAPH_TENSORS = 2.8
 CHECKPOINT_OVERHEAD = 64 * 1024  # a checkpoint's pickled structure and config beside the tensors
 BASE_OVERHEAD = 6 * 2**20  # FFT plans, BLAS buffers, the allocator's slack: 5-12 MB measured on small models
 
@@ -127,12 +130,13 @@ def model_memory(cfg: ModelConfig, batch: int, length: int, mode: str = "forward
     inputs = batch * length * (cfg.input_dim + cfg.output_dim) * COMPLEX + BASE_OVERHEAD
     if mode == "forward":
         cache = layers * g * h * n * COMPLEX
-        building = kernel_build(cfg, g, taps, n, spectra=True)  # the last layer's, beside the others' caches
+        # the last layer's build of the grid points its batch reads first (s4d.grid_spectra), beside the caches
+        building = kernel_build(cfg, min(g, 2 * batch), taps, n, spectra=True)
         return MemoryEstimate(
             4 * p, 0, cache + building, int(layers * line + FORWARD_FFT_BUFFERS * spectra + 3 * line + inputs)
         )
     touched = min(g, 2 * batch)  # the grid points a batch's columns read: their kernels stay in the graph
-    kernel_graph = layers * kernel_build(cfg, touched, taps, n, spectra=True)
+    kernel_graph = int(KERNEL_GRAPH_TENSORS * layers * kernel_build(cfg, touched, taps, n, spectra=True))
     return MemoryEstimate(
         4 * p,
         12 * p,

@@ -214,3 +214,17 @@ def test_evaluate_scores_the_columns_of_the_models_geometry(tmp_path, capsys):
     out = capsys.readouterr().out
     model_row, filter_row = (line.split() for line in out.splitlines()[1:3])
     assert abs(float(model_row[2]) - float(filter_row[3])) < 0.1  # the untrained model is the s1 filter
+
+
+def test_plan_sizes_gpu_workers_refuses_a_run_over_its_minutes_and_plans_a_sweeps_largest_trial(capsys):
+    small = ["plan", "configs/demo/teacher.yaml", "--train_size", "64", "--model_dim", "4"]
+    assert main(small) == 0
+    out = capsys.readouterr().out
+    assert "24 GB card: fits at batch 32" in out and "80 GB card: fits" in out and "min on this machine" in out
+    assert main([*small, "--minutes", "1e-6"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("kdssm: error: training needs about") and "--minutes" in err and "\n" not in err
+    sweep = ["plan", "configs/demo/sweep.yaml", "--teacher_config", "configs/demo/teacher.yaml", "--no_probe"]
+    assert main(sweep) == 0
+    out = capsys.readouterr().out
+    assert out.count("teacher cache (outputs)") == 2 and "search space's largest student: model 16/64/3" in out

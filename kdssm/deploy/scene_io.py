@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..geometry import FIELDS, Geometry, GeometryError, get_preset
+from ..geometry import FIELDS, Geometry, GeometryError, describe, get_preset
 from .errors import DeployError
 
 SUFFIXES = (".npz", ".zarr")
@@ -155,7 +155,8 @@ def check_geometry(reader: SceneReader, model_geometry: Geometry | None) -> Geom
             a, b = getattr(stated, key), getattr(model_geometry, key)
             if abs(a - b) > 1e-6 * abs(b):
                 raise SceneError(
-                    f"{reader.path}: {key} = {a:g} but the model was trained for {b:g} (another acquisition geometry)"
+                    f"{reader.path}: {key} = {a:g} but the model was trained for {b:g}: the scene has "
+                    f"{describe(stated)}, the model focuses {describe(model_geometry)}"
                 )
     return model_geometry
 
