@@ -66,7 +66,7 @@ def sweep_smoke(work: Path, device: str) -> str:
     gpu = ["--use_gpu"] if device == "cuda" else []
     kdssm(
         "sweep", "--teacher_checkpoint", str(work / "teacher-32-true"), "--config", "configs/sweep.yaml",
-        "--smoke-test", "--tracking_uri", "", "--save_dir", str(work / "sweep"), "--quiet", *gpu,
+        "--smoke-test", "--batch_size", "16", "--tracking_uri", "", "--save_dir", str(work / "sweep"), "--quiet", *gpu,
     )  # fmt: skip
     front = json.loads((work / "sweep" / "pareto.json").read_text())["front"]
     return f"{len(front)} student(s) on the front"
@@ -78,12 +78,12 @@ def focus_equal(work: Path, device: str) -> str:
     scene = work / "scene.npz"
     kdssm("scene", "--preset", "s1", "--azimuth", "3000", "--range_bins", "32", "--output", str(scene))
     outputs = {}
-    for where in ("cpu", device):
-        path = work / f"focused-{where}.npz"
+    for i, where in enumerate(("cpu", device)):  # --cpu: the same device twice, two outputs
+        path = work / f"focused-{i}-{where}.npz"
         kdssm("focus", str(work / "teacher-32-true"), "--input", str(scene), "--output", str(path), "--device", where)
-        outputs[where] = np.load(path)["focused"]
-    scale = float(np.abs(outputs["cpu"]).max())
-    diff = float(np.abs(outputs[device] - outputs["cpu"]).max()) / scale
+        outputs[i] = np.load(path)["focused"]
+    scale = float(np.abs(outputs[0]).max())
+    diff = float(np.abs(outputs[1] - outputs[0]).max()) / scale
     if diff > 1e-4:
         raise RuntimeError(f"{device} differs from cpu by {diff:.2e} of the largest output")
     return f"{device} vs cpu: {diff:.1e} of the largest output (limit 1e-4)"
