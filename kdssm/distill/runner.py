@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from .. import losses
-from ..checkpoint import load_model, read_checkpoint
+from ..checkpoint import load_model
 from ..config import ConfigError, ModelConfig, RunConfig
 from ..data.datasets import data_columns, load_split, load_unlabelled, with_column_geometry
 from ..geometry import describe, get_preset
@@ -105,11 +105,11 @@ def plan_distillation(
 ) -> RunPlan:
     """Check teacher, config and data, prepare the run folder and the teacher's cached targets."""
     ckpt = resolve_teacher(teacher_path)
-    check_run(with_column_geometry(cfg, quiet=True), "distillation", teacher_model_config(ckpt))
-    check_disk(save_dir, disk_needs(cfg), "distillation")
-    teacher = load_model(ckpt, expect=teacher_config)
+    teacher = load_model(ckpt, expect=teacher_config)  # 0.03 s at s1: the wrong teacher is named first
     check_teacher_preset(ckpt, cfg)
     check_teacher_geometry(teacher, cfg)
+    check_run(with_column_geometry(cfg, quiet=True), "distillation", teacher.config)
+    check_disk(save_dir, disk_needs(cfg), "distillation")
     pairs = coupled_layers(cfg, teacher)
     check_unlabelled_can_teach(cfg)
     train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))
@@ -122,11 +122,6 @@ def plan_distillation(
         check_teacher_identity(root, ckpt, sha, resuming)
         fit_plan = teacher_targets(cfg, teacher, sha, pairs, train, val, unlabelled, root / "teacher_cache")
     return RunPlan(fit_plan, root, resuming, test, "student")
-
-
-def teacher_model_config(ckpt: Path) -> ModelConfig:
-    """The teacher's architecture from its checkpoint, without building it."""
-    return ModelConfig.from_dict(read_checkpoint(ckpt)["config"])
 
 
 def teacher_targets(
