@@ -50,7 +50,9 @@ def train_teacher(work: Path, device: str) -> str:
 
 
 def distill_student(work: Path, device: str, ray: bool = False) -> str:
-    extra = ["--num_workers", "1"] + (["--use_gpu"] if device == "cuda" else []) if ray else []
+    extra = []
+    if ray:  # one Ray Train worker, on the GPU when there is one
+        extra = ["--num_workers", "1", *(["--use_gpu"] if device == "cuda" else [])]
     out = work / ("student-ray" if ray else "student")
     kdssm(
         "distill", "--teacher_checkpoint", str(work / "teacher-32-true"), "--student_config", "configs/student.yaml",

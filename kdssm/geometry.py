@@ -129,18 +129,29 @@ PRESETS = {
 }
 
 
+def _as_geometry(geometry: Geometry | dict) -> Geometry:
+    """A plain Geometry (a Preset's six numbers without its name and length) from a Geometry or a mapping."""
+    return Geometry.from_dict(geometry.to_dict() if isinstance(geometry, Geometry) else geometry)
+
+
+def preset_of(geometry: Geometry | dict | None) -> str | None:
+    """The name of the preset whose geometry this is, else None."""
+    if geometry is None:
+        return None
+    g = _as_geometry(geometry)
+    return next((name for name, preset in PRESETS.items() if preset.geometry() == g), None)
+
+
 def describe(geometry: Geometry | dict) -> str:
     """A geometry for a reader, in one phrase: "the s1 geometry (PRF 1717 Hz, antenna 12.3 m, ...)" when it
     is a preset's, else its six numbers."""
-    g = Geometry.from_dict(geometry.to_dict() if isinstance(geometry, Geometry) else geometry)
+    g = _as_geometry(geometry)
     numbers = (
         f"PRF {g.prf_hz:g} Hz, antenna {g.antenna_length_m:g} m, wavelength {g.wavelength_m:g} m, "
         f"V {g.velocity_m_s:g} m/s, slant range {g.slant_range_near_m / 1e3:g}-{g.slant_range_far_m / 1e3:g} km"
     )
-    for preset in PRESETS.values():
-        if preset.geometry() == g:
-            return f"the {preset.name} geometry ({numbers})"
-    return f"a geometry of {numbers}"
+    name = preset_of(g)
+    return f"the {name} geometry ({numbers})" if name else f"a geometry of {numbers}"
 
 
 def get_preset(spec) -> Preset:

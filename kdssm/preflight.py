@@ -47,10 +47,10 @@ def probe(cfg: RunConfig) -> dict[str, float]:
     return out
 
 
-def gpu_memory(cfg: RunConfig, teacher: ModelConfig | None = None) -> int:
-    """Bytes one worker holds on its GPU: the estimate without the columns (they stay in host memory and
-    travel a batch at a time), plus the CUDA context."""
-    estimate = run_memory(cfg, teacher)
+def gpu_memory(cfg: RunConfig, teacher: ModelConfig | None = None, estimate=None) -> int:
+    """Bytes one worker holds on its GPU: the estimate (run_memory's, made here unless given) without the
+    columns (they stay in host memory and travel a batch at a time), plus the CUDA context."""
+    estimate = estimate or run_memory(cfg, teacher)
     return estimate.total - estimate.columns + CUDA_CONTEXT
 
 
@@ -81,7 +81,7 @@ def preflight(
     estimate = run_memory(cfg, teacher)
     available = available_memory()
     folder = Path(save_dir or ".").resolve()
-    on_gpu = gpu_memory(cfg, teacher)
+    on_gpu = gpu_memory(cfg, teacher, estimate)
     result = {
         "memory": estimate,
         "available": available,

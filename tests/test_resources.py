@@ -1,5 +1,6 @@
 """Resource limits: estimates against measured peaks, refusals before anything is written, full disks."""
 
+import contextlib
 import os
 import resource
 import signal
@@ -224,6 +225,11 @@ def test_plan_sizes_gpu_workers_refuses_a_run_over_its_minutes_and_plans_a_sweep
     assert main([*small, "--minutes", "1e-6"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("kdssm: error: training needs about") and "--minutes" in err and "\n" not in err
+    for bad in (["--minutes", "-5"], ["--minutes", "nan"], ["--minutes", "5", "--no_probe"]):
+        with pytest.raises(SystemExit) if bad[-1] != "--no_probe" else contextlib.nullcontext():
+            assert main([*small, *bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("kdssm: error: ") and "--minutes" in err and "\n" not in err
     sweep = ["plan", "configs/demo/sweep.yaml", "--teacher_config", "configs/demo/teacher.yaml", "--no_probe"]
     assert main(sweep) == 0
     out = capsys.readouterr().out

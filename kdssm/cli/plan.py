@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from .flags import add_config_flags
-from .parser import add_print_config
+from .parser import UserError, add_print_config
 from .train import train_config
+
+
+def _minutes(text: str) -> float:
+    """--minutes: a positive, finite number of minutes."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of minutes, got {text!r}")
+    return value
 
 
 def plan_teacher(args: argparse.Namespace):
@@ -27,6 +39,8 @@ def plan_teacher(args: argparse.Namespace):
 def cmd_plan(args: argparse.Namespace) -> int:
     from ..preflight import format_preflight, preflight
 
+    if args.minutes and args.no_probe:
+        raise UserError("--minutes: the run's time comes from the speed probe; drop --no_probe")
     cfg = train_config(args)
     teacher = plan_teacher(args)
     what = "distillation" if teacher else "training"
@@ -41,7 +55,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(format_preflight(run_cfg, result, label))
         if not result["fits"]:
             status = 2
-        elif args.minutes and result.get("run_minutes", 0.0) > args.minutes:
+        elif args.minutes and result["run_minutes"] > args.minutes:
             print(
                 f"kdssm: error: {label} needs about {result['run_minutes']:.0f} min on this machine at the probed "
                 f"speed, over --minutes {args.minutes:g}; lower training.num_epochs, data.train_size or the model dims",
@@ -62,8 +76,7 @@ def register(sub) -> None:
     pln.add_argument("--no_probe", "--no-probe", action="store_true", help="skip the short speed probe")
     pln.add_argument(
         "--minutes",
-        type=float,
-        default=0.0,
+        type=_minutes,
         help="the wall-clock the run may take here: longer at the probed speed is refused (exit 2)",
     )
     add_config_flags(pln)

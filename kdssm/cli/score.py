@@ -55,12 +55,12 @@ def columns_preset(config, asked: str | None, checkpoint: str) -> str:
     asking for another geometry's columns is a one-line error naming both."""
     from ..config import ConfigError
     from ..geometry import PRESETS as GEOMETRIES
-    from ..geometry import describe
+    from ..geometry import describe, preset_of
 
-    built_for = next((name for name, p in GEOMETRIES.items() if config.geometry == p.geometry().to_dict()), None)
+    built_for = preset_of(config.geometry)
     if asked is None:
         return built_for or "mini"
-    if config.geometry is not None and config.geometry != GEOMETRIES[asked].geometry().to_dict():
+    if config.geometry is not None and built_for != asked:
         raise ConfigError(
             f"--data_preset: {checkpoint} focuses {describe(config.geometry)}; {asked} columns have "
             f"{describe(GEOMETRIES[asked])}"

@@ -73,8 +73,8 @@ def register(sub) -> None:
         "--preset",
         choices=sorted(DEMO_CONFIGS),
         default="mini",
-        help="mini (default: 256-sample columns, minutes) or s1 (Sentinel-1-size 1,000-sample columns, about "
-        "40 min on 2 cores): the configs in configs/demo/ or configs/demo/s1/",
+        help="mini (default: 256-sample columns, minutes) or s1 (Sentinel-1-size 1,000-sample columns, 27 min "
+        "measured on 2 cores): the configs in configs/demo/ or configs/demo/s1/",
     )
     demo.add_argument("--config", help="teacher YAML (default: the preset's demo teacher.yaml); flags override it")
     demo.add_argument("--sweep_config", "--sweep-config", help="sweep YAML (default: the preset's demo sweep.yaml)")

@@ -126,6 +126,8 @@ class S4DConv(nn.Module):
             hit = {"stamp": stamp, "table": None, "built": torch.zeros(len(self.grid), dtype=torch.bool)}
             self._cache[key] = hit
         built = hit["built"]  # (G,) bool, on the CPU
+        if hit["table"] is not None and bool(built.all()):  # the usual case once a split has run: no index read
+            return hit["table"]
         wanted = torch.arange(len(self.grid)) if needed is None else needed.cpu().unique()
         missing = wanted[~built[wanted]]
         if len(missing):

@@ -128,10 +128,10 @@ def parameter_groups(model: nn.Module) -> tuple[list, list]:
     return ssm, other
 
 
-def freeze_focusing_path(model: SarSSM) -> int:
+def freeze_focusing_path(model: SarSSM) -> None:
     """Fix what carries the matched-filter start to the output: the input projection, the first layer (its
     norm, kernels and mixing) and the output projection. With `gate_region: edges` the later layers add nothing
-    where a column holds the whole aperture, so the valid region stays the filter's. Returns the frozen count.
+    where a column holds the whole aperture, so the valid region stays the filter's.
 
     Only a model that started as the matched filter (or was trained from one) has such a path to keep.
     """
@@ -142,8 +142,5 @@ def freeze_focusing_path(model: SarSSM) -> int:
         )
     if len(model.layers) < 2:
         raise ConfigError("training.freeze_focus: the model has no layer left to train (model.num_layers >= 2)")
-    frozen = [model.input_proj, model.norms[0], model.layers[0], model.output_proj]
-    params = [p for module in frozen for p in module.parameters()]
-    for param in params:
-        param.requires_grad_(False)
-    return sum(p.numel() for p in params)
+    for module in (model.input_proj, model.norms[0], model.layers[0], model.output_proj):
+        module.requires_grad_(False)
