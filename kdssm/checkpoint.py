@@ -1,7 +1,13 @@
-"""model.ckpt: a model's config and weights, written atomically, read with weights_only=True."""
+"""model.ckpt: a model's config and weights, written atomically, read with weights_only=True.
+
+Each file carries the SHA-256 of its config and weights (`content_digest`), checked on every load, so a
+flipped byte is refused by name instead of scoring as a worse model; NaN or Inf weights are refused too.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import torch
@@ -11,21 +17,35 @@ from .files import atomic_write
 from .models import build_model
 
 FORMAT = "kdssm-model"
-VERSION = 1
+VERSION = 2  # 2: with the content digest
+READABLE_VERSIONS = (1, 2)  # 1: written before the digest; read without that check
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message is one line naming the file."""
 
 
+def content_digest(config: dict, state_dict: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the config (canonical JSON) and every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode())
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
 def save_model(model: torch.nn.Module, path: str | Path, kind: str, extra: dict | None = None) -> None:
-    """Write `model` (a SarSSM) as model.ckpt with its config embedded."""
+    """Write `model` (a SarSSM) as model.ckpt with its config embedded and its content digest."""
+    config = model.config.to_dict()
+    state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {
         "format": FORMAT,
         "version": VERSION,
         "kind": kind,
-        "config": model.config.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "config": config,
+        "state_dict": state_dict,
+        "sha256": content_digest(config, state_dict),
         "extra": extra or {},
     }
     atomic_write(path, lambda tmp: torch.save(payload, tmp))
@@ -44,9 +64,24 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path}: not a readable kdssm checkpoint ({type(err).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a kdssm model checkpoint")
-    if payload.get("version") != VERSION:
+    if payload.get("version") not in READABLE_VERSIONS:
         raise CheckpointError(f"{path}: checkpoint version {payload.get('version')} is not supported")
+    _check_content(path, payload)
     return payload
+
+
+def _check_content(path: Path, payload: dict) -> None:
+    """The digest (version 2 on) and finite weights; errors name the file and what is wrong."""
+    state_dict, config = payload.get("state_dict"), payload.get("config")
+    if not isinstance(state_dict, dict) or not isinstance(config, dict):
+        raise CheckpointError(f"{path}: not a kdssm model checkpoint (no config or weights)")
+    if not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise CheckpointError(f"{path}: not a kdssm model checkpoint (weights that are not tensors)")
+    if payload["version"] >= 2 and payload.get("sha256") != content_digest(config, state_dict):
+        raise CheckpointError(f"{path}: content does not match its SHA-256 (the file is corrupted or was edited)")
+    for name, tensor in state_dict.items():
+        if (tensor.is_floating_point() or tensor.is_complex()) and not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{path}: weight {name} holds NaN or Inf values; this model cannot be used")
 
 
 def load_model(

@@ -9,7 +9,7 @@ import torch
 
 from . import metrics
 from .checkpoint import load_model, read_checkpoint
-from .config import ModelConfig, RunConfig
+from .config import ModelConfig, RunConfig, size_label
 from .data import matched_filter
 from .data.datasets import data_columns, load_split
 from .evaluate import evaluate_matched_filter, evaluate_model, latency_ms_per_column, predict
@@ -23,6 +23,7 @@ COLUMNS = (
     "name",
     "model_dim",
     "state_dim",
+    "later_state_dim",
     "num_layers",
     "selectivity",
     "params",
@@ -49,6 +50,7 @@ def describe(name: str, run: Path, model: torch.nn.Module, x: torch.Tensor, y: t
         "name": name,
         "model_dim": cfg.model_dim,
         "state_dim": cfg.state_dim,
+        "later_state_dim": cfg.later_state_dim,
         "num_layers": cfg.num_layers,
         "selectivity": cfg.use_selectivity,
         **scores,
@@ -69,6 +71,7 @@ def describe_matched_filter(x: torch.Tensor, y: torch.Tensor, preset) -> dict:
         "name": MATCHED_FILTER,
         "model_dim": None,
         "state_dim": None,
+        "later_state_dim": None,
         "num_layers": None,
         "selectivity": False,
         **scores,
@@ -159,7 +162,8 @@ def format_comparison(rows: list[dict]) -> str:
     body = []
     for r in rows:
         mem = f"{r['peak_mem_mb']:.0f}" if r["peak_mem_mb"] is not None else "-"
-        dims = f"{r['model_dim']}/{r['state_dim']}/{r['num_layers']}" if r["model_dim"] is not None else "-"
+        sizes = (r["model_dim"], r["state_dim"], r.get("later_state_dim"), r["num_layers"])
+        dims = size_label(*sizes) if r["model_dim"] is not None else "-"
         body.append(
             [
                 r["name"],

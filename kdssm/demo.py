@@ -26,7 +26,7 @@ def train_teacher(cfg: RunConfig, teacher_dir: Path, overwrite: bool, progress: 
     d, m, t = cfg.data, cfg.model, cfg.training
     print(f"[demo] 1/3 simulating {d.preset} columns: {d.train_size} train, {d.val_size} val, {d.test_size} test")
     print(
-        f"[demo] 2/3 training teacher {m.model_dim}/{m.state_dim}/{m.num_layers} "
+        f"[demo] 2/3 training teacher {m.size_label} "
         f"(selectivity {m.use_selectivity}, range conditioning {m.range_conditioning}) "
         f"for up to {t.num_epochs} epochs" + (f" or {t.max_minutes:g} min" if t.max_minutes else ""),
         flush=True,

@@ -28,3 +28,34 @@ def atomic_write(path: str | Path, write, suffix: str = ".tmp", durable: bool = 
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def input_clash(output: str | Path, inputs) -> Path | None:
+    """The input `output` would destroy, if any: the same file (through symlinks and hard links too),
+    a folder holding it (a Zarr group, a run folder), or a file inside it. None when they are apart."""
+    out = Path(output).resolve()
+    for given in inputs:
+        if given is None or str(given) == "":
+            continue
+        source = Path(given).resolve()
+        if out == source or source in out.parents or out in source.parents:
+            return Path(given)
+        if out.exists() and source.exists() and os.path.samefile(out, source):
+            return Path(given)
+    return None
+
+
+def unwritable_reason(output: str | Path) -> str:
+    """Why nothing can be written at `output` ('' when a file can be created beside it): its folder is
+    missing or not a folder, or refuses a new file (permissions, a read-only disk). Checked by creating
+    and removing an empty file there, so it holds for root and for read-only mounts alike."""
+    folder = Path(output).resolve().parent
+    if not folder.is_dir():
+        return f"{folder}: output folder does not exist"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".kdssm-write-check.", dir=folder)
+    except OSError as err:
+        return f"{folder}: cannot write there ({os.strerror(err.errno).lower()})"
+    os.close(fd)
+    os.unlink(probe)
+    return ""

@@ -105,7 +105,7 @@ def preflight(
 def format_preflight(cfg: RunConfig, result: dict, what: str) -> str:
     m = cfg.model
     lines = [
-        f"{what}: model {m.model_dim}/{m.state_dim}/{m.num_layers} ({parameter_count(m):,} parameters), "
+        f"{what}: model {m.size_label} ({parameter_count(m):,} parameters), "
         f"{cfg.data.preset} columns, batch {cfg.training.batch_size}",
         "memory per process (estimate):",
     ]

@@ -88,28 +88,28 @@ def _layer_shape(cfg: ModelConfig, length: int) -> tuple[int, int, int]:
 
 def parameter_count(cfg: ModelConfig) -> int:
     """Real scalars of a SarSSM with cfg (models/sarssm.py, s4d.py, gate.py), without building it."""
-    h, m = cfg.model_dim, cfg.state_dim // 2
+    h = cfg.model_dim
     directions = 2 if cfg.bidirectional else 1
     per_layer = (
         h  # log_dt
         + (h if cfg.range_conditioning else 0)  # dt_slope
-        + 2 * h * m  # a_log_re, a_im
-        + directions * h * m * 2
-        + h * 2  # C, D (real views)
+        + h * 2  # D (real view)
         + 2 * h * h  # mixing
         + (2 * h if cfg.norm == "layer" else 0)
         + (h if cfg.activation == "modrelu" else 0)
     )
+    per_mode = 2 * h + directions * h * 2  # a_log_re, a_im; C (real view) per direction
+    modes = sum(n // 2 for n in cfg.layer_state_dims)
     gated = len(cfg.gated_layer_indices)
     gate = 2 * h * cfg.gate_width + (cfg.gate_width + 3) * cfg.gate_hidden + cfg.gate_hidden + 2 * cfg.gate_hidden + 2
-    return 2 * h + cfg.num_layers * per_layer + gated * gate + 2 * h * cfg.output_dim
+    return 2 * h + cfg.num_layers * per_layer + modes * per_mode + gated * gate + 2 * h * cfg.output_dim
 
 
 def kernel_build(cfg: ModelConfig, points: int, taps: int, n: int, spectra: bool) -> int:
     """Bytes of building the kernels of `points` grid points in one layer (s4d_kernel.py's chunked path):
     the inner (points, H, M, c) and outer (points, D, H, M, Q) exponentials, the taps, and with
-    `spectra` the circular layout and its FFT (points, H, N)."""
-    h, m = cfg.model_dim, cfg.state_dim // 2
+    `spectra` the circular layout and its FFT (points, H, N); M of the layer with the most modes."""
+    h, m = cfg.model_dim, max(cfg.layer_state_dims) // 2
     d = 2 if cfg.bidirectional else 1
     chunk = math.ceil(math.sqrt(taps))
     blocks = math.ceil(taps / chunk)
@@ -253,7 +253,32 @@ def check_disk(save_dir, needs: dict[str, int], what: str) -> None:
         )
 
 
-def check_scoring(models: list[ModelConfig], columns: int, length: int, what: str) -> None:
+SCENE_PEAK_ARRAYS = 16  # simulate_scene's peak, in complex64 scene-sized arrays (measured: 15.5 at 4096 x 2048)
+
+
+def check_scene(azimuth: int, range_bins: int, output) -> None:
+    """Refuse (one line, before any allocation) a simulated scene that memory or the output's disk cannot hold."""
+    scene = azimuth * range_bins * COMPLEX
+    needed, available = SCENE_PEAK_ARRAYS * scene, available_memory()
+    if needed > available:
+        raise ResourceError(
+            f"a scene of {azimuth} x {range_bins} needs about {mb(needed)} of memory to simulate, {mb(available)} "
+            "is available; lower --azimuth or --range_bins"
+        )
+    free = free_disk(output)
+    if 2 * scene > free:
+        raise ResourceError(
+            f"a scene of {azimuth} x {range_bins} needs about {mb(2 * scene)} of disk, {mb(free)} is free"
+        )
+
+
+def check_scoring(
+    models: list[ModelConfig],
+    columns: int,
+    length: int,
+    what: str,
+    advice: str = "score fewer columns (--num_columns) or fewer models at once",
+) -> None:
     """Refuse (one line) scoring `columns` columns with each model in turn (evaluate, compare): the
     largest eval forward at batch 64 (evaluate.predict's) beside the columns and every model's weights."""
     forwards = [model_memory(m, 64, length, "forward") for m in models]
@@ -262,6 +287,5 @@ def check_scoring(models: list[ModelConfig], columns: int, length: int, what: st
     available = available_memory()
     if estimate.total > available:
         raise ResourceError(
-            f"{what} needs about {mb(estimate.total)} of memory, {mb(available)} is available; "
-            "score fewer columns (--num_columns) or fewer models at once"
+            f"{what} needs about {mb(estimate.total)} of memory, {mb(available)} is available; {advice}"
         )

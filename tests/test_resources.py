@@ -29,6 +29,9 @@ CONFIGS = {
         model_dim=8, state_dim=64, num_layers=2, use_selectivity=True, gate_layers="last", gate_width=4, geometry=MINI
     ),
     "no geometry": dict(model_dim=32, state_dim=64, num_layers=3, use_selectivity=False),
+    "fewer later modes": dict(
+        model_dim=2, state_dim=64, later_state_dim=16, num_layers=3, use_selectivity=True, geometry=MINI
+    ),
 }
 
 

@@ -37,10 +37,10 @@ CREATED = (
 )
 
 
-def prepare_folder(save_dir: Path, cfg: RunConfig, teacher_sha: str, overwrite: bool) -> None:
+def prepare_folder(save_dir: Path, cfg: RunConfig, teacher_sha: str, overwrite: bool, teacher: Path) -> None:
     """Make save_dir ready and hold it (folder_lock); an interrupted sweep resumes only with the same
-    config and teacher."""
-    rundir.claim(save_dir)  # released by run_sweep when the sweep ends
+    config and teacher. A folder holding the teacher's checkpoint or the columns is refused."""
+    rundir.claim(save_dir, [teacher, *rundir.data_files(cfg)])  # released by run_sweep when the sweep ends
     with folder_lock.released_on_error(save_dir):
         _resume_or_start(save_dir, cfg, teacher_sha, overwrite)
 

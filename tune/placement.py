@@ -25,7 +25,7 @@ def check_trial_memory(largest: RunConfig, teacher: ModelConfig) -> None:
     if estimate.total > biggest:
         m = largest.model
         raise ResourceError(
-            f"search.space: its largest student ({m.model_dim}/{m.state_dim}/{m.num_layers}, batch "
+            f"search.space: its largest student ({m.size_label}, batch "
             f"{largest.training.batch_size}) needs about {mb(estimate.total)} of memory per trial, the "
             f"largest Ray node has {mb(biggest)}; lower the space's model_dim, state_dim, num_layers "
             "or training.batch_size"

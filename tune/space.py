@@ -19,6 +19,7 @@ from kdssm.config import SECTIONS, ConfigError, RunConfig, SearchConfig, explain
 SPACE_PARAMS = {
     "model_dim": "model",
     "state_dim": "model",
+    "later_state_dim": "model",
     "num_layers": "model",
     "bidirectional": "model",
     "gate_width": "model",
@@ -128,7 +129,7 @@ def apply(base: RunConfig, sample: dict) -> RunConfig:
     return base.with_overrides(overrides)
 
 
-SIZE_FIELDS = ("model_dim", "state_dim", "num_layers", "gate_width", "gate_hidden", "batch_size")
+SIZE_FIELDS = ("model_dim", "state_dim", "later_state_dim", "num_layers", "gate_width", "gate_hidden", "batch_size")
 
 
 def largest(base: RunConfig, search: SearchConfig) -> RunConfig:

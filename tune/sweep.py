@@ -12,13 +12,14 @@ checkpoints), the Optuna study lives in sqlite beside it and the early-stopping 
 from __future__ import annotations
 
 import json
+import signal
 from dataclasses import replace
 from pathlib import Path
 
 import optuna
 from ray import tune
 
-from kdssm import tracking
+from kdssm import interrupts, tracking
 from kdssm.checkpoint import load_model
 from kdssm.config import RunConfig
 from kdssm.data.datasets import load_split, load_unlabelled, with_column_geometry
@@ -156,7 +157,7 @@ def run_sweep(
     sha = teacher_cache.file_sha256(ckpt)
     existing = next(p for p in (save_dir, *save_dir.parents) if p.is_dir())
     check_shared_folder(existing)  # several nodes: every trial must see the folder (nothing written yet)
-    prepare_folder(save_dir, cfg, sha, overwrite)
+    prepare_folder(save_dir, cfg, sha, overwrite, ckpt)
     try:
         if uri.startswith("sqlite:"):  # its folder may be save_dir, which exists only now
             tracking.check_reachable(uri)
@@ -198,7 +199,8 @@ def run_sweep(
             cfg,
             {"train": train, "val": val, "test": test} | ({"unlabelled": unlabelled} if unlabelled is not None else {}),
         )
-        build_tuner(cfg, ctx, save_dir, uri, parallel, progress, datasets).fit()
+        grid = build_tuner(cfg, ctx, save_dir, uri, parallel, progress, datasets).fit()
+        check_complete(cfg, grid, save_dir)
         return conclude(cfg, save_dir, ckpt, uri, reference, datasets, test.x)
     except BaseException as err:
         tracking.end_sweep_run(
@@ -207,6 +209,17 @@ def run_sweep(
         raise
     finally:
         folder_lock.release(save_dir)
+
+
+def check_complete(cfg: RunConfig, grid, save_dir: Path) -> None:
+    """Ray Tune answers SIGINT by stopping its trials and returning as if done: a sweep whose trials did
+    not all end (finished, stopped early or failed) is interrupted, and nothing of it is concluded."""
+    ended = grid.num_terminated + grid.num_errors
+    if ended < cfg.search.num_samples:
+        raise interrupts.Interrupted(
+            signal.SIGINT,
+            f"{ended} of {cfg.search.num_samples} trials ended, kept in {save_dir}; no front was written or registered",
+        )
 
 
 def conclude(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .parser import nonnegative_int, positive_int
+
 
 def add_cluster_flags(parser: argparse.ArgumentParser, sweep: bool = False) -> None:
     if sweep:
@@ -13,7 +15,7 @@ def add_cluster_flags(parser: argparse.ArgumentParser, sweep: bool = False) -> N
         group.add_argument(
             "--num_workers",
             "--num-workers",
-            type=int,
+            type=positive_int,
             default=None,
             help="data-parallel Ray Train workers, each on its own shard of the columns",
         )
@@ -31,14 +33,14 @@ def add_cluster_flags(parser: argparse.ArgumentParser, sweep: bool = False) -> N
     group.add_argument(
         "--max_failures",
         "--max-failures",
-        type=int,
+        type=nonnegative_int,
         default=2,
         help="worker-group restarts from the latest checkpoint before giving up (default 2)",
     )
     group.add_argument(
         "--cpus_per_worker",
         "--cpus-per-worker",
-        type=int,
+        type=positive_int,
         default=1,
         help="CPUs (and torch threads) per worker (default 1)",
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..config import PRESETS
 from ..deploy.export import FORMATS
 from ..deploy.precision import PRECISIONS
-from .parser import add_print_config
+from .parser import add_print_config, nonempty_path, nonnegative_int, positive_int
 
 
 def cmd_focus(args: argparse.Namespace) -> int:
@@ -56,9 +56,11 @@ def cmd_scene(args: argparse.Namespace) -> int:
     from ..data.scene import simulate_scene
     from ..deploy.scene_io import SceneWriter, check_output
     from ..geometry import get_preset
+    from ..resources import check_scene
 
     out = Path(args.output)
     check_output(out, args.overwrite)
+    check_scene(args.azimuth, args.range_bins, out)
     preset = get_preset(args.preset)
     scene = simulate_scene(preset.geometry(), args.azimuth, args.range_bins, args.seed)
     shape = (args.azimuth, args.range_bins)
@@ -83,24 +85,34 @@ def register(sub) -> None:
     model_help = "a run folder, a model.ckpt, or models:/<name>@<alias> (with --tracking_uri)"
     foc = sub.add_parser("focus", help="focus a scene (.npz or Zarr) or column set with a trained model")
     foc.add_argument("model", help=model_help)
-    foc.add_argument("--input", required=True, help="scene: raw (azimuth, range bins) + slant_range_m; or columns x")
-    foc.add_argument("--output", required=True, help="focused scene (.npz or .zarr); a quick-look .png beside it")
+    foc.add_argument(
+        "--input",
+        required=True,
+        type=nonempty_path,
+        help="scene: raw (azimuth, range bins) + slant_range_m; or columns x",
+    )
+    foc.add_argument(
+        "--output", required=True, type=nonempty_path, help="focused scene (.npz or .zarr); a quick-look .png beside it"
+    )
     foc.add_argument("--compare", choices=("matched_filter",), help="also write the classical focusing beside it")
     foc.add_argument(
         "--batch_columns",
         "--batch-columns",
-        type=int,
+        type=positive_int,
         default=256,
         help="range bins held in memory at once (default 256)",
     )
     foc.add_argument("--precision", choices=PRECISIONS, default="fp32", help="linear layers' precision; FFTs stay fp32")
     foc.add_argument(
-        "--tile_length", "--tile-length", type=int, help="azimuth samples per tile (default: 8 overlaps, at least 1024)"
+        "--tile_length",
+        "--tile-length",
+        type=positive_int,
+        help="azimuth samples per tile (default: 8 overlaps, at least 1024)",
     )
     foc.add_argument("--device", default="cpu", help="cpu or cuda")
     foc.add_argument("--tracking_uri", "--tracking-uri", help="MLflow tracking URI for a models:/ source")
     foc.add_argument("--address", help="Ray cluster (auto, host:port, or local) to focus through Ray Data")
-    foc.add_argument("--num_actors", "--num-actors", type=int, default=2, help="Ray Data actors (default 2)")
+    foc.add_argument("--num_actors", "--num-actors", type=positive_int, default=2, help="Ray Data actors (default 2)")
     foc.add_argument("--use_gpu", "--use-gpu", action="store_true", help="one GPU per Ray actor")
     foc.add_argument("--overwrite", action="store_true", help="replace an existing output")
     foc.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -109,10 +121,10 @@ def register(sub) -> None:
 
     sce = sub.add_parser("scene", help="simulate a whole scene (raw, its focused truth, slant ranges) to focus")
     sce.add_argument("--preset", default="mini", choices=PRESETS)
-    sce.add_argument("--azimuth", type=int, default=1000, help="azimuth samples (default 1000)")
-    sce.add_argument("--range_bins", "--range-bins", type=int, default=1024, help="range bins (default 1024)")
-    sce.add_argument("--seed", type=int, default=0)
-    sce.add_argument("--output", required=True, help=".npz or .zarr")
+    sce.add_argument("--azimuth", type=positive_int, default=1000, help="azimuth samples (default 1000)")
+    sce.add_argument("--range_bins", "--range-bins", type=positive_int, default=1024, help="range bins (default 1024)")
+    sce.add_argument("--seed", type=nonnegative_int, default=0)
+    sce.add_argument("--output", required=True, type=nonempty_path, help=".npz or .zarr")
     sce.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_print_config(sce)
     sce.set_defaults(func=cmd_scene)
@@ -120,8 +132,8 @@ def register(sub) -> None:
     exp = sub.add_parser("export", help="export a trained model (TorchScript, ONNX, ExportedProgram), checked")
     exp.add_argument("model", help=model_help)
     exp.add_argument("--format", required=True, choices=tuple(FORMATS))
-    exp.add_argument("--out", required=True, help="file to write (.pt, .onnx or .pt2 by format)")
-    exp.add_argument("--length", type=int, help="tile length T (default: the column length it was trained on)")
+    exp.add_argument("--out", required=True, type=nonempty_path, help="file to write (.pt, .onnx or .pt2 by format)")
+    exp.add_argument("--length", type=positive_int, help="tile length T (default: the column length it was trained on)")
     exp.add_argument("--tracking_uri", "--tracking-uri", help="MLflow tracking URI for a models:/ source")
     exp.add_argument("--overwrite", action="store_true", help="replace an existing file")
     add_print_config(exp)

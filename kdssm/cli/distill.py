@@ -9,7 +9,7 @@ from ..config import RunConfig
 from ..models.presets import MODEL_PRESETS
 from .cluster_flags import add_cluster_flags, cluster_options, execute
 from .flags import add_config_flags, overrides_from_args
-from .parser import UserError, add_print_config
+from .parser import UserError, add_print_config, nonempty_path, positive_int
 
 
 def size_against_teacher(param_reduction: float) -> str:
@@ -72,20 +72,22 @@ def cmd_distill(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     dist = sub.add_parser("distill", help="distil a teacher checkpoint into a student (the seed's flags work)")
-    dist.add_argument("--teacher_checkpoint", "--teacher-checkpoint", help="teacher model.ckpt or run folder")
+    dist.add_argument(
+        "--teacher_checkpoint", "--teacher-checkpoint", type=nonempty_path, help="teacher model.ckpt or run folder"
+    )
     dist.add_argument("--teacher_config", "--teacher-config", help="teacher YAML; its model must match the checkpoint")
     dist.add_argument(
         "--student_config", "--student-config", help="student YAML (default: the teacher run's config without the gate)"
     )
     dist.add_argument("--preset", choices=tuple(MODEL_PRESETS), help="student size from the seeds")
-    dist.add_argument("--save_dir", "--save-dir", help="student run folder (resumed if unfinished)")
+    dist.add_argument("--save_dir", "--save-dir", type=nonempty_path, help="student run folder (resumed if unfinished)")
     dist.add_argument("--overwrite", action="store_true", help="replace a finished run in save_dir")
     dist.add_argument("--quiet", action="store_true", help="no progress bar")
-    for field in ("model_dim", "state_dim", "num_layers"):
+    for field in ("model_dim", "state_dim", "later_state_dim", "num_layers"):
         dist.add_argument(
             f"--student_{field}",
             f"--student-{field.replace('_', '-')}",
-            type=int,
+            type=positive_int,
             dest=f"cfg__model__{field}",
             default=None,
             help=f"the student's {field}",

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
 
-from .. import __version__
+from .. import __version__, interrupts
 from ..config import ConfigError
 from . import deploy, distill, plan, schema, score, sweep, train
 from .parser import Parser, UserError
 
 DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # a write the disk or a file-size limit refused
+REFUSED = (errno.EACCES, errno.EPERM, errno.EROFS)  # a write the folder's permissions or a read-only disk refused
 COMMANDS = (train, distill, sweep, score, plan, deploy, schema)  # each registers its subcommands
 
 
@@ -57,7 +59,12 @@ def user_errors(command: str) -> tuple[type[Exception], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(argv)  # a refused flag: one line and SystemExit(2)
+    with interrupts.catch_signals():
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         errors = user_errors(args.command)
         if args.print_config:
@@ -67,10 +74,20 @@ def main(argv: list[str] | None = None) -> int:
     except errors as err:
         print(f"kdssm: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("kdssm: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        return _interrupted(getattr(err, "signum", None) or interrupts.received() or signal.SIGINT, err)
+    except SystemExit:
+        if interrupts.received() is None:
+            raise
+        return _interrupted(interrupts.received(), None)  # a library's own exit after the signal (Lightning's)
     except OSError as err:
+        if err.errno in REFUSED:
+            where = f" at {err.filename}" if err.filename else ""
+            print(
+                f"kdssm: error: {os.strerror(err.errno).lower()}{where}; what was written before is intact",
+                file=sys.stderr,
+            )
+            return 2
         if err.errno not in DISK_FULL:
             raise
         where = f" writing {err.filename}" if err.filename else ""
@@ -80,3 +97,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+
+
+def _interrupted(signum: int, err: BaseException | None) -> int:
+    """One line for a run a signal stopped; exit status 128 + the signal (130 for SIGINT, 143 for SIGTERM)."""
+    kept = getattr(err, "kept", "") or "nothing partial was written as finished"
+    print(
+        f"kdssm: interrupted ({interrupts.describe(signum)}): {kept}; run the same command again to resume",
+        file=sys.stderr,
+    )
+    return 128 + signum

@@ -12,6 +12,33 @@ class UserError(ValueError):
     """Any mistake of the user's that deserves one line, not a traceback."""
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (sizes, lengths, counts)."""
+    return _bounded_int(text, 1)
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (seeds, retries)."""
+    return _bounded_int(text, 0)
+
+
+def _bounded_int(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+    return value
+
+
+def nonempty_path(text: str) -> str:
+    """argparse type: a path that is not empty or blank (an empty one would silently mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty string")
+    return text
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors (no usage dump), exit status 2."""
 

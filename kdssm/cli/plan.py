@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .flags import add_config_flags
-from .parser import UserError, add_print_config
+from .parser import UserError, add_print_config, nonempty_path
 from .train import train_config
 
 
@@ -68,11 +68,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     pln = sub.add_parser("plan", help="what a run needs (memory, disk, speed) before running it; nothing written")
     pln.add_argument("config", help="run YAML (as for train, distill or sweep)")
-    pln.add_argument("--teacher_checkpoint", "--teacher-checkpoint", help="plan a distillation from this teacher")
+    pln.add_argument(
+        "--teacher_checkpoint", "--teacher-checkpoint", type=nonempty_path, help="plan a distillation from this teacher"
+    )
     pln.add_argument(
         "--teacher_config", "--teacher-config", help="plan a distillation from a teacher of this run YAML (untrained)"
     )
-    pln.add_argument("--save_dir", "--save-dir", help="where the run would go (its disk's free space)")
+    pln.add_argument(
+        "--save_dir", "--save-dir", type=nonempty_path, help="where the run would go (its disk's free space)"
+    )
     pln.add_argument("--no_probe", "--no-probe", action="store_true", help="skip the short speed probe")
     pln.add_argument(
         "--minutes",

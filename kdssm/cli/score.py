@@ -9,7 +9,7 @@ from pathlib import Path
 from ..config import PRESETS
 from ..config.data import SceneKindName
 from ..deploy.precision import PRECISIONS
-from .parser import add_print_config
+from .parser import add_print_config, nonnegative_int, positive_int
 
 SCENE_KIND_NAMES = typing.get_args(SceneKindName)
 
@@ -92,8 +92,8 @@ def register(sub) -> None:
         help="columns of this preset (default: the preset whose geometry the model was built for, else mini)",
     )
     ev.add_argument("--npz", help="score on these columns instead of simulated ones")
-    ev.add_argument("--num_columns", "--num-columns", type=int, default=512)
-    ev.add_argument("--seed", type=int, default=3)
+    ev.add_argument("--num_columns", "--num-columns", type=positive_int, default=512)
+    ev.add_argument("--seed", type=nonnegative_int, default=3)
     ev.add_argument(
         "--scene_kind",
         "--scene-kind",

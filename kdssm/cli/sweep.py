@@ -9,7 +9,7 @@ from ..config import RunConfig
 from .cluster_flags import add_cluster_flags, cluster_from_flags
 from .distill import require_teacher
 from .flags import REPO_CONFIGS, add_config_flags, load_config
-from .parser import UserError, add_print_config
+from .parser import UserError, add_print_config, nonempty_path
 
 SMOKE_TEST = {
     "search": {"num_samples": 2, "grace_epochs": 1},
@@ -79,12 +79,16 @@ def print_front_so_far(folder: Path) -> int:
 
 def register(sub) -> None:
     sw = sub.add_parser("sweep", help="search students of a teacher with Ray Tune + Optuna; Pareto front and MLflow")
-    sw.add_argument("--teacher_checkpoint", "--teacher-checkpoint", help="teacher model.ckpt or run folder")
+    sw.add_argument(
+        "--teacher_checkpoint", "--teacher-checkpoint", type=nonempty_path, help="teacher model.ckpt or run folder"
+    )
     sw.add_argument(
         "--config",
         help="sweep YAML: the student base config plus search and tracking sections (default: configs/sweep.yaml)",
     )
-    sw.add_argument("--save_dir", "--save-dir", help="sweep folder (resumed if interrupted; default runs/sweep)")
+    sw.add_argument(
+        "--save_dir", "--save-dir", type=nonempty_path, help="sweep folder (resumed if interrupted; default runs/sweep)"
+    )
     sw.add_argument("--overwrite", action="store_true", help="replace a sweep in save_dir")
     sw.add_argument("--quiet", action="store_true", help="no Tune status tables")
     sw.add_argument(
@@ -99,6 +103,6 @@ def register(sub) -> None:
     sw.set_defaults(func=cmd_sweep)
 
     par = sub.add_parser("pareto", help="print the Pareto front of a finished sweep")
-    par.add_argument("--save_dir", "--save-dir", required=True, help="sweep folder")
+    par.add_argument("--save_dir", "--save-dir", type=nonempty_path, required=True, help="sweep folder")
     add_print_config(par)
     par.set_defaults(func=cmd_pareto)

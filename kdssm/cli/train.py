@@ -8,7 +8,7 @@ from pathlib import Path
 from ..config import RunConfig
 from .cluster_flags import add_cluster_flags, cluster_options, execute
 from .flags import REPO_CONFIGS, add_config_flags, load_config
-from .parser import add_print_config
+from .parser import add_print_config, nonempty_path
 
 
 def train_config(args: argparse.Namespace) -> RunConfig:
@@ -56,7 +56,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     train = sub.add_parser("train", help="train a model (teacher or student) on ground truth")
     train.add_argument("--config", help="run YAML (sections model, data, training)")
-    train.add_argument("--save_dir", "--save-dir", help="run folder (resumed if unfinished)")
+    train.add_argument("--save_dir", "--save-dir", type=nonempty_path, help="run folder (resumed if unfinished)")
     train.add_argument("--overwrite", action="store_true", help="replace a finished run in save_dir")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     add_cluster_flags(train)
@@ -78,7 +78,12 @@ def register(sub) -> None:
     )
     demo.add_argument("--config", help="teacher YAML (default: the preset's demo teacher.yaml); flags override it")
     demo.add_argument("--sweep_config", "--sweep-config", help="sweep YAML (default: the preset's demo sweep.yaml)")
-    demo.add_argument("--save_dir", "--save-dir", help="demo folder (default runs/demo, runs/demo-s1 for --preset s1)")
+    demo.add_argument(
+        "--save_dir",
+        "--save-dir",
+        type=nonempty_path,
+        help="demo folder (default runs/demo, runs/demo-s1 for --preset s1)",
+    )
     demo.add_argument("--overwrite", action="store_true", help="replace a finished demo")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_flags(demo)

@@ -2,7 +2,7 @@
 
 from .base import ConfigError, Section, choices_of, explain, is_even, load_yaml
 from .data import PRESETS, DataConfig
-from .model import GATE_LAYERS, GEOMETRY_FIELDS, ModelConfig, check_geometry
+from .model import GATE_LAYERS, GEOMETRY_FIELDS, ModelConfig, check_geometry, size_label
 from .run import SECTIONS, RunConfig, field_index, json_schema
 from .search import SearchConfig, TrackingConfig
 from .training import DistillConfig, TrainConfig
@@ -28,4 +28,5 @@ __all__ = [
     "is_even",
     "json_schema",
     "load_yaml",
+    "size_label",
 ]

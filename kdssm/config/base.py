@@ -8,6 +8,7 @@ errors are translated into the house's one-line form, `section.field: what is wr
 
 from __future__ import annotations
 
+import itertools
 import types
 import typing
 from pathlib import Path
@@ -45,9 +46,11 @@ _BOUNDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"), "les
 
 
 def without_none(annotation):
-    """X of an optional field (`X | None`, `Optional[X]`), else the annotation itself."""
+    """X of an optional field (`X | None`, `Optional[X]`, `Annotated[X, ...] | None`), else the annotation itself."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return next(a for a in typing.get_args(annotation) if a is not type(None))
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        if typing.get_origin(annotation) is typing.Annotated:
+            return typing.get_args(annotation)[0]
     return annotation
 
 
@@ -121,8 +124,10 @@ class Section(BaseModel):
 
 
 def is_even(section: type[Section], name: str) -> bool:
-    """Whether a field only takes even integers."""
-    return any(m is EVEN for m in section.model_fields[name].metadata)
+    """Whether a field only takes even integers (an optional one too: `Even | None`)."""
+    field = section.model_fields[name]
+    inner = [getattr(arg, "__metadata__", ()) for arg in typing.get_args(field.annotation)]
+    return any(m is EVEN for m in [*field.metadata, *itertools.chain(*inner)])
 
 
 def finite_positive(key: str, value: Any) -> float:

@@ -30,6 +30,12 @@ class ModelConfig(Section):
     output_dim: int = Field(1, ge=1, description="output channels: the focused line")
     model_dim: int = Field(64, ge=1, description="H, complex channels of the residual stream")
     state_dim: Even = Field(540, ge=2, description="N, S4D state size; N/2 complex diagonal modes per channel")
+    later_state_dim: Even | None = Field(
+        None,
+        ge=2,
+        description="state size of layers 2..num_layers (empty: state_dim); the first layer focuses and needs "
+        "the matched filter's modes, the later ones restore edges and may need far fewer",
+    )
     num_layers: int = Field(6, ge=1, description="number of residual S4D layers")
     dropout: float = Field(0.1, ge=0.0, le=0.95, description="complex dropout on each residual update")
     use_selectivity: bool = Field(
@@ -104,6 +110,17 @@ class ModelConfig(Section):
             )
 
     @property
+    def layer_state_dims(self) -> list[int]:
+        """State size of each layer: state_dim for the first, later_state_dim (or state_dim) after it."""
+        later = self.state_dim if self.later_state_dim is None else self.later_state_dim
+        return [self.state_dim] + [later] * (self.num_layers - 1)
+
+    @property
+    def size_label(self) -> str:
+        """model_dim/state_dim/num_layers (size_label())."""
+        return size_label(self.model_dim, self.state_dim, self.later_state_dim, self.num_layers)
+
+    @property
     def gated(self) -> bool:
         return self.use_selectivity and self.gate_width > 0
 
@@ -131,6 +148,12 @@ class ModelConfig(Section):
         if self.activation not in ("identity", "modrelu"):
             return f"needs model.activation identity or modrelu, not {self.activation}"
         return ""
+
+
+def size_label(model_dim: int, state_dim: int, later_state_dim: int | None, num_layers: int) -> str:
+    """'16/256/3'; with a different state size in the later layers '2/256:64/3'."""
+    state = f"{state_dim}" if later_state_dim in (None, state_dim) else f"{state_dim}:{later_state_dim}"
+    return f"{model_dim}/{state}/{num_layers}"
 
 
 def check_geometry(key: str, geometry: Any) -> None:

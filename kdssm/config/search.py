@@ -6,6 +6,7 @@ search layer: `tune/space.py` checks `search.space` before a sweep starts.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 from urllib.parse import urlparse
 
@@ -64,6 +65,19 @@ class SearchConfig(Section):
         return value
 
 
+REGISTERED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,199}")
+
+
+def check_tracking_uri(key: str, uri: str) -> None:
+    """A tracking URI with a user or password in it is refused: it would be printed, logged and stored."""
+    parsed = urlparse(uri)
+    if parsed.password is not None or "@" in parsed.netloc:
+        raise ConfigError(
+            f"{key}: holds credentials; set MLFLOW_TRACKING_USERNAME and "
+            "MLFLOW_TRACKING_PASSWORD instead (the URI is written into configs and MLflow)"
+        )
+
+
 class TrackingConfig(Section):
     """Where MLflow records the sweep, and what goes into the Model Registry."""
 
@@ -76,9 +90,9 @@ class TrackingConfig(Section):
     registered_model: str = Field("", description="Model Registry name; empty: <experiment>-students")
 
     def check(self) -> None:
-        parsed = urlparse(self.tracking_uri)
-        if parsed.password is not None or "@" in parsed.netloc:
+        check_tracking_uri("tracking.tracking_uri", self.tracking_uri)
+        if self.registered_model and not REGISTERED_NAME.fullmatch(self.registered_model):
             raise ConfigError(
-                "tracking.tracking_uri: holds credentials; set MLFLOW_TRACKING_USERNAME and "
-                "MLFLOW_TRACKING_PASSWORD instead (the URI is written into configs and MLflow)"
+                f"tracking.registered_model: {self.registered_model!r} is not a Model Registry name (letters, "
+                "digits, '.', '_', '-' and spaces, starting with a letter or digit, at most 200 characters)"
             )

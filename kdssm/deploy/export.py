@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..files import atomic_write
+from ..files import atomic_write, input_clash, unwritable_reason
 from ..geometry import PRESETS, columns_of
+from ..resources import check_scoring
 from .errors import DeployError
 from .frozen import freeze
-from .source import load_source
+from .source import REGISTRY_PREFIX, load_source
 
 FORMATS = {"torchscript": ".pt", "onnx": ".onnx", "exported-program": ".pt2"}  # format: file suffix
 TOLERANCE = 1e-5
@@ -97,10 +98,19 @@ def export_model(
     out = Path(out)
     if out.suffix != FORMATS[fmt]:
         raise DeployError(f"{out}: a {fmt} file must end in {FORMATS[fmt]}")
+    clash = None if source.startswith(REGISTRY_PREFIX) else input_clash(out, [source])
+    if clash is not None:
+        raise DeployError(f"{out}: is or holds the model {clash}; write the export elsewhere")
     if out.exists() and not overwrite:
         raise DeployError(f"{out}: exists (pass --overwrite to replace it)")
+    problem = unwritable_reason(out)
+    if problem:
+        raise DeployError(problem)
+    if length is not None and length < 1:
+        raise DeployError(f"--length must be >= 1, got {length}")
     model, checkpoint = load_source(source, tracking_uri)
     length = length or training_length(checkpoint, model)
+    check_scoring([model.config], CHECK_COLUMNS, length, f"exporting at --length {length}", "lower --length")
     frozen = freeze(model, length, power_of_two=fmt == "onnx")
     x = check_columns(model, length)  # (N, T, 2) complex64
     x_real = torch.view_as_real(x).contiguous()  # (N, T, 2, 2) float32
@@ -108,6 +118,8 @@ def export_model(
         want = torch.view_as_real(model(x))  # (N, T, 1, 2)
         try:
             atomic_write(out, lambda tmp: _write(fmt, frozen, x_real[:2], tmp), suffix=out.suffix)
+        except OSError:  # the disk or the folder refused the file: not the format's fault
+            raise
         except Exception as err:
             first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
             others = ", ".join(f for f in FORMATS if f != fmt)

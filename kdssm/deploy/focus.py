@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import interrupts
+from ..files import input_clash
 from .engine import focusers_for, main_output
 from .progress import Progress
 from .quicklook import QuickLook
 from .scene_io import SceneError, SceneReader, SceneWriter, check_geometry, check_output, positional_encodings
-from .source import load_source
+from .source import REGISTRY_PREFIX, load_source
 
 COMPARISONS = ("matched_filter",)
 
@@ -67,12 +69,11 @@ class StopRequests:
 
     def _note(self, signum, frame):
         self.signal = signum
+        interrupts.note(signum)
 
     def check(self) -> None:
-        if self.signal == signal.SIGINT:
-            raise KeyboardInterrupt
         if self.signal is not None:
-            raise SystemExit(128 + self.signal)
+            raise interrupts.Interrupted(self.signal, "the output was not written (its temporary is removed)")
 
     def __exit__(self, *exc):
         for sig, handler in self.previous.items():
@@ -84,7 +85,10 @@ def focus_file(req: FocusRequest, progress: bool = True) -> dict:
     reader = SceneReader(req.input)
     out = Path(req.output)
     png = out.with_suffix(".png")
-    check_output(out, req.overwrite)
+    inputs = (req.input,) + (() if req.model.startswith(REGISTRY_PREFIX) else (req.model,))
+    check_output(out, req.overwrite, inputs)
+    if input_clash(png, inputs) is not None:
+        raise SceneError(f"{png}: the quick-look would replace the input {input_clash(png, inputs)}")
     if png.exists() and not req.overwrite:
         raise SceneError(f"{png}: exists (pass --overwrite to replace it)")
     if req.compare is not None and req.compare not in COMPARISONS:

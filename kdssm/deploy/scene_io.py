@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import input_clash, unwritable_reason
 from ..geometry import FIELDS, Geometry, GeometryError, describe, get_preset
 from .errors import DeployError
 
@@ -189,13 +190,18 @@ def remove(path: Path) -> None:
         path.unlink()
 
 
-def check_output(path: Path, overwrite: bool) -> None:
-    """Refuse an output that exists (without overwrite) or has no known format; nothing written."""
+def check_output(path: Path, overwrite: bool, inputs: tuple = ()) -> None:
+    """Refuse, before any work, an output that exists (without overwrite), has no known format, would
+    destroy one of `inputs` (the same file, a folder holding it, or inside it) or cannot be written."""
     _suffix(path, "output")
+    clash = input_clash(path, inputs)
+    if clash is not None:
+        raise SceneError(f"{path}: is or holds the input {clash}; write the output elsewhere")
     if path.exists() and not overwrite:
         raise SceneError(f"{path}: exists (pass --overwrite to replace it)")
-    if not path.parent.is_dir():
-        raise SceneError(f"{path.parent}: output folder does not exist")
+    problem = unwritable_reason(path)
+    if problem:
+        raise SceneError(problem)
 
 
 class SceneWriter:

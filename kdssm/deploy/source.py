@@ -7,8 +7,10 @@ model, of which only `artifacts/model.ckpt` is downloaded.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -37,6 +39,14 @@ def checkpoint_path(source: str, tracking_uri: str | None = None, cache_dir: str
 def _download(uri: str, tracking_uri: str | None, cache_dir: str | None) -> Path:
     if not tracking_uri:
         raise SourceError(f"{uri}: a registry URI needs --tracking_uri (the sweep's registry.json names it)")
+    from ..config.search import check_tracking_uri
+    from ..tracking.uri import TrackingError, check_reachable, redact
+
+    check_tracking_uri("--tracking_uri", tracking_uri)
+    try:
+        check_reachable(tracking_uri, existing=True, key="--tracking_uri")
+    except TrackingError as err:
+        raise SourceError(f"{uri}: {err}") from None
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # its INFO lines are not ours to print
     import mlflow
@@ -49,7 +59,7 @@ def _download(uri: str, tracking_uri: str | None, cache_dir: str | None) -> Path
     try:
         model = client.get_registered_model(name)
     except MlflowException:
-        raise SourceError(f"{uri}: no registered model {name!r} at {tracking_uri}") from None
+        raise SourceError(f"{uri}: no registered model {name!r} at {redact(tracking_uri)}") from None
     try:
         if alias is not None:
             version = client.get_model_version_by_alias(name, alias)
@@ -62,7 +72,7 @@ def _download(uri: str, tracking_uri: str | None, cache_dir: str | None) -> Path
         location = client.get_logged_model(version.source[len(REGISTRY_PREFIX) :]).artifact_location
     else:
         location = version.source
-    folder = cache_dir or tempfile.mkdtemp(prefix="kdssm-model-")
+    folder = cache_dir or _temporary_folder()
     try:
         local = mlflow.artifacts.download_artifacts(
             artifact_uri=f"{location}/artifacts/model.ckpt", dst_path=folder, tracking_uri=tracking_uri
@@ -70,6 +80,13 @@ def _download(uri: str, tracking_uri: str | None, cache_dir: str | None) -> Path
     except (MlflowException, OSError) as err:
         raise SourceError(f"{uri}: version {version.version} has no model.ckpt ({type(err).__name__})") from None
     return Path(local)
+
+
+def _temporary_folder() -> str:
+    """A folder for a downloaded checkpoint, removed when this process exits."""
+    folder = tempfile.mkdtemp(prefix="kdssm-model-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def load_source(source: str, tracking_uri: str | None = None, device: str = "cpu"):

@@ -116,7 +116,7 @@ def plan_distillation(
     unlabelled = load_unlabelled(cfg.data)
     cfg = with_column_geometry(cfg)
     check_model(cfg)
-    root, resuming = rundir.prepare(save_dir, cfg, overwrite)
+    root, resuming = rundir.prepare(save_dir, cfg, overwrite, inputs=[ckpt])
     with folder_lock.released_on_error(root):
         sha = teacher_cache.file_sha256(ckpt)
         check_teacher_identity(root, ckpt, sha, resuming)

@@ -18,9 +18,10 @@ frequencies are dealt out over groups of channels whose kernels add up.
 The stream then carries it: the input projection writes the line along v_raw = 1/sqrt(H), the
 first layer's mixing writes the sum of its channels along v_foc (the H-th roots of unity / sqrt(H),
 orthogonal to v_raw), the output projection reads v_foc; later layers start with the same
-dynamics and kernels of unit energy, either gated with full-scale mixing behind a closed gate
-(gate.py says why) or ungated with a thousandth of a random mixing. With H = 1 the first layer replaces
-the line by its focused version (D - 1).
+dynamics (the same band, covered more sparsely when model.later_state_dim is smaller) and kernels
+of unit energy, either gated with full-scale mixing behind a closed gate (gate.py says why) or
+ungated with a thousandth of a random mixing. With H = 1 the first layer replaces the line by its
+focused version (D - 1).
 """
 
 from __future__ import annotations
@@ -153,11 +154,20 @@ def initialise_matched_filter(model) -> float:
     share = np.bincount(group_of, minlength=fit.groups)  # channels per group: their kernels add up
     channel_omega = fit.omega.reshape(modes, fit.groups).T[group_of]  # (H, M)
     for conv in convs:
-        _set_dynamics(conv, fit.alpha, channel_omega, fit.dt0)
+        _set_dynamics(conv, fit.alpha, _spread(channel_omega, conv.a_im.shape[1]), fit.dt0)
     c = fit.c[group_of] / share[group_of][:, None]  # (H, M)
     _first_layer_and_stream(model, c, fit.d)
     _start_later_layers(model)
     return fit.fit_db
+
+
+def _spread(omega: np.ndarray, modes: int) -> np.ndarray:
+    """`modes` frequencies per channel spread evenly over each channel's band of omega (H, M): (H, modes).
+
+    A later layer with a smaller model.later_state_dim covers the first layer's band more sparsely."""
+    if modes == omega.shape[1]:
+        return omega
+    return np.linspace(omega[:, 0], omega[:, -1], modes, axis=1)
 
 
 def _set_dynamics(conv, alpha: float, omega: np.ndarray, dt0: float) -> None:

@@ -42,7 +42,7 @@ class SarSSM(nn.Module):
         self.layers = nn.ModuleList(
             S4DBlock(
                 h,
-                cfg.state_dim,
+                state_dim,
                 activation=cfg.activation,
                 dropout=cfg.dropout,
                 bidirectional=cfg.bidirectional,
@@ -54,7 +54,7 @@ class SarSSM(nn.Module):
                 dt_max=cfg.dt_max,
                 kernel=cfg.kernel,
             )
-            for _ in range(cfg.num_layers)
+            for state_dim in cfg.layer_state_dims
         )
         self.gates = nn.ModuleDict(
             {

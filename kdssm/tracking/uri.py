@@ -16,9 +16,19 @@ def resolve_uri(uri: str, save_dir: Path) -> str:
     return uri or f"sqlite:///{(Path(save_dir) / 'mlflow.db').resolve()}"
 
 
-def check_reachable(uri: str) -> None:
-    """A server must answer /health before any trial starts; a sqlite file's folder must be writable."""
+def redact(uri: str) -> str:
+    """The URI with any user and password in it replaced by ***, for messages and logs."""
     parsed = urlparse(uri)
+    if "@" not in parsed.netloc:
+        return uri
+    return parsed._replace(netloc="***@" + parsed.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def check_reachable(uri: str, existing: bool = False, key: str = "tracking.tracking_uri") -> None:
+    """A server must answer /health (within 5 s) before anything starts; a sqlite file's folder must exist,
+    and with `existing` (a registry that is only read) the file itself, so a lookup never creates one."""
+    parsed = urlparse(uri)
+    shown = redact(uri)
     if parsed.scheme in ("http", "https"):
         import requests
 
@@ -26,15 +36,17 @@ def check_reachable(uri: str) -> None:
             answer = requests.get(uri.rstrip("/") + "/health", timeout=5)
         except requests.RequestException as err:
             reason = type(err).__name__.replace("Error", " error").strip()
-            raise TrackingError(f"tracking.tracking_uri {uri}: no MLflow server answers ({reason})") from None
+            raise TrackingError(f"{key} {shown}: no MLflow server answers ({reason}, 5 s timeout)") from None
         if answer.status_code != 200:
-            raise TrackingError(f"tracking.tracking_uri {uri}: /health answered HTTP {answer.status_code}")
+            raise TrackingError(f"{key} {shown}: /health answered HTTP {answer.status_code}")
     elif parsed.scheme == "sqlite":
-        folder = Path(parsed.path).parent
-        if not folder.is_dir():
-            raise TrackingError(f"tracking.tracking_uri {uri}: folder {folder} does not exist")
+        database = Path(parsed.path[1:] if parsed.path.startswith("/") else parsed.path)  # sqlite:///rel, ////abs
+        if not database.parent.is_dir():
+            raise TrackingError(f"{key} {shown}: folder {database.parent} does not exist")
+        if existing and not database.is_file():
+            raise TrackingError(f"{key} {shown}: no MLflow database at {database}")
     elif parsed.scheme not in ("file", "databricks", ""):
-        raise TrackingError(f"tracking.tracking_uri {uri}: unsupported scheme {parsed.scheme!r}")
+        raise TrackingError(f"{key} {shown}: unsupported scheme {parsed.scheme!r} (http, https, sqlite, file)")
 
 
 @functools.cache

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from ..config import RunConfig
-from ..files import atomic_write
+from ..files import atomic_write, input_clash
 from . import folder_lock
 
 
@@ -50,7 +50,7 @@ def writable_folder(path: Path) -> None:
     probe.unlink()
 
 
-def prepare(save_dir: str | Path, cfg: RunConfig, overwrite: bool = False) -> tuple[Path, bool]:
+def prepare(save_dir: str | Path, cfg: RunConfig, overwrite: bool = False, inputs=()) -> tuple[Path, bool]:
     """Make `save_dir` ready for `cfg` and hold it for this process (folder_lock); returns (path, resuming).
 
     A finished run (summary.json present) is only replaced with overwrite. An unfinished one
@@ -59,14 +59,24 @@ def prepare(save_dir: str | Path, cfg: RunConfig, overwrite: bool = False) -> tu
     holds is refused before anything in it changes; the caller releases it when the run ends.
     """
     root = Path(save_dir)
-    claim(root)
+    claim(root, [*inputs, *data_files(cfg)])
     with folder_lock.released_on_error(root):
         return root, _resume_or_start(root, cfg, overwrite)
 
 
-def claim(root: Path) -> None:
+def data_files(cfg: RunConfig) -> list[str]:
+    """The .npz files a run reads its columns from."""
+    d = cfg.data
+    return [path for path in (d.train_npz, d.val_npz, d.test_npz, d.unlabelled_npz) if path]
+
+
+def claim(root: Path, inputs=()) -> None:
     """A usable folder for a run or a sweep, created if needed and held for this process (folder_lock);
-    a one-line RunDirError (or FolderInUse) otherwise, before anything in it changes."""
+    a one-line RunDirError (or FolderInUse) otherwise, before anything in it changes. A folder that is or
+    holds one of `inputs` (files the run reads: a teacher, columns) is refused: --overwrite would destroy it."""
+    clash = input_clash(root, inputs)
+    if clash is not None:
+        raise RunDirError(f"{root}: save_dir is or holds the input {clash}; use another --save_dir")
     if root.exists() and not root.is_dir():
         raise RunDirError(f"{root}: save_dir exists and is not a directory")
     try:

@@ -45,7 +45,10 @@ def _nmse_db(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _focus(*args) -> int:
-    return main(["focus", *map(str, args), "--quiet"])
+    try:
+        return main(["focus", *map(str, args), "--quiet"])
+    except SystemExit as done:  # a flag argparse refused
+        return done.code
 
 
 def test_scene_npz_to_npz_with_the_matched_filter(files, tmp_path):
@@ -148,8 +151,8 @@ def test_bad_scenes_get_one_line_and_nothing_written(files, tmp_path, capsys, ca
     "flags, message",
     [
         (["--tile_length", "100"], "--tile_length 100 must exceed twice the overlap (198 samples"),
-        (["--batch_columns", "0"], "--batch_columns must be >= 1"),
-        (["--address", "auto", "--num_actors", "0"], "--num_actors must be >= 1"),
+        (["--batch_columns", "0"], "--batch_columns/--batch-columns: must be >= 1, got 0"),
+        (["--address", "auto", "--num_actors", "0"], "--num_actors/--num-actors: must be >= 1, got 0"),
     ],
 )
 def test_bad_focus_flags_get_one_line(files, tmp_path, capsys, flags, message):

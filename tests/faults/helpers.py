@@ -17,23 +17,34 @@ def kdssm(*args: str) -> list[str]:
 
 
 def run_and_kill_when(
-    cmd: list[str], ready, timeout: float = 240.0, sessions: list | None = None, cwd: Path = ROOT
+    cmd: list[str],
+    ready,
+    timeout: float = 240.0,
+    sessions: list | None = None,
+    cwd: Path = ROOT,
+    sig: int = signal.SIGKILL,
+    stderr: list | None = None,
 ) -> int:
-    """Start cmd, SIGKILL it as soon as ready() is true; returns its exit code (negative: the signal).
+    """Start cmd, send its process group `sig` (SIGKILL; SIGINT is a terminal's Ctrl+C) as soon as ready()
+    is true; returns its exit code (negative: killed by the signal).
 
-    The command runs in a session of its own, whose id is appended to `sessions` when given.
+    The command runs in a session of its own, whose id is appended to `sessions` when given; with
+    `stderr` (a list), what it printed there is appended to it.
     """
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    err = subprocess.PIPE if stderr is not None else subprocess.DEVNULL
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True, text=True)
     if sessions is not None:
         sessions.append(proc.pid)
     deadline = time.monotonic() + timeout
     try:
         while proc.poll() is None and time.monotonic() < deadline:
             if ready():
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, sig)
                 break
             time.sleep(0.05)
-        return proc.wait(timeout=30)
+        if stderr is not None:
+            stderr.append(proc.communicate(timeout=120)[1])
+        return proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -53,7 +53,8 @@ def test_unreachable_tracking_server(tmp_path, teacher_run, capsys):
     )
     err = capsys.readouterr().err.strip()
     assert err == (
-        "kdssm: error: tracking.tracking_uri http://127.0.0.1:9: no MLflow server answers (Connection error)"
+        "kdssm: error: tracking.tracking_uri http://127.0.0.1:9: "
+        "no MLflow server answers (Connection error, 5 s timeout)"
     ), err
     assert not run.exists()
 

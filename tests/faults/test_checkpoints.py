@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import kdssm
-from kdssm.checkpoint import CheckpointError, load_model, save_model
+from kdssm.checkpoint import CheckpointError, content_digest, load_model, save_model
 from kdssm.config import ModelConfig
 from kdssm.data import simulate
 from kdssm.models import SarSSM
@@ -57,9 +57,46 @@ def test_architecture_mismatch_names_the_field(tmp_path):
         load_model(tmp_path / "model.ckpt", expect=ModelConfig(**{**TINY, "model_dim": 8}))
     payload = torch.load(tmp_path / "model.ckpt", weights_only=True)
     payload["config"]["model_dim"] = 5
+    torch.save(payload, tmp_path / "edited.ckpt")
+    with pytest.raises(CheckpointError, match="edited.ckpt: content does not match its SHA-256"):
+        load_model(tmp_path / "edited.ckpt")
+    payload["sha256"] = content_digest(payload["config"], payload["state_dict"])  # edited with care
     torch.save(payload, tmp_path / "bad.ckpt")
     with pytest.raises(CheckpointError, match="weights do not match"):
         load_model(tmp_path / "bad.ckpt")
+
+
+def test_flipped_bytes_in_the_weights_are_refused_by_name(tmp_path):
+    """200 bytes flipped inside a weight's storage: torch still loads the file, the digest refuses it."""
+    save_model(SarSSM(**TINY), tmp_path / "model.ckpt", "teacher")
+    data = bytearray((tmp_path / "model.ckpt").read_bytes())
+    weight = torch.load(tmp_path / "model.ckpt", weights_only=True)["state_dict"]["layers.0.conv.c"]
+    start = bytes(data).find(weight.numpy().tobytes()[:64])  # the tensor's bytes inside the zip record
+    assert start > 0
+    for i in range(start, start + 200):
+        data[i] ^= 0xFF
+    (tmp_path / "flipped.ckpt").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="flipped.ckpt: (content does not match|not a readable)"):
+        load_model(tmp_path / "flipped.ckpt")
+
+
+def test_non_finite_weights_are_refused(tmp_path):
+    model = SarSSM(**TINY)
+    with torch.no_grad():
+        model.layers[1].conv.c[0, 0, 0, 0] = float("nan")
+    save_model(model, tmp_path / "model.ckpt", "teacher")
+    with pytest.raises(CheckpointError, match="weight layers.1.conv.c holds NaN or Inf"):
+        load_model(tmp_path)
+
+
+def test_checkpoints_written_before_the_digest_still_load(tmp_path):
+    model = SarSSM(**TINY)
+    save_model(model, tmp_path / "model.ckpt", "teacher")
+    payload = torch.load(tmp_path / "model.ckpt", weights_only=True)
+    payload["version"] = 1
+    del payload["sha256"]
+    torch.save(payload, tmp_path / "old.ckpt")
+    load_model(tmp_path / "old.ckpt")
 
 
 def test_kill_during_save_leaves_the_old_checkpoint(tmp_path):

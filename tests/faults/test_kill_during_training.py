@@ -1,7 +1,9 @@
-"""SIGKILL `kdssm train` and `kdssm distill` mid-run; the same command resumes and finishes."""
+"""SIGKILL, SIGINT or SIGTERM `kdssm train` and `kdssm distill` mid-run; the same command resumes and finishes.
+A signal the process can answer ends it with status 128 + the signal and one line, never as a finished run."""
 
 import csv
 import json
+import signal
 import subprocess
 
 import pytest
@@ -24,8 +26,11 @@ def epochs_logged(run) -> list[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", ["train", "distill"])
-def test_killed_run_resumes_with_every_epoch(tmp_path, teacher_run, command):
+@pytest.mark.parametrize(
+    "command, sig",
+    [("train", signal.SIGKILL), ("distill", signal.SIGKILL), ("train", signal.SIGINT), ("distill", signal.SIGTERM)],
+)
+def test_killed_run_resumes_with_every_epoch(tmp_path, teacher_run, command, sig):
     run = tmp_path / "run"
     if command == "train":
         cmd = kdssm("train", *ARGS, "--num_epochs", "4", "--save_dir", str(run))
@@ -46,9 +51,15 @@ def test_killed_run_resumes_with_every_epoch(tmp_path, teacher_run, command):
             return len(seen) >= 2
         return False
 
-    code = run_and_kill_when(cmd, after_second_epoch)
-    assert code < 0, "the run finished before it could be killed"
-    assert not (run / "summary.json").exists()
+    stderr = [] if sig != signal.SIGKILL else None
+    code = run_and_kill_when(cmd, after_second_epoch, sig=sig, stderr=stderr)
+    if sig == signal.SIGKILL:
+        assert code < 0, "the run finished before it could be killed"
+    else:
+        lines = [line for line in stderr[0].splitlines() if line.startswith("kdssm:")]
+        assert code == 128 + sig, stderr[0][-2000:]
+        assert len(lines) == 1 and lines[0].startswith(f"kdssm: interrupted ({signal.Signals(sig).name}): "), lines
+    assert not (run / "summary.json").exists() and not (run / "model.ckpt").exists()
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads((run / "summary.json").read_text())

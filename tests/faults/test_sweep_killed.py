@@ -1,6 +1,8 @@
-"""SIGKILL `kdssm sweep` after its first finished trial; the same command resumes: nothing lost or repeated."""
+"""SIGKILL or SIGINT `kdssm sweep` after its first finished trial; the same command resumes: nothing lost or
+repeated, and an interrupted sweep never presents a partial front as final."""
 
 import json
+import signal
 import subprocess
 
 import pytest
@@ -12,7 +14,8 @@ SAMPLES = 4
 
 
 @pytest.mark.slow
-def test_killed_sweep_resumes(tmp_path, teacher_run):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_sweep_resumes(tmp_path, teacher_run, sig):
     config = tmp_path / "sweep.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -27,7 +30,7 @@ def test_killed_sweep_resumes(tmp_path, teacher_run):
                     "early_stopping": "none",
                     "space": {"model_dim": {"choices": [2, 3, 4]}, "temperature": {"low": 1.0, "high": 4.0}},
                 },
-                "tracking": {"register_front": False},
+                "tracking": {"register_front": True},
             }
         )
     )
@@ -36,11 +39,19 @@ def test_killed_sweep_resumes(tmp_path, teacher_run):
         "sweep", "--teacher_checkpoint", str(teacher_run), "--config", str(config), "--save_dir", "sweep", "--quiet"
     )  # relative to the working folder, as users type it
     finished = lambda: sorted(save_dir.glob("trials/*/summary.json"))  # noqa: E731
-    sessions = []
-    code = run_and_kill_when(cmd, lambda: len(finished()) >= 1, timeout=300, sessions=sessions, cwd=tmp_path)
+    sessions, stderr = [], []
+    ready = lambda: len(finished()) >= 1  # noqa: E731
+    code = run_and_kill_when(cmd, ready, timeout=300, sessions=sessions, cwd=tmp_path, sig=sig, stderr=stderr)
     kill_session(sessions[0])
-    assert code < 0, "the sweep finished before it could be killed"
-    assert not (save_dir / "pareto.json").exists()
+    if sig == signal.SIGKILL:
+        assert code < 0, "the sweep finished before it could be killed"
+    else:  # Ctrl+C: a distinct exit status and one line saying what was kept; nothing concluded
+        lines = [line for line in stderr[0].splitlines() if line.startswith("kdssm:")]
+        assert code == 130, stderr[0][-3000:]
+        assert len(lines) == 1 and lines[0].startswith("kdssm: interrupted (SIGINT): "), lines
+        assert f"of {SAMPLES} trials ended" in lines[0] and "no front was written or registered" in lines[0]
+    for name in ("pareto.json", "registry.json", "comparison.md"):
+        assert not (save_dir / name).exists(), name
     before = {p.parent.name: (p.read_bytes(), (p.parent / "model.ckpt").read_bytes()) for p in finished()}
     assert 1 <= len(before) < SAMPLES
     done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, start_new_session=True, timeout=600)
@@ -54,3 +65,4 @@ def test_killed_sweep_resumes(tmp_path, teacher_run):
     pareto = json.loads((save_dir / "pareto.json").read_text())
     ids = [e["trial_id"] for e in pareto["front"]] + [e["trial_id"] for e in pareto["dominated"]]
     assert sorted(ids) == sorted(after)
+    assert (save_dir / "registry.json").is_file()  # the whole front, registered once the sweep ended
