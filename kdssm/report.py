@@ -1,4 +1,4 @@
-"""Plain-text tables of scores for the terminal."""
+"""Plain-text tables of scores for the terminal, and errors in one line."""
 
 from __future__ import annotations
 
@@ -35,3 +35,9 @@ def format_table(rows: dict[str, dict]) -> str:
 
 def print_scores(rows: dict[str, dict]) -> None:
     print(format_table(rows))
+
+
+def first_line(err: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (at most `limit` characters; '' when it has none)."""
+    text = str(err).strip()
+    return text.splitlines()[0][:limit] if text else ""

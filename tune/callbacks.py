@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ray import tune
 
-from kdssm.tracking import SweepTracker
+from kdssm.report import first_line
+from kdssm.tracking import SweepTracker, is_outage
 from kdssm.train import rundir
 
 EPOCH_METRICS = (
@@ -29,6 +30,9 @@ EPOCH_METRICS = (
 )
 
 
+RETRY_S = 20.0  # while MLflow is away, how often the queued records are tried again
+
+
 class MlflowTrials(tune.Callback):
     """Holds only names and paths (Tune pickles callbacks with the experiment); the client is made on use."""
 
@@ -41,18 +45,38 @@ class MlflowTrials(tune.Callback):
         self._steps: dict[str, int] = {}  # run id -> last epoch logged (a resumed trial repeats none)
         self._pending: list = []  # writes not yet accepted by the server, oldest first
         self._down_since: float | None = None
+        self._last_try = 0.0
 
     def __getstate__(self):
-        return {**self.__dict__, "_tracker": None, "_runs": {}, "_steps": {}, "_pending": [], "_down_since": None}
+        return {
+            **self.__dict__,
+            "_tracker": None,
+            "_runs": {},
+            "_steps": {},
+            "_pending": [],
+            "_down_since": None,
+            "_last_try": 0.0,
+        }
 
     def send(self, write=None) -> bool:
-        """Queue write (a no-argument callable) and send what is queued, in order; False while unreachable."""
+        """Queue write (a no-argument callable) and send what is queued, in order; False while unreachable.
+
+        While the server is away it is tried again at most every RETRY_S (a try costs at most MLflow's
+        request timeout, tracking.HTTP_DEFAULTS), so the Tune loop, and every trial with it, keeps going.
+        A write the server refuses is dropped with one line; the ones after it still go."""
         if write is not None:
             self._pending.append(write)
+        if self._down_since is not None and time.monotonic() - self._last_try < RETRY_S:
+            return False
         while self._pending:
+            self._last_try = time.monotonic()
             try:
                 self._pending[0]()
             except Exception as err:
+                if not is_outage(err):
+                    print(f"[sweep] MLflow refused a trial record ({type(err).__name__}: {first_line(err)}); skipped")
+                    self._pending.pop(0)
+                    continue
                 if self._down_since is None:
                     self._down_since = time.monotonic()
                     print(

@@ -16,6 +16,7 @@ import yaml
 from kdssm import tracking
 from kdssm.config import RunConfig
 from kdssm.distill import teacher_cache
+from kdssm.report import first_line
 from kdssm.train import rundir
 
 from . import pareto
@@ -90,6 +91,11 @@ def record_when_reachable(*args, patience_s: float = 600.0) -> None:
             return record(*args)
         except Exception as err:
             uri = args[3]
+            if not tracking.is_outage(err):  # MLflow answered and refused: waiting would not change that
+                raise tracking.TrackingError(
+                    f"tracking.tracking_uri {uri}: MLflow refused the sweep's records ({type(err).__name__}: "
+                    f"{first_line(err)}); pareto.json is written"
+                ) from None
             if time.monotonic() > deadline:
                 raise tracking.TrackingError(
                     f"tracking.tracking_uri {uri}: unreachable for {patience_s:.0f} s at the end of the sweep "

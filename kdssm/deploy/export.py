@@ -16,6 +16,7 @@ import torch
 
 from ..files import atomic_write, input_clash, unwritable_reason
 from ..geometry import PRESETS, columns_of
+from ..report import first_line
 from ..resources import check_scoring
 from .errors import DeployError
 from .frozen import freeze
@@ -121,7 +122,7 @@ def export_model(
         except OSError:  # the disk or the folder refused the file: not the format's fault
             raise
         except Exception as err:
-            first = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+            first = first_line(err)
             others = ", ".join(f for f in FORMATS if f != fmt)
             raise DeployError(
                 f"--format {fmt}: cannot express this model ({type(err).__name__}: {first}); use {others}"

@@ -8,8 +8,6 @@ model, of which only `artifacts/model.ckpt` is downloaded.
 from __future__ import annotations
 
 import atexit
-import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -47,8 +45,9 @@ def _download(uri: str, tracking_uri: str | None, cache_dir: str | None) -> Path
         check_reachable(tracking_uri, existing=True, key="--tracking_uri")
     except TrackingError as err:
         raise SourceError(f"{uri}: {err}") from None
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # its INFO lines are not ours to print
+    from ..tracking.tracker import quiet_mlflow
+
+    quiet_mlflow()  # no INFO lines or progress bars; MLflow's HTTP client bounded
     import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException

@@ -2,7 +2,7 @@
 pyfunc model of a checkpoint, and the tracker that writes through MLflow's client API."""
 
 from .pyfunc import StudentModel, signature, to_pyfunc_input
-from .tracker import SweepTracker, end_sweep_run
+from .tracker import SweepTracker, end_sweep_run, is_outage
 from .uri import TrackingError, check_reachable, provenance, resolve_uri
 from .values import dataset_record, flat, scalar_metrics
 
@@ -14,6 +14,7 @@ __all__ = [
     "dataset_record",
     "end_sweep_run",
     "flat",
+    "is_outage",
     "provenance",
     "resolve_uri",
     "scalar_metrics",

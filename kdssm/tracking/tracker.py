@@ -25,13 +25,43 @@ PARENT = "mlflow.parentRunId"
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")  # the UI opens on runs, not GenAI
 
 
+# MLflow's HTTP client retries 7 times with exponential backoff and waits 120 s per request: a dead
+# server held the sweep driver (and so every trial) for minutes. Our records queue and retry themselves
+# (tune/callbacks.py), so one short try is enough; a user's own settings win.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+# MLflow error codes that mean the server answered and refused the request: an error, never an outage
+REJECTIONS = {
+    "INVALID_PARAMETER_VALUE",
+    "BAD_REQUEST",
+    "RESOURCE_ALREADY_EXISTS",
+    "RESOURCE_DOES_NOT_EXIST",
+    "INVALID_STATE",
+    "PERMISSION_DENIED",
+    "UNAUTHENTICATED",
+    "FEATURE_DISABLED",
+}
+
+
 def quiet_mlflow() -> None:
-    """MLflow's INFO/WARNING lines (a store created, a model logged) and artifact progress bars off."""
+    """MLflow's INFO/WARNING lines (a store created, a model logged) and artifact progress bars off; its
+    HTTP client bounded (HTTP_DEFAULTS)."""
     import logging
     import os
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for name, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
     logging.getLogger("mlflow").setLevel(logging.ERROR)
+
+
+def is_outage(err: BaseException) -> bool:
+    """Whether a failed MLflow call means the server is away (worth waiting for), not that it refused
+    the request (a bad name, a missing entity) or that our code is wrong."""
+    from mlflow.exceptions import MlflowException
+
+    if isinstance(err, MlflowException):
+        return err.error_code not in REJECTIONS
+    return isinstance(err, OSError)  # connection refused or reset, timeouts (requests' errors are OSErrors)
 
 
 class SweepTracker:

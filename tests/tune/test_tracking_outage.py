@@ -9,6 +9,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from kdssm.config import RunConfig
+from kdssm.tracking.tracker import HTTP_DEFAULTS
 from tune.sweep import run_sweep
 
 from .conftest import MlflowServer, free_port
@@ -16,8 +17,8 @@ from .conftest import MlflowServer, free_port
 
 @pytest.mark.slow
 def test_sweep_survives_a_tracking_server_outage(tmp_path, teacher_run, ray_local, monkeypatch):
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # fail at once instead of MLflow's minutes of backoff
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    for name in HTTP_DEFAULTS:  # kdssm's own bounds on MLflow's HTTP client, not the test's
+        monkeypatch.delenv(name, raising=False)
     (tmp_path / "server").mkdir()
     server = MlflowServer(tmp_path / "server", free_port())
     server.start()
