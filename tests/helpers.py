@@ -39,10 +39,11 @@ def local_ray():
     """
     import ray
 
+    from kdssm.train.cluster import start_local_ray
+
     if not ray.is_initialized():
-        ray.init(
+        start_local_ray(
             num_cpus=4,
-            include_dashboard=False,
             logging_level=logging.WARNING,
             logging_config=ray.LoggingConfig(log_level="ERROR"),
         )

@@ -73,13 +73,14 @@ def connect(address: str) -> None:
 
     if ray.is_initialized():
         return
+    from ..train.cluster import start_local_ray
+
+    quiet = {"logging_level": logging.WARNING, "logging_config": ray.LoggingConfig(log_level="ERROR")}
     try:
-        ray.init(
-            address=None if address == "local" else address,
-            include_dashboard=False,
-            logging_level=logging.WARNING,
-            logging_config=ray.LoggingConfig(log_level="ERROR"),
-        )
+        if address == "local":
+            start_local_ray(**quiet)
+        else:
+            ray.init(address=address, include_dashboard=False, **quiet)
     except ConnectionError:
         raise DeployError(
             f"--address {address}: no running Ray cluster found (start one with `ray start --head`, "

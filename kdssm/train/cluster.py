@@ -58,6 +58,24 @@ def check_address(address: str | None) -> None:
         raise DistributedError(f"--address {address}: cannot reach {host}:{port} ({err.strerror or err})") from None
 
 
+def start_local_ray(**options) -> None:
+    """ray.init of a Ray on this machine only, every server bound to 127.0.0.1 (no dashboard).
+
+    Ray binds its servers (GCS, raylets, workers, the driver) to all interfaces unless the node's IP is
+    the loopback, and on Linux it turns a requested 127.0.0.1 into the machine's address; only with its
+    single-machine mode (what it uses on macOS and Windows) does the node stay on 127.0.0.1. A local Ray
+    then listens on no port another machine can reach (tests/train/test_loopback.py checks with ss).
+    """
+    from ray._private import ray_constants
+
+    cluster_mode = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False  # read by ray._private.services.get_node_ip_address at init
+    try:
+        ray.init(include_dashboard=False, **options)
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
+
+
 def connect(opts: ClusterOptions, worker_output: bool = True) -> None:
     """Join (or start) Ray as asked, then check the cluster can hold the workers.
 
@@ -74,7 +92,7 @@ def connect(opts: ClusterOptions, worker_output: bool = True) -> None:
             "logging_config": ray.LoggingConfig(log_level="ERROR"),
         }
         if opts.address is None:
-            ray.init(include_dashboard=False, **quiet)
+            start_local_ray(**quiet)
         else:
             try:
                 ray.init(address=opts.address, **quiet)

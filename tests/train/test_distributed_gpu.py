@@ -19,8 +19,10 @@ pytestmark = [
 def test_gpu_distillation_with_nccl(tmp_path, teacher_run):
     import ray
 
+    from kdssm.train.cluster import start_local_ray
+
     ray.shutdown()
-    ray.init(num_gpus=1, include_dashboard=False)
+    start_local_ray(num_gpus=1)
     try:
         cfg = RunConfig.from_file(teacher_run / "config.yaml").with_overrides(
             {

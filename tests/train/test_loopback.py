@@ -1,0 +1,58 @@
+"""A local Ray started by kdssm listens on 127.0.0.1 only: during a 2-worker distillation (driver, GCS,
+raylet, Ray Train workers) no process of the run has a socket listening on a wildcard address."""
+
+import ipaddress
+import os
+import subprocess
+import time
+
+import psutil
+import pytest
+
+from ..faults.helpers import ROOT, kdssm, kill_session, train_worker_pids
+from ..helpers import SMALL_SPLITS, TINY_STUDENT, flags
+
+
+def listeners(session: int) -> list[tuple[str, int, str]]:
+    """(address, port, process name) of every listening TCP socket of the processes in `session`."""
+    found = []
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status != psutil.CONN_LISTEN or conn.pid is None:
+            continue
+        try:
+            if os.getsid(conn.pid) == session:
+                found.append((conn.laddr.ip, conn.laddr.port, psutil.Process(conn.pid).name()))
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            continue
+    return found
+
+
+def is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return ip.is_loopback or (ip.version == 6 and ip.ipv4_mapped is not None and ip.ipv4_mapped.is_loopback)
+
+
+@pytest.mark.slow
+def test_a_local_two_worker_distillation_listens_on_loopback_only(tmp_path, teacher_run):
+    cmd = kdssm(
+        "distill",
+        *flags(teacher_checkpoint=teacher_run, **TINY_STUDENT, num_epochs=3, train_size=512, **SMALL_SPLITS),
+        *flags(batch_size=8, quiet=True, save_dir=tmp_path / "run", num_workers=2),
+    )
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while len(train_worker_pids()) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None and len(train_worker_pids()) >= 2, "the workers never started"
+        time.sleep(2)  # the workers' own servers are up
+        sockets = listeners(proc.pid)
+        names = {name for _, _, name in sockets}
+        assert any("gcs" in n for n in names) and any("raylet" in n for n in names), sockets  # Ray's servers seen
+        wide = [s for s in sockets if not is_loopback(s[0])]
+        assert not wide, wide
+        assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        kill_session(proc.pid)
