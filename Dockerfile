@@ -5,6 +5,10 @@
 # The code itself is not baked: cluster.yaml mounts this checkout and installs it without deps.
 FROM rayproject/ray:2.60.0-py311-gpu
 
+# Built and run as Ray's unprivileged user `ray` (uid 1000, owner of the image's Python in
+# /home/ray/anaconda3), said here rather than inherited from the base; nothing in this file runs as root.
+USER ray
+
 # torch first, pinned exactly (the README's rule; on Linux the CUDA wheel), then the project's own
 # dependency list read from its pyproject by installing the package and removing it again.
 COPY --chown=ray:users pyproject.toml README.md /tmp/kdssm/

@@ -49,5 +49,22 @@ def test_dockerfile_bakes_the_pinned_dependencies_on_rays_image():
     run = text[text.index("RUN ") :]
     assert run.index("torch==2.13.0") < run.index("/tmp/kdssm")  # torch first, as in the README
     assert "s3fs" in run  # the head writes Tune's experiment to s3://
+    users = re.findall(r"^USER\s+(\S+)", text, re.M)
+    assert users and users[-1] == "ray" and "root" not in users and "0" not in users  # never root, said explicitly
+    assert text.index("USER ray") < text.index("RUN ")
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "runs"} <= set(ignored)  # the build context stays small
+
+
+def test_cluster_nodes_admit_only_each_other_besides_ssh():
+    """Ray's ports (GCS 6379, raylets, object store, workers) bind to each node's address: the security
+    group declared for every node admits only its own members; a rule open to the world is refused."""
+    config = yaml.safe_load((ROOT / "cluster.yaml").read_text())
+    group = config["provider"]["security_group"]
+    assert group["GroupName"]
+    for rule in group.get("IpPermissions", []):
+        ranges = [r["CidrIp"] for r in rule.get("IpRanges", [])] + [r["CidrIpv6"] for r in rule.get("Ipv6Ranges", [])]
+        assert not {"0.0.0.0/0", "::/0"} & set(ranges), rule
+    starts = " ".join(config["head_start_ray_commands"])
+    assert "--dashboard-host=127.0.0.1" in starts  # the dashboard on the head's loopback only
+    assert "mlflow server --host 127.0.0.1" in starts

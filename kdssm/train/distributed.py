@@ -164,7 +164,10 @@ def _fit_on_workers(
             checkpoint_config=CheckpointConfig(
                 num_to_keep=2, checkpoint_score_attribute=metric, checkpoint_score_order=mode
             ),
-            callbacks=[EpochHistory(str(history), run.fit.cfg.training.num_epochs, echo=progress), *(callbacks or [])],
+            callbacks=[
+                EpochHistory(str(history), run.fit.cfg.training.num_epochs, progress, opts.max_failures),
+                *(callbacks or []),
+            ],
         ),
     )
     started = time.perf_counter()

@@ -37,11 +37,32 @@ def append_row(path: str | Path, metrics: dict, epoch: int, **extra) -> dict:
 
 
 class EpochHistory(UserCallback):
-    def __init__(self, path: str, total_epochs: int, echo: bool = True):
+    """history.jsonl rows as epochs are reported, an echo line per epoch, and one line per lost worker
+    group saying what was lost and from which epoch the group restarts (always printed)."""
+
+    def __init__(self, path: str, total_epochs: int, echo: bool = True, max_failures: int = 0):
         self.path = path
         self.total_epochs = total_epochs
         self.echo = echo
+        self.max_failures = max_failures
+        self.failures = 0
         self.started = time.time()
+
+    def after_exception(self, run_context, worker_exceptions: dict) -> None:
+        self.failures += 1
+        ranks = ", ".join(str(rank) for rank in sorted(worker_exceptions))
+        kinds = ", ".join(sorted({type(err).__name__ for err in worker_exceptions.values()}))
+        rows = read_history(Path(self.path))
+        done = max(row["epoch"] for row in rows) + 1 if rows else 0
+        if self.failures > self.max_failures:
+            print(f"[kdssm] worker rank {ranks} failed ({kinds}); no restart left (--max_failures {self.max_failures})")
+            return
+        start = f"the checkpoint of epoch {done}" if done else "the start"
+        print(
+            f"[kdssm] worker rank {ranks} lost ({kinds}); the worker group restarts from {start} "
+            f"(restart {self.failures} of {self.max_failures})",
+            flush=True,
+        )
 
     def after_report(self, run_context, metrics: list[dict], checkpoint) -> None:
         reported = metrics[0]  # rank 0; validation metrics are already reduced across ranks

@@ -234,17 +234,22 @@ def test_a_killed_focus_leaves_no_partial_output(files, tmp_path, sig):
         "8",
         "--quiet",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     partial = tmp_path / ".big.zarr.partial"
     deadline = time.time() + 120
     while not _chunks(partial) and time.time() < deadline:  # mid-scene: the first batches are written
         time.sleep(0.02)
     assert proc.poll() is None, "focus finished before it could be killed"
     proc.send_signal(sig)
-    proc.wait(timeout=60)
+    err = proc.communicate(timeout=60)[1]
     assert not out.exists()
     if sig == signal.SIGTERM:
         assert not partial.exists()  # cleaned up on the way out
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert proc.returncode == 143 and lines == [
+            "kdssm: interrupted (SIGTERM): the output was not written (its temporary is removed); "
+            "run the same command again to resume"
+        ], (proc.returncode, err[-2000:])
     assert subprocess.run(cmd, timeout=600).returncode == 0  # the same command completes afterwards
     assert zarr.open_group(str(out), mode="r")["focused"].shape == (2000, 2048)
     assert not partial.exists()

@@ -20,7 +20,7 @@ EPOCHS = 4
 
 
 @pytest.mark.slow
-def test_killed_worker_resumes_from_last_checkpoint(tmp_path, teacher_run, ray_local):
+def test_killed_worker_resumes_from_last_checkpoint(tmp_path, teacher_run, ray_local, capfd):
     cfg = RunConfig.from_file(teacher_run / "config.yaml").with_overrides(
         {
             "model": {"use_selectivity": False, "model_dim": 3, "state_dim": 8, "num_layers": 2},
@@ -55,6 +55,9 @@ def test_killed_worker_resumes_from_last_checkpoint(tmp_path, teacher_run, ray_l
         done.set()
         watcher.join()
     assert killed, "no worker was killed"
+    lost = [line for line in capfd.readouterr().out.splitlines() if "[kdssm] worker rank" in line]
+    assert len(lost) == 1 and "lost (" in lost[0] and "restarts from the checkpoint of epoch" in lost[0], lost
+    assert "(restart 1 of 2)" in lost[0]
     epochs = [row["epoch"] for row in read_history(history)]
     assert epochs == list(range(EPOCHS)), epochs  # resumed after the last reported epoch: none lost or redone
     assert summary["training"]["epochs"] == EPOCHS
