@@ -17,6 +17,8 @@ LOWER = (
     "kdssm.config",
     "kdssm.checkpoint",
     "kdssm.evaluate",
+    "kdssm.interrupts",
+    "kdssm.files",
     "kdssm",
 )
 
