@@ -5,6 +5,16 @@ from __future__ import annotations
 import logging
 
 
+def cli(argv: list[str]) -> int:
+    """`kdssm argv` in this process: its exit status, argparse's refusals (SystemExit) included."""
+    from kdssm.cli import main
+
+    try:
+        return main(argv)
+    except SystemExit as done:
+        return done.code
+
+
 def flags(**options) -> list[str]:
     """['--name', 'value', ...] in the keywords' order; True gives the bare switch."""
     out: list[str] = []
@@ -39,7 +49,7 @@ def local_ray():
     """
     import ray
 
-    from kdssm.train.cluster import start_local_ray
+    from kdssm.ray_local import start_local_ray
 
     if not ray.is_initialized():
         start_local_ray(

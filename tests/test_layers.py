@@ -19,6 +19,7 @@ LOWER = (
     "kdssm.evaluate",
     "kdssm.interrupts",
     "kdssm.files",
+    "kdssm.ray_local",
     "kdssm",
 )
 
@@ -74,6 +75,7 @@ ALLOWED_FRAMEWORK_FILES = {
     "kdssm/tracking/pyfunc.py",
     "kdssm/deploy/source.py",
     "kdssm/deploy/ray_focus.py",
+    "kdssm/ray_local.py",  # Ray imported inside start_local_ray only (LOWER checks the import is free)
 }
 
 

@@ -73,7 +73,7 @@ def connect(address: str) -> None:
 
     if ray.is_initialized():
         return
-    from ..train.cluster import start_local_ray
+    from ..ray_local import start_local_ray
 
     quiet = {"logging_level": logging.WARNING, "logging_config": ray.LoggingConfig(log_level="ERROR")}
     try:

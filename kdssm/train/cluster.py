@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import ray
 
+from ..ray_local import start_local_ray
 from .rundir import writable_folder
 
 
@@ -56,24 +57,6 @@ def check_address(address: str | None) -> None:
         socket.create_connection((host, port), timeout=5).close()
     except OSError as err:
         raise DistributedError(f"--address {address}: cannot reach {host}:{port} ({err.strerror or err})") from None
-
-
-def start_local_ray(**options) -> None:
-    """ray.init of a Ray on this machine only, every server bound to 127.0.0.1 (no dashboard).
-
-    Ray binds its servers (GCS, raylets, workers, the driver) to all interfaces unless the node's IP is
-    the loopback, and on Linux it turns a requested 127.0.0.1 into the machine's address; only with its
-    single-machine mode (what it uses on macOS and Windows) does the node stay on 127.0.0.1. A local Ray
-    then listens on no port another machine can reach (tests/train/test_loopback.py checks with ss).
-    """
-    from ray._private import ray_constants
-
-    cluster_mode = ray_constants.ENABLE_RAY_CLUSTER
-    ray_constants.ENABLE_RAY_CLUSTER = False  # read by ray._private.services.get_node_ip_address at init
-    try:
-        ray.init(include_dashboard=False, **options)
-    finally:
-        ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
 
 
 def connect(opts: ClusterOptions, worker_output: bool = True) -> None:

@@ -16,6 +16,7 @@ from kdssm.cli import main
 from kdssm.data import simulate
 from kdssm.data.scene import simulate_scene
 
+from ..helpers import cli
 from .models import MINI, gated_student, linear_student, saved
 
 
@@ -45,10 +46,7 @@ def _nmse_db(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _focus(*args) -> int:
-    try:
-        return main(["focus", *map(str, args), "--quiet"])
-    except SystemExit as done:  # a flag argparse refused
-        return done.code
+    return cli(["focus", *map(str, args), "--quiet"])
 
 
 def test_scene_npz_to_npz_with_the_matched_filter(files, tmp_path):

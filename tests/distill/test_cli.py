@@ -11,7 +11,7 @@ from kdssm.data import matched_filter
 from kdssm.data.datasets import load_split
 from kdssm.distill import teacher_cache
 
-from ..helpers import CONTRACT_KEYS
+from ..helpers import CONTRACT_KEYS, cli
 
 SMALL = ["--train_size", "64", "--val_size", "32", "--test_size", "32", "--batch_size", "16", "--quiet"]
 
@@ -145,7 +145,7 @@ def _unlabelled_npz(tmp_path, with_y=False, bad=False):
     "args,message",
     [
         (["--alpha", "-1"], "distillation.alpha: must be >= 0"),
-        (["--student_model_dim", "0"], "model.model_dim: must be >= 1"),
+        (["--student_model_dim", "0"], "--student_model_dim/--student-model-dim: must be >= 1, got 0"),
         (["--student_state_dim", "7"], "model.state_dim: must be even"),
         (["--teacher_layers", "9"], "teacher_layers: layer 9 does not exist"),
         (["--teacher_config", "configs/teacher.yaml"], "checkpoint has model.model_dim = 6, the config says 64"),
@@ -160,7 +160,7 @@ def _unlabelled_npz(tmp_path, with_y=False, bad=False):
 def test_bad_distill_input_is_one_line_and_writes_nothing(teacher_run, tmp_path, capsys, args, message):
     args = [_unlabelled_npz(tmp_path, bad=True) if a == "BAD" else a for a in args]
     out = tmp_path / "student"
-    assert main(["distill", "--teacher_checkpoint", str(teacher_run), "--save_dir", str(out), *SMALL, *args]) == 2
+    assert cli(["distill", "--teacher_checkpoint", str(teacher_run), "--save_dir", str(out), *SMALL, *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
     assert not out.exists()

@@ -4,8 +4,7 @@ import subprocess
 
 import pytest
 
-from kdssm.cli import main
-
+from ..helpers import cli
 from .helpers import ROOT, kdssm
 
 CASES = {
@@ -21,7 +20,7 @@ CASES = {
     "malformed_address": (["--address", "nowhere"], "--address nowhere: expected auto, host:port"),
     "unwritable_storage": (["--storage_path", "/proc/kdssm"], "--storage_path /proc/kdssm: not a writable folder"),
     "unknown_storage_scheme": (["--storage_path", "nosuch://bucket/x"], "--storage_path nosuch://bucket/x:"),
-    "zero_workers": (["--num_workers", "0"], "--num_workers must be at least 1"),
+    "zero_workers": (["--num_workers", "0"], "argument --num_workers/--num-workers: must be >= 1, got 0"),
 }
 
 
@@ -29,7 +28,7 @@ CASES = {
 def test_bad_cluster_flag(tmp_path, teacher_run, ray_local, capsys, case):
     flags, message = CASES[case]
     run = tmp_path / "run"
-    assert main(["distill", "--teacher_checkpoint", str(teacher_run), "--save_dir", str(run), "--quiet", *flags]) == 2
+    assert cli(["distill", "--teacher_checkpoint", str(teacher_run), "--save_dir", str(run), "--quiet", *flags]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"kdssm: error: {message}") and "\n" not in err, err
     assert not run.exists()  # checked before anything was written

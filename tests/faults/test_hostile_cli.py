@@ -13,6 +13,7 @@ from kdssm.cli import main
 from kdssm.config import RunConfig
 from kdssm.models import SarSSM
 
+from ..helpers import cli
 from .helpers import ROOT, snapshot
 
 # (what, command line: {W} a work folder, {T} a teacher run in it, {C} its model.ckpt, {S} a scene .npz,
@@ -201,10 +202,7 @@ def test_hostile_invocation_gets_one_line_and_changes_nothing(work, capsys, monk
     argv = [arg.format(**fields) for arg in shlex.split(line)] + ([""] if line.endswith(" ") else [])
     before, dirs = snapshot(work), folders(work)
     capsys.readouterr()
-    try:
-        code = main(argv)
-    except SystemExit as done:  # argparse's refusal
-        code = done.code
+    code = cli(argv)
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2, (code, err[-2000:])

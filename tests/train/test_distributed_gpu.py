@@ -19,7 +19,7 @@ pytestmark = [
 def test_gpu_distillation_with_nccl(tmp_path, teacher_run):
     import ray
 
-    from kdssm.train.cluster import start_local_ray
+    from kdssm.ray_local import start_local_ray
 
     ray.shutdown()
     start_local_ray(num_gpus=1)
