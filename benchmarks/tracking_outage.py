@@ -31,9 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from mlflow.tracking import MlflowClient  # noqa: E402
 
-from kdssm.checkpoint import save_model  # noqa: E402
-from kdssm.config import RunConfig  # noqa: E402
-from kdssm.models import SarSSM  # noqa: E402
+from tests.helpers import teacher_folder  # noqa: E402  (the suite's tiny teacher folder, reused)
 from tests.tune.conftest import MlflowServer, free_port  # noqa: E402  (the suite's real server, reused)
 from tune.sweep import run_sweep  # noqa: E402
 
@@ -59,15 +57,11 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kdssm-outage-"))
     teacher = work / "teacher"
-    teacher.mkdir()
-    cfg = RunConfig.from_dict(
-        {
-            "model": {"model_dim": 4, "state_dim": 8, "num_layers": 2, "use_selectivity": True, "dropout": 0.0},
-            "data": {"preset": "mini", "train_size": 256, "val_size": 32, "test_size": 32},
-        }
+    cfg, _ = teacher_folder(
+        teacher,
+        {"model_dim": 4, "state_dim": 8, "num_layers": 2, "use_selectivity": True, "dropout": 0.0},
+        {"preset": "mini", "train_size": 256, "val_size": 32, "test_size": 32},
     )
-    cfg.dump(teacher / "config.yaml")
-    save_model(SarSSM(**cfg.model.to_dict()), teacher / "model.ckpt", "teacher")
     (work / "server").mkdir()
     server = MlflowServer(work / "server", free_port())
     server.start()

@@ -53,9 +53,15 @@ def unwritable_reason(output: str | Path) -> str:
     if not folder.is_dir():
         return f"{folder}: output folder does not exist"
     try:
-        fd, probe = tempfile.mkstemp(prefix=".kdssm-write-check.", dir=folder)
+        probe_write(folder)
     except OSError as err:
         return f"{folder}: cannot write there ({os.strerror(err.errno).lower()})"
+    return ""
+
+
+def probe_write(folder: str | Path) -> None:
+    """Create and remove an empty file (of a name unique to this call) in `folder`; raises OSError when the
+    folder refuses it. A real write, so it holds for root and read-only disks alike, unlike os.access."""
+    fd, probe = tempfile.mkstemp(prefix=".kdssm-write-check.", dir=folder)
     os.close(fd)
     os.unlink(probe)
-    return ""

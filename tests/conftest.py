@@ -3,11 +3,7 @@
 import pytest
 import torch
 
-from kdssm.checkpoint import save_model
-from kdssm.config import RunConfig
-from kdssm.models import SarSSM
-
-from .helpers import local_ray
+from .helpers import local_ray, teacher_folder
 
 TINY_TEACHER = dict(model_dim=6, state_dim=16, num_layers=3, use_selectivity=True, range_conditioning=True, dropout=0.1)
 TINY_DATA = dict(preset="mini", train_size=64, val_size=32, test_size=32)
@@ -18,9 +14,7 @@ def teacher_run(tmp_path_factory):
     """A teacher run folder (config.yaml, model.ckpt) with an untrained tiny gated teacher."""
     root = tmp_path_factory.mktemp("teacher")
     torch.manual_seed(0)
-    cfg = RunConfig.from_dict({"model": TINY_TEACHER, "data": TINY_DATA})
-    cfg.dump(root / "config.yaml")
-    save_model(SarSSM(**cfg.model.to_dict()), root / "model.ckpt", "teacher")
+    teacher_folder(root, TINY_TEACHER, TINY_DATA)
     return root
 
 

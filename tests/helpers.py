@@ -5,6 +5,21 @@ from __future__ import annotations
 import logging
 
 
+def teacher_folder(root, model: dict, data: dict):
+    """root/config.yaml and root/model.ckpt of an untrained teacher of these sizes (a real run folder, created
+    with root); returns (its RunConfig, the model)."""
+    from kdssm.checkpoint import save_model
+    from kdssm.config import RunConfig
+    from kdssm.models import SarSSM
+
+    root.mkdir(parents=True, exist_ok=True)
+    cfg = RunConfig.from_dict({"model": model, "data": data})
+    cfg.dump(root / "config.yaml")
+    teacher = SarSSM(**cfg.model.to_dict())
+    save_model(teacher, root / "model.ckpt", "teacher")
+    return cfg, teacher
+
+
 def cli(argv: list[str]) -> int:
     """`kdssm argv` in this process: its exit status, argparse's refusals (SystemExit) included."""
     from kdssm.cli import main

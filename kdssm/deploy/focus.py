@@ -87,8 +87,9 @@ def focus_file(req: FocusRequest, progress: bool = True) -> dict:
     png = out.with_suffix(".png")
     inputs = (req.input,) + (() if req.model.startswith(REGISTRY_PREFIX) else (req.model,))
     check_output(out, req.overwrite, inputs)
-    if input_clash(png, inputs) is not None:
-        raise SceneError(f"{png}: the quick-look would replace the input {input_clash(png, inputs)}")
+    clash = input_clash(png, inputs)
+    if clash is not None:
+        raise SceneError(f"{png}: the quick-look would replace the input {clash}")
     if png.exists() and not req.overwrite:
         raise SceneError(f"{png}: exists (pass --overwrite to replace it)")
     if req.compare is not None and req.compare not in COMPARISONS:

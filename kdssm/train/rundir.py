@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import yaml
 
 from ..config import RunConfig
-from ..files import atomic_write, input_clash
+from ..files import atomic_write, input_clash, probe_write
 from . import folder_lock
 
 
@@ -45,9 +44,7 @@ def first_difference(old: dict, new: dict, prefix: str = "") -> str | None:
 def writable_folder(path: Path) -> None:
     """Create path if needed and prove a file can be written in it; raises OSError otherwise."""
     path.mkdir(parents=True, exist_ok=True)
-    probe = path / f".write-test-{os.getpid()}"  # per process: several may probe one shared folder
-    probe.write_text("")
-    probe.unlink()
+    probe_write(path)
 
 
 def prepare(save_dir: str | Path, cfg: RunConfig, overwrite: bool = False, inputs=()) -> tuple[Path, bool]:

@@ -10,10 +10,8 @@ import torch
 
 from kdssm.checkpoint import save_model
 from kdssm.cli import main
-from kdssm.config import RunConfig
-from kdssm.models import SarSSM
 
-from ..helpers import cli
+from ..helpers import cli, teacher_folder
 from .helpers import ROOT, snapshot
 
 # (what, command line: {W} a work folder, {T} a teacher run in it, {C} its model.ckpt, {S} a scene .npz,
@@ -161,16 +159,11 @@ def work(tmp_path_factory):
     """The files the table points at: a tiny teacher, broken copies of it, a scene, odd configs."""
     w = tmp_path_factory.mktemp("hostile")
     teacher = w / "teacher"
-    teacher.mkdir()
-    cfg = RunConfig.from_dict(
-        {
-            "model": {"model_dim": 4, "state_dim": 8, "num_layers": 2, "use_selectivity": True, "dropout": 0.0},
-            "data": {"preset": "mini", "train_size": 64, "val_size": 16, "test_size": 16},
-        }
+    _, model = teacher_folder(
+        teacher,
+        {"model_dim": 4, "state_dim": 8, "num_layers": 2, "use_selectivity": True, "dropout": 0.0},
+        {"preset": "mini", "train_size": 64, "val_size": 16, "test_size": 16},
     )
-    cfg.dump(teacher / "config.yaml")
-    model = SarSSM(**cfg.model.to_dict())
-    save_model(model, teacher / "model.ckpt", "teacher")
     with torch.no_grad():
         model.layers[0].conv.c.fill_(float("nan"))
     save_model(model, w / "nan.ckpt", "teacher")
