@@ -188,7 +188,11 @@ def folders(root) -> list[str]:
 
 
 @pytest.mark.parametrize("what, line, expected", CASES, ids=[c[0] for c in CASES])
-def test_hostile_invocation_gets_one_line_and_changes_nothing(work, capsys, monkeypatch, what, line, expected):
+def test_hostile_invocation_gets_one_line_and_changes_nothing(
+    work, ray_local, capsys, monkeypatch, what, line, expected
+):
+    """ray_local: a case that gets as far as Ray (a sweep connects before it claims its folder) uses the
+    suite's one Ray, instead of leaving a 2-CPU one behind for the tests after it."""
     monkeypatch.chdir(ROOT)  # the table's configs/ paths, as a user in the checkout types them
     fields = {"W": work, "T": work / "teacher", "C": work / "teacher" / "model.ckpt", "S": work / "scene.npz"}
     fields.update(R=work / "run-of-this-case", D=ROOT / "configs" / "demo" / "sweep.yaml")
