@@ -13,6 +13,8 @@ import signal
 import threading
 
 _received: list[int] = []  # the signals this process received, in order
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_catching: list[bool] = []  # non-empty while catch_signals holds the handlers
 
 
 class Interrupted(KeyboardInterrupt):
@@ -40,12 +42,23 @@ def catch_signals():
     if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         yield
         return
-    previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, _raise) for sig in _SIGNALS}
+    _catching.append(True)
     try:
         yield
     finally:
+        _catching.pop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def reclaim() -> None:
+    """Put catch_signals' handlers back after a library replaced them: ray.init installs a C++ handler
+    that answers SIGTERM with a stack dump and abort (exit -6), which would end a sweep or a distributed
+    run without its `interrupted` line. Nothing happens outside catch_signals or off the main thread."""
+    if _catching and threading.current_thread() is threading.main_thread():
+        for sig in _SIGNALS:
+            signal.signal(sig, _raise)
 
 
 def note(signum: int) -> None:

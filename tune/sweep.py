@@ -140,8 +140,6 @@ def run_sweep(
     cfg = with_column_geometry(cfg)
     if not uri.startswith("sqlite:"):  # a server answers before anything starts
         tracking.check_reachable(uri)
-    cluster = replace(cluster or ClusterOptions(), num_workers=cfg.search.workers_per_trial)
-    connect(cluster, worker_output=False)
     largest = space.largest(cfg, cfg.search)
     check_trial_memory(largest, teacher.config)
     trial_disk = sum(disk_needs(largest).values())
@@ -153,12 +151,13 @@ def run_sweep(
         },
         f"the sweep ({cfg.search.num_samples} trials)",
     )
-    parallel = concurrency(cfg, cluster)
     sha = teacher_cache.file_sha256(ckpt)
-    existing = next(p for p in (save_dir, *save_dir.parents) if p.is_dir())
-    check_shared_folder(existing)  # several nodes: every trial must see the folder (nothing written yet)
-    prepare_folder(save_dir, cfg, sha, overwrite, ckpt)
+    prepare_folder(save_dir, cfg, sha, overwrite, ckpt)  # refused (in use, input, other sweep) before Ray starts
     try:
+        cluster = replace(cluster or ClusterOptions(), num_workers=cfg.search.workers_per_trial)
+        connect(cluster, worker_output=False)
+        check_shared_folder(save_dir)  # several nodes: every trial must see the folder
+        parallel = concurrency(cfg, cluster)
         if uri.startswith("sqlite:"):  # its folder may be save_dir, which exists only now
             tracking.check_reachable(uri)
         (save_dir / "search_space.json").write_text(json.dumps(space.rules(cfg.search), indent=2) + "\n")
@@ -199,7 +198,10 @@ def run_sweep(
             cfg,
             {"train": train, "val": val, "test": test} | ({"unlabelled": unlabelled} if unlabelled is not None else {}),
         )
-        grid = build_tuner(cfg, ctx, save_dir, uri, parallel, progress, datasets).fit()
+        try:
+            grid = build_tuner(cfg, ctx, save_dir, uri, parallel, progress, datasets).fit()
+        except interrupts.Interrupted as err:  # SIGTERM (Tune answers SIGINT itself, and returns)
+            raise interrupted(cfg, save_dir, len(finished_trials(cfg, save_dir)), err.signum) from None
         check_complete(cfg, grid, save_dir)
         return conclude(cfg, save_dir, ckpt, uri, reference, datasets, test.x)
     except BaseException as err:
@@ -216,10 +218,14 @@ def check_complete(cfg: RunConfig, grid, save_dir: Path) -> None:
     not all end (finished, stopped early or failed) is interrupted, and nothing of it is concluded."""
     ended = grid.num_terminated + grid.num_errors
     if ended < cfg.search.num_samples:
-        raise interrupts.Interrupted(
-            signal.SIGINT,
-            f"{ended} of {cfg.search.num_samples} trials ended, kept in {save_dir}; no front was written or registered",
-        )
+        raise interrupted(cfg, save_dir, ended, interrupts.received() or signal.SIGINT)
+
+
+def interrupted(cfg: RunConfig, save_dir: Path, ended: int, signum: int) -> interrupts.Interrupted:
+    return interrupts.Interrupted(
+        signum,
+        f"{ended} of {cfg.search.num_samples} trials ended, kept in {save_dir}; no front was written or registered",
+    )
 
 
 def conclude(

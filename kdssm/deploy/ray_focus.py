@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import interrupts
 from .errors import DeployError
 
 
@@ -86,6 +87,7 @@ def connect(address: str) -> None:
             f"--address {address}: no running Ray cluster found (start one with `ray start --head`, "
             "or give --address local)"
         ) from None
+    interrupts.reclaim()  # SIGTERM ends focus with its `interrupted` line, not Ray's abort
 
 
 def focus_blocks_on_ray(req, checkpoint_path, geometry, p, spans):

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 
 import ray
 
+from .. import interrupts
 from ..ray_local import start_local_ray
 from .rundir import writable_folder
 
@@ -84,6 +85,7 @@ def connect(opts: ClusterOptions, worker_output: bool = True) -> None:
                     f"--address {opts.address}: no running Ray cluster found "
                     "(start one with `ray start --head` or `ray up cluster.yaml`)"
                 ) from None
+        interrupts.reclaim()  # SIGTERM ends the run with its `interrupted` line, not Ray's abort
     check_resources(opts, ray.cluster_resources(), node_types())
 
 

@@ -25,7 +25,7 @@ import torch
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.profilers import SimpleProfiler
 from ray.train import CheckpointConfig, FailureConfig, ScalingConfig
-from ray.train.torch import TorchConfig, TorchTrainer
+from ray.train.torch import TorchTrainer
 
 from ..models import build_model
 from . import folder_lock
@@ -33,6 +33,7 @@ from .cluster import ClusterOptions, DistributedError, clear_run, resolve_storag
 from .history import EpochHistory
 from .module import selection
 from .plan import RunPlan
+from .rendezvous import LocalRendezvousConfig
 from .runner import TrainingDiverged, finish
 from .runner import execute as execute_here
 from .trainer import build_trainer, loaders, quiet_lightning
@@ -155,7 +156,7 @@ def _fit_on_workers(
             resources_per_worker=resources,
             placement_strategy=opts.placement,
         ),
-        torch_config=TorchConfig(backend="nccl" if opts.use_gpu else "gloo"),
+        torch_config=LocalRendezvousConfig(backend="nccl" if opts.use_gpu else "gloo"),
         run_config=ray.train.RunConfig(
             name=name,
             storage_path=storage,

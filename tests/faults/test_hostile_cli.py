@@ -82,6 +82,11 @@ CASES = [
         "holds the input",
     ),
     (
+        "sweep into the teacher, before Ray",
+        "sweep --config {D} --teacher_checkpoint {T} --save_dir {T} --address 127.0.0.1:1",
+        "holds the input",  # the folder is refused before a cluster is reached
+    ),
+    (
         "sweep garbage teacher",
         "sweep --config {D} --teacher_checkpoint {W}/garbage.ckpt --save_dir {R}",
         "garbage.ckpt",
@@ -191,8 +196,8 @@ def folders(root) -> list[str]:
 def test_hostile_invocation_gets_one_line_and_changes_nothing(
     work, ray_local, capsys, monkeypatch, what, line, expected
 ):
-    """ray_local: a case that gets as far as Ray (a sweep connects before it claims its folder) uses the
-    suite's one Ray, instead of leaving a 2-CPU one behind for the tests after it."""
+    """ray_local: a case that gets as far as Ray uses the suite's one Ray, instead of leaving a 2-CPU one
+    behind for the tests after it."""
     monkeypatch.chdir(ROOT)  # the table's configs/ paths, as a user in the checkout types them
     fields = {"W": work, "T": work / "teacher", "C": work / "teacher" / "model.ckpt", "S": work / "scene.npz"}
     fields.update(R=work / "run-of-this-case", D=ROOT / "configs" / "demo" / "sweep.yaml")

@@ -66,3 +66,25 @@ def test_killed_run_resumes_with_every_epoch(tmp_path, teacher_run, command, sig
     assert summary["training"]["epochs"] == 4
     assert epochs_logged(run) == [0, 1, 2, 3]  # no epoch lost before the last checkpoint, none repeated
     load_model(run / "model.ckpt")
+
+
+@pytest.mark.slow
+def test_sigterm_to_a_distributed_run_is_an_interruption(tmp_path, teacher_run):
+    """A scheduler's stop (SIGTERM to the whole process group: driver, local Ray, workers) of a 2-worker
+    distillation: status 143 and one line, not Ray's stack dump and abort; the same command finishes."""
+    run = tmp_path / "run"
+    cmd = kdssm(
+        "distill",
+        *flags(teacher_checkpoint=teacher_run, **TINY_STUDENT, num_epochs=3, train_size=256, **SMALL_SPLITS),
+        *flags(batch_size=16, quiet=True, save_dir=run, num_workers=2),
+    )
+    history = run / "history.jsonl"
+    stderr = []
+    code = run_and_kill_when(cmd, lambda: history.is_file(), sig=signal.SIGTERM, stderr=stderr)
+    lines = [line for line in stderr[0].splitlines() if line.startswith("kdssm:")]
+    assert code == 128 + signal.SIGTERM, stderr[0][-2000:]
+    assert len(lines) == 1 and lines[0].startswith("kdssm: interrupted (SIGTERM): "), lines
+    assert not (run / "summary.json").exists() and not (run / "model.ckpt").exists()
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, start_new_session=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads((run / "summary.json").read_text())["training"]["epochs"] == 3

@@ -1,14 +1,14 @@
 """A local Ray started by kdssm listens on 127.0.0.1 only: during a 2-worker distillation (driver, GCS,
-raylet, Ray Train workers) no Ray server of the run listens on a wildcard address.
-
-Known gap, kept visible here: the torch.distributed TCP store that Ray Train's TorchConfig opens in the
-rank-0 worker for the process group's rendezvous binds to all interfaces (torch gives its store server no
-bind address); it is the one wide socket allowed, and only in a Ray Train worker."""
+raylet, Ray Train workers, the workers' process group) no socket of the run listens on a wildcard or
+routable address. The process group's rendezvous is a file here (kdssm/train/rendezvous.py): torch's TCP
+store would listen on every interface."""
 
 import ipaddress
 import os
 import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -43,6 +43,7 @@ def test_a_local_two_worker_distillation_listens_on_loopback_only(tmp_path, teac
         *flags(teacher_checkpoint=teacher_run, **TINY_STUDENT, num_epochs=3, train_size=512, **SMALL_SPLITS),
         *flags(batch_size=8, quiet=True, save_dir=tmp_path / "run", num_workers=2),
     )
+    rendezvous_before = set(Path(tempfile.gettempdir()).glob("kdssm-rendezvous-*"))
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
@@ -54,8 +55,9 @@ def test_a_local_two_worker_distillation_listens_on_loopback_only(tmp_path, teac
         names = {name for _, _, name in sockets}
         assert any("gcs" in n for n in names) and any("raylet" in n for n in names), sockets  # Ray's servers seen
         wide = [s for s in sockets if not is_loopback(s[0])]
-        assert len(wide) <= 1 and all("RayTrainWorker" in name for _, _, name in wide), wide  # the store only
+        assert not wide, wide
         assert proc.wait(timeout=300) == 0, proc.stderr.read().decode()[-2000:]
+        assert set(Path(tempfile.gettempdir()).glob("kdssm-rendezvous-*")) <= rendezvous_before  # removed at shutdown
     finally:
         if proc.poll() is None:
             proc.kill()
