@@ -56,7 +56,7 @@ def distill_student(work: Path, device: str, ray: bool = False) -> str:
     out = work / ("student-ray" if ray else "student")
     kdssm(
         "distill", "--teacher_checkpoint", str(work / "teacher-32-true"), "--student_config", "configs/student.yaml",
-        "--preset", "compressed_gated", *FEW, "--num_epochs", "1", "--curriculum_epochs", "0",
+        "--student_preset", "compressed_gated", *FEW, "--num_epochs", "1", "--curriculum_epochs", "0",
         "--accelerator", device, "--precision", "bf16-mixed" if device == "cuda" else "32-true",
         "--save_dir", str(out), *extra,
     )  # fmt: skip

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import write_result
 
 from kdssm.config import RunConfig
-from tune import pareto
-from tune.callbacks import trial_metrics
-from tune.sweep import run_sweep
+from kdssm_tune import pareto
+from kdssm_tune.callbacks import trial_metrics
+from kdssm_tune.sweep import run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 PATHS = {"in_trial": "auto", "ray_train": "ray_train"}

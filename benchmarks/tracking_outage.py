@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+from kdssm_tune.sweep import run_sweep  # noqa: E402
 from tests.helpers import teacher_folder  # noqa: E402  (the suite's tiny teacher folder, reused)
 from tests.tune.conftest import MlflowServer, free_port  # noqa: E402  (the suite's real server, reused)
-from tune.sweep import run_sweep  # noqa: E402
 
 
 def epoch_stamps(save_dir: Path) -> list[float]:

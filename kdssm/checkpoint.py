@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from .config import ConfigError, ModelConfig
-from .files import atomic_write
+from .files import atomic_write, model_file
 from .models import build_model
 
 FORMAT = "kdssm-model"
@@ -53,9 +53,7 @@ def save_model(model: torch.nn.Module, path: str | Path, kind: str, extra: dict 
 
 def read_checkpoint(path: str | Path) -> dict:
     """The raw payload of a model.ckpt, checked for format; errors name the file."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.ckpt"
+    path = model_file(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
@@ -99,7 +97,7 @@ def load_model(
     if expect is not None:
         for key, want in expect.to_dict().items():
             got = getattr(config, key)
-            if key != "kernel" and got != want:
+            if got != want:
                 raise CheckpointError(f"{path}: checkpoint has model.{key} = {got!r}, the config says {want!r}")
     model = build_model(config, initialise=False)  # every weight comes from the file
     try:

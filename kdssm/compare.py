@@ -13,6 +13,7 @@ from .config import ModelConfig, RunConfig, size_label
 from .data import matched_filter
 from .data.datasets import data_columns, load_split
 from .evaluate import evaluate_matched_filter, evaluate_model, latency_ms_per_column, predict
+from .inference import as_focuser
 from .memory import peak_memory_mb
 from .models import count_params
 from .report import aligned
@@ -54,7 +55,7 @@ def describe(name: str, run: Path, model: torch.nn.Module, x: torch.Tensor, y: t
         "num_layers": cfg.num_layers,
         "selectivity": cfg.use_selectivity,
         **scores,
-        "latency_ms_b1": latency_ms_per_column(model, x, batch=1),
+        "latency_ms_b1": latency_ms_per_column(as_focuser(model), x, batch=1),
         "latency_ms_b32": scores["latency_ms_per_column"],
         "peak_mem_mb": peak_memory_mb(x.shape[1], checkpoint=str(run / "model.ckpt")),
     }

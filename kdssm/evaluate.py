@@ -10,6 +10,7 @@ import torch
 
 from . import metrics
 from .data import matched_filter, point_target
+from .inference import as_focuser
 from .models import count_params
 
 Focuser = Callable[[torch.Tensor], torch.Tensor]  # x (B, L, 2) -> y_hat (B, L, 1)
@@ -17,13 +18,11 @@ Focuser = Callable[[torch.Tensor], torch.Tensor]  # x (B, L, 2) -> y_hat (B, L, 
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-    """Model outputs for x (N, L, 2) in eval mode, batched, on the model's device -> (N, L, 1) on CPU."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    outs = [model(x[i : i + batch_size].to(device)).cpu() for i in range(0, x.shape[0], batch_size)]
-    model.train(was_training)
-    return torch.cat(outs)
+    """Outputs for x (N, L, 2) of a model's inference implementation (inference.as_focuser), batched, on
+    the model's device -> (N, L, 1) on CPU."""
+    net = as_focuser(model)
+    device = next(net.parameters()).device
+    return torch.cat([net(x[i : i + batch_size].to(device)).cpu() for i in range(0, x.shape[0], batch_size)])
 
 
 def latency_ms_per_column(focus: Focuser, x: torch.Tensor, batch: int = 32, repeats: int = 5) -> float:
@@ -55,7 +54,7 @@ def evaluate_model(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, pre
     """Scores of a model on (x, y), latency measured on the CPU as the contract asks."""
     cpu_model = model.to("cpu").eval()
     y_hat = predict(cpu_model, x)
-    return {"params": count_params(cpu_model), **score(cpu_model, y_hat, x, y, preset)}
+    return {"params": count_params(cpu_model), **score(as_focuser(cpu_model), y_hat, x, y, preset)}
 
 
 def split_scores(y_hat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, preset: str) -> dict:

@@ -6,6 +6,14 @@ import os
 import tempfile
 from pathlib import Path
 
+MODEL_FILE = "model.ckpt"  # a run folder's model
+
+
+def model_file(path: str | Path) -> Path:
+    """The model.ckpt a user names: the file itself, or the one in a run folder (not checked to exist)."""
+    path = Path(path)
+    return path / MODEL_FILE if path.is_dir() else path
+
 
 def atomic_write(path: str | Path, write, suffix: str = ".tmp", durable: bool = True) -> None:
     """Call write(tmp_path) on a temporary file beside `path`, fsync it, then rename it over `path`.

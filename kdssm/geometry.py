@@ -7,21 +7,32 @@ presets and users' own columns (the `data` section's geometry fields) are both a
 `Preset` adds a name and the column length L.
 
 Functions take R0 or p as NumPy arrays or torch tensors alike (plain arithmetic), except where
-noted. This module imports neither torch nor any framework: models and data build on it.
+noted. This module imports neither torch nor any framework: models and data build on it. The six
+fields and their check are the config's (config/model.py: GEOMETRY_FIELDS, check_geometry), one
+definition for the YAML sections and this type.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-FIELDS = ("wavelength_m", "velocity_m_s", "prf_hz", "antenna_length_m", "slant_range_near_m", "slant_range_far_m")
+from .config.base import ConfigError
+from .config.model import GEOMETRY_FIELDS as FIELDS
+from .config.model import check_geometry
 
 
 class GeometryError(ValueError):
     """Geometry fields that cannot describe an acquisition; one line naming the field."""
+
+
+def _checked(values: dict) -> None:
+    """config.check_geometry's verdict as a GeometryError naming the field ("prf_hz: must be > 0, ...")."""
+    try:
+        check_geometry("geometry", values)
+    except ConfigError as err:
+        raise GeometryError(str(err).removeprefix("geometry.")) from None
 
 
 @dataclass(frozen=True)
@@ -34,21 +45,11 @@ class Geometry:
     slant_range_far_m: float
 
     def __post_init__(self):
-        for name in FIELDS:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise GeometryError(f"{name}: must be a positive finite number, got {value!r}")
-        if self.slant_range_near_m >= self.slant_range_far_m:
-            raise GeometryError(
-                f"slant_range_near_m: must be < slant_range_far_m "
-                f"({self.slant_range_far_m}), got {self.slant_range_near_m}"
-            )
+        _checked({name: getattr(self, name) for name in FIELDS})
 
     @classmethod
     def from_dict(cls, data: dict) -> Geometry:
-        missing = [k for k in FIELDS if data.get(k) is None]
-        if missing:
-            raise GeometryError(f"{missing[0]}: missing (a geometry states all of {', '.join(FIELDS)})")
+        _checked({k: data[k] for k in FIELDS if data.get(k) is not None})
         return cls(**{k: data[k] for k in FIELDS})
 
     def to_dict(self) -> dict:

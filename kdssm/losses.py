@@ -109,17 +109,17 @@ def teacher_error_profile(teacher: torch.Tensor, target: torch.Tensor) -> torch.
 
 
 def confidence_loss(
-    student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor, temperature: float, eps: float = EPS
+    student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor, softness: float, eps: float = EPS
 ) -> torch.Tensor:
     """Distillation weighted by the teacher's per-sample confidence.
 
-    w = exp(-|teacher - target|^2 / (T * mean |target|^2)), detached;
+    w = exp(-|teacher - target|^2 / (S * mean |target|^2)), detached;
     loss = sum w |student - teacher|^2 / sum w |teacher|^2.
-    Samples where the teacher is right count fully; where it is wrong, less; a higher T softens
-    the weights towards uniform (T -> inf gives normalised_mse(student, teacher)).
+    Samples where the teacher is right count fully; where it is wrong, less; a higher softness S
+    flattens the weights towards uniform (S -> inf gives normalised_mse(student, teacher)).
     """
     with torch.no_grad():
-        scale = temperature * power(target).mean().clamp_min(eps)
+        scale = softness * power(target).mean().clamp_min(eps)
         w = torch.exp(-power(teacher - target) / scale)
     return (w * power(student - teacher)).sum() / (w * power(teacher)).sum().clamp_min(eps)
 

@@ -10,6 +10,7 @@ import torch
 
 from .config import ModelConfig, RunConfig
 from .data.datasets import data_columns, with_column_geometry
+from .inference import infer
 from .resources import available_memory, check_run, disk_needs, free_disk, mb, parameter_count, run_memory
 
 GPU_CARDS_GB = (24, 80)  # the cards a cluster config is planned for (cluster.yaml's kinds)
@@ -40,8 +41,7 @@ def probe(cfg: RunConfig) -> dict[str, float]:
                 model(x).abs().pow(2).mean().backward()
                 optimiser.step()
             else:
-                with torch.no_grad():
-                    model(x)
+                infer(model, x)  # what validation runs
             times.append(time.perf_counter() - start)
         out[f"{mode}_columns_per_second"] = batch / min(times[1:])
     return out

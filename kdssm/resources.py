@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import psutil
 
 from .config import ModelConfig
+from .config.model import INPUT_CHANNELS, OUTPUT_CHANNELS
 from .geometry import Geometry
 from .models.range_grid import build_grid
 from .models.s4d_kernel import fast_length
@@ -102,7 +103,7 @@ def parameter_count(cfg: ModelConfig) -> int:
     modes = sum(n // 2 for n in cfg.layer_state_dims)
     gated = len(cfg.gated_layer_indices)
     gate = 2 * h * cfg.gate_width + (cfg.gate_width + 3) * cfg.gate_hidden + cfg.gate_hidden + 2 * cfg.gate_hidden + 2
-    return 2 * h + cfg.num_layers * per_layer + modes * per_mode + gated * gate + 2 * h * cfg.output_dim
+    return 2 * h + cfg.num_layers * per_layer + modes * per_mode + gated * gate + 2 * h * OUTPUT_CHANNELS
 
 
 def kernel_build(cfg: ModelConfig, points: int, taps: int, n: int, spectra: bool) -> int:
@@ -127,7 +128,7 @@ def model_memory(cfg: ModelConfig, batch: int, length: int, mode: str = "forward
     h, layers = cfg.model_dim, cfg.num_layers
     line = batch * length * h * COMPLEX
     spectra = batch * h * n * COMPLEX
-    inputs = batch * length * (cfg.input_dim + cfg.output_dim) * COMPLEX + BASE_OVERHEAD
+    inputs = batch * length * (INPUT_CHANNELS + OUTPUT_CHANNELS) * COMPLEX + BASE_OVERHEAD
     if mode == "forward":
         cache = layers * g * h * n * COMPLEX
         # the last layer's build of the grid points its batch reads first (s4d.grid_spectra), beside the caches

@@ -38,6 +38,18 @@ def flags(**options) -> list[str]:
     return out
 
 
+def sets(**fields) -> list[str]:
+    """['--set', 'section.name=value', ...] for config fields a command offers no flag for."""
+    from kdssm.config import field_index
+
+    index = field_index()
+    out: list[str] = []
+    for name, value in fields.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        out += ["--set", f"{index[name][0]}.{name}={text}"]
+    return out
+
+
 # `kdssm train` of a tiny teacher on the demo geometry: seconds an epoch on 2 cores
 TINY_TRAIN = {"config": "configs/demo/teacher.yaml", "model_dim": 4, "state_dim": 8, "num_layers": 2}
 # `kdssm distill` of a tiny student; the teacher checkpoint is the caller's

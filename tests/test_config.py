@@ -261,8 +261,9 @@ def test_print_config_shows_the_resolved_run_config_and_runs_nothing(command, tm
 def test_print_config_of_a_command_without_a_run_config_prints_its_options(capsys):
     assert main(["evaluate", "m.ckpt", "--num_columns", "8", "--print_config"]) == 0
     assert yaml.safe_load(capsys.readouterr().out) == {
-        "checkpoint": "m.ckpt",
-        "data_preset": None,  # the preset of the model's geometry, read when it runs
+        "model": "m.ckpt",
+        "tracking_uri": None,
+        "preset": None,  # the preset of the model's geometry, read when it runs
         "npz": None,
         "num_columns": 8,
         "seed": 3,
@@ -297,3 +298,18 @@ def test_demo_takes_the_configs_of_its_preset(capsys, preset):
     teacher, sweep = yaml.safe_load_all(capsys.readouterr().out)
     assert teacher["data"]["preset"] == sweep["data"]["preset"] == preset
     assert teacher["training"]["max_minutes"] == 0 or preset == "mini"  # s1: work fixed by epochs and columns
+
+
+def test_fields_that_held_one_value_are_gone_and_old_files_still_load():
+    """The seed's YAML and older checkpoints carry input_dim, output_dim, complex_valued,
+    use_positional_as_token and kernel with the one value each could hold: dropped on load; another
+    value is a one-line error naming the key."""
+    from kdssm.config import ConfigError, ModelConfig
+
+    old = {"model_dim": 4, "input_dim": 2, "output_dim": 1, "complex_valued": True, "use_positional_as_token": False}
+    assert ModelConfig.from_dict({**old, "kernel": "fast"}) == ModelConfig.from_dict({"model_dim": 4})
+    assert not {"input_dim", "output_dim", "complex_valued", "use_positional_as_token", "kernel"} & set(
+        ModelConfig.model_fields
+    )
+    with pytest.raises(ConfigError, match="model.use_positional_as_token"):
+        ModelConfig.from_dict({"use_positional_as_token": True})

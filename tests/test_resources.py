@@ -189,8 +189,8 @@ def test_evaluate_scores_the_scene_kind_asked_for(tmp_path, capsys):
 def test_a_sweep_space_is_sized_by_its_largest_student():
     from kdssm.config import RunConfig
     from kdssm.resources import ResourceError
-    from tune import space
-    from tune.placement import check_trial_memory
+    from kdssm_tune import space
+    from kdssm_tune.placement import check_trial_memory
 
     cfg = RunConfig.from_file("configs/demo/sweep.yaml")
     largest = space.largest(cfg, cfg.search)
@@ -204,14 +204,14 @@ def test_a_sweep_space_is_sized_by_its_largest_student():
 
 
 def test_evaluate_scores_the_columns_of_the_models_geometry(tmp_path, capsys):
-    """Without --data_preset an s1 model is scored on s1 columns; asking for mini columns names both geometries."""
+    """Without --preset an s1 model is scored on s1 columns; asking for mini columns names both geometries."""
     from kdssm.checkpoint import save_model
     from kdssm.models import SarSSM
 
     torch.manual_seed(0)
     s1 = SarSSM(model_dim=2, state_dim=256, num_layers=2, geometry=PRESETS["s1"].geometry().to_dict())
     save_model(s1, tmp_path / "model.ckpt", "teacher")
-    assert main(["evaluate", str(tmp_path), "--num_columns", "8", "--data_preset", "mini"]) == 2
+    assert main(["evaluate", str(tmp_path), "--num_columns", "8", "--preset", "mini"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "the s1 geometry (PRF 1717 Hz" in err and "the mini geometry (PRF 600 Hz" in err
     assert main(["evaluate", str(tmp_path), "--num_columns", "8"]) == 0

@@ -25,19 +25,17 @@ from pathlib import Path
 from kdssm.metrics import retention
 from kdssm.report import aligned
 
+from . import objectives as goals
 from .dominance import front_ranks
 from .hypervolume import hypervolume as volume
 
-QUALITY_NAMES = ("accuracy", "nmse_valid_db")
 PARETO_JSON = "pareto.json"
 PARETO_PNG = "pareto.png"
 
 
 def objective_names(quality: str = "accuracy", latency: bool = False) -> list[str]:
-    """The sweep's objectives in order: the quality one, parameters[, latency]."""
-    if quality not in QUALITY_NAMES:
-        raise ValueError(f"quality objective {quality!r}: expected one of {', '.join(QUALITY_NAMES)}")
-    return [quality, "params"] + (["latency"] if latency else [])
+    """The sweep's objectives in order (objectives.py): the quality one, parameters[, latency]."""
+    return [o.name for o in goals.listed(quality, latency)]
 
 
 def objectives(metrics: dict, teacher: dict, names: list[str], split: str = "val") -> tuple[float, ...]:

@@ -19,6 +19,7 @@ from kdssm.evaluate import (
     split_scores,
     validation_scores,
 )
+from kdssm.inference import as_focuser
 from kdssm.train import rundir
 
 from . import pareto
@@ -78,7 +79,7 @@ def quiet_latency(save_dir: Path, trials: list[dict], reference: dict, x) -> Non
 
     def measured(name: str, checkpoint) -> float:
         if name not in kept:
-            kept[name] = latency_ms_per_column(load_model(checkpoint).eval(), x)
+            kept[name] = latency_ms_per_column(as_focuser(load_model(checkpoint)), x)
         return kept[name]
 
     if reference.get("checkpoint"):

@@ -11,6 +11,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from kdssm.config import RunConfig
 
+from . import objectives as goals
 from .trial import objectives
 
 OPTUNA_DB, STUDY = "optuna.db", "kdssm"
@@ -66,5 +67,4 @@ def study_storage(cfg: RunConfig, save_dir: Path) -> optuna.storages.RDBStorage:
 
 def objective_labels(cfg: RunConfig) -> list[str]:
     """Readable names of the searched objectives, in the order Optuna holds them."""
-    s = cfg.search
-    return [f"val_{s.accuracy_objective}", "params"] + (["latency_ms_per_column"] if s.latency_objective else [])
+    return [o.label for o in goals.of_search(cfg.search)]

@@ -20,17 +20,8 @@ import optuna
 from ray import tune
 
 from kdssm import interrupts, tracking
-from kdssm.checkpoint import load_model
 from kdssm.config import RunConfig
-from kdssm.data.datasets import load_split, load_unlabelled, with_column_geometry
-from kdssm.distill import teacher_cache
-from kdssm.distill.runner import (
-    check_teacher_geometry,
-    check_teacher_preset,
-    check_unlabelled_can_teach,
-    compute_targets,
-    resolve_teacher,
-)
+from kdssm.distill.runner import compute_targets, load_columns, load_teacher
 from kdssm.resources import check_disk, disk_needs
 from kdssm.train import folder_lock, rundir
 from kdssm.train.cluster import (
@@ -130,14 +121,10 @@ def run_sweep(
     space.check(cfg.search)  # before anything is read or written
     save_dir = Path(save_dir).resolve()  # Tune and the trials want absolute paths
     uri = tracking.resolve_uri(cfg.tracking.tracking_uri, save_dir)
-    ckpt = resolve_teacher(teacher_path)
-    teacher = load_model(ckpt)
-    check_teacher_preset(ckpt, cfg)
-    check_teacher_geometry(teacher, cfg)
-    check_unlabelled_can_teach(cfg)
-    train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))
-    unlabelled = load_unlabelled(cfg.data)
-    cfg = with_column_geometry(cfg)
+    checked = load_teacher(cfg, teacher_path)  # the checks and loading of `kdssm distill`
+    ckpt, teacher, sha = checked.ckpt, checked.model, checked.sha
+    cfg, columns = load_columns(cfg)
+    train, val, test, unlabelled = columns.train, columns.val, columns.test, columns.unlabelled
     if not uri.startswith("sqlite:"):  # a server answers before anything starts
         tracking.check_reachable(uri)
     largest = space.largest(cfg, cfg.search)
@@ -151,7 +138,6 @@ def run_sweep(
         },
         f"the sweep ({cfg.search.num_samples} trials)",
     )
-    sha = teacher_cache.file_sha256(ckpt)
     prepare_folder(save_dir, cfg, sha, overwrite, ckpt)  # refused (in use, input, other sweep) before Ray starts
     try:
         cluster = replace(cluster or ClusterOptions(), num_workers=cfg.search.workers_per_trial)
@@ -163,8 +149,9 @@ def run_sweep(
         (save_dir / "search_space.json").write_text(json.dumps(space.rules(cfg.search), indent=2) + "\n")
         targets = None
         if cfg.search.share_teacher:
-            columns = len(train) + len(val) + (len(unlabelled) if unlabelled is not None else 0)
-            print(f"[sweep] teacher outputs and features over {columns} columns, once for every trial", flush=True)
+            print(
+                f"[sweep] teacher outputs and features over {columns.count()} columns, once for every trial", flush=True
+            )
             targets = shared_targets.to_numpy(
                 compute_targets(
                     cfg,

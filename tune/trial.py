@@ -24,21 +24,20 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from kdssm.checkpoint import load_model
 from kdssm.config import RunConfig
 from kdssm.data.datasets import load_split, load_unlabelled
-from kdssm.distill.runner import check_teacher_identity, compute_targets, coupled_layers, plan_from_targets
+from kdssm.distill.runner import Columns, Teacher, plan_student
 from kdssm.evaluate import latency_ms_per_column
+from kdssm.inference import as_focuser
 from kdssm.models import build_model, count_params
-from kdssm.train import distributed, folder_lock, rundir, runner
+from kdssm.train import distributed, rundir, runner
 from kdssm.train.cluster import ClusterOptions
 from kdssm.train.history import append_row, read_history
-from kdssm.train.plan import RunPlan
 
+from . import objectives as goals
 from . import shared_targets, space
 from .early_stop import StopAtRung, ask
 from .rungs import better
 
-QUALITY = "quality"  # the quality objective as reported: best validation value so far
-PARAMS = "params"
-LATENCY = "latency_ms"
+QUALITY, PARAMS, LATENCY = (o.reported for o in goals.listed(latency=True))  # keys a trial reports
 
 
 @dataclass
@@ -63,14 +62,13 @@ class SweepContext:
 
 def quality_key(cfg: RunConfig) -> tuple[str, str]:
     """(validation metric, mode) of the configured quality objective."""
-    if cfg.search.accuracy_objective == "accuracy":
-        return "val_accuracy", "max"
-    return "val_nmse_valid_db", "min"
+    q = goals.quality(cfg.search.accuracy_objective)
+    return q.label, q.mode
 
 
 def objectives(cfg: RunConfig) -> list[tuple[str, str]]:
-    out = [(QUALITY, quality_key(cfg)[1]), (PARAMS, "min")]
-    return out + ([(LATENCY, "min")] if cfg.search.latency_objective else [])
+    """(reported key, mode) of every objective, in order: what Tune and the searcher optimise."""
+    return [(o.reported, o.mode) for o in goals.of_search(cfg.search)]
 
 
 def best_so_far(history: list[dict], metric: str, mode: str) -> float | None:
@@ -152,33 +150,23 @@ def run_trial(config: dict, ctx: SweepContext) -> None:
     constants = {PARAMS: count_params(student)}
     test = ctx.test if ctx.test is not None else load_split(cfg.data, "test")
     if cfg.search.latency_objective:  # fixed by the architecture: measured once, on the untrained student
-        constants[LATENCY] = latency_ms_per_column(student.eval(), test.x)
+        constants[LATENCY] = latency_ms_per_column(as_focuser(student), test.x)
     summary_path = root / rundir.SUMMARY_FILE
     if summary_path.is_file():  # finished before the sweep was interrupted: report it, never train it again
         tune.report(final_report(json.loads(summary_path.read_text()), constants, cfg, root, started))
         return
-    teacher = load_model(ctx.teacher_checkpoint)
-    pairs = coupled_layers(cfg, teacher)
+    teacher = Teacher(Path(ctx.teacher_checkpoint), load_model(ctx.teacher_checkpoint), ctx.teacher_sha)
     targets = shared_targets.to_torch(ctx.targets) if ctx.targets is not None else None  # no copy
-    if targets is None:  # share_teacher false: this trial pays for the teacher itself
+    if targets is not None:  # the sweep ran the teacher once, over every layer, for all trials
+        unlabelled = targets["unlabelled"][0] if "unlabelled" in targets else None
+        columns = Columns(targets["train"][0], targets["val"][0], test, unlabelled)
+    else:  # share_teacher false: this trial pays for the teacher itself (nothing cached)
         train, val = (load_split(cfg.data, which) for which in ("train", "val"))
-        targets = compute_targets(
-            cfg,
-            teacher,
-            ctx.teacher_sha,
-            list(range(teacher.config.num_layers)),
-            train,
-            val,
-            load_unlabelled(cfg.data),
-            cache_dir=None,
-        )
-    fit = plan_from_targets(cfg, teacher, pairs, targets)
-    root, resuming = rundir.prepare(root, cfg)
-    with folder_lock.released_on_error(root):
-        check_teacher_identity(root, Path(ctx.teacher_checkpoint), ctx.teacher_sha, resuming)
-    run = RunPlan(fit, root, resuming, test, "student", reference=ctx.reference)
+        columns = Columns(train, val, test, load_unlabelled(cfg.data))
+    run = plan_student(cfg, teacher, root, columns, targets=targets, cache=False, reference=ctx.reference)
+    root = run.root
     history = root / distributed.HISTORY_FILE
-    if not resuming:
+    if not run.resuming:
         history.unlink(missing_ok=True)
     metric, mode = quality_key(cfg)
     best = best_so_far(read_history(history), metric, mode)  # a restarted trial keeps its best value

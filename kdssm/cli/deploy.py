@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 from ..config import PRESETS
-from ..deploy.export import FORMATS
-from ..deploy.precision import PRECISIONS
+from ..deploy.formats import FORMATS, PRECISIONS
 from .parser import add_print_config, nonempty_path, nonnegative_int, positive_int
 
 
@@ -120,10 +119,10 @@ def register(sub) -> None:
     foc.set_defaults(func=cmd_focus)
 
     sce = sub.add_parser("scene", help="simulate a whole scene (raw, its focused truth, slant ranges) to focus")
-    sce.add_argument("--preset", default="mini", choices=PRESETS)
+    sce.add_argument("--preset", default="mini", choices=PRESETS, help="geometry and column length (default mini)")
     sce.add_argument("--azimuth", type=positive_int, default=1000, help="azimuth samples (default 1000)")
     sce.add_argument("--range_bins", "--range-bins", type=positive_int, default=1024, help="range bins (default 1024)")
-    sce.add_argument("--seed", type=nonnegative_int, default=0)
+    sce.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the simulated scene (default 0)")
     sce.add_argument("--output", required=True, type=nonempty_path, help=".npz or .zarr")
     sce.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_print_config(sce)
@@ -131,7 +130,7 @@ def register(sub) -> None:
 
     exp = sub.add_parser("export", help="export a trained model (TorchScript, ONNX, ExportedProgram), checked")
     exp.add_argument("model", help=model_help)
-    exp.add_argument("--format", required=True, choices=tuple(FORMATS))
+    exp.add_argument("--format", required=True, choices=tuple(FORMATS), help="what to write (one file per format)")
     exp.add_argument("--out", required=True, type=nonempty_path, help="file to write (.pt, .onnx or .pt2 by format)")
     exp.add_argument("--length", type=positive_int, help="tile length T (default: the column length it was trained on)")
     exp.add_argument("--tracking_uri", "--tracking-uri", help="MLflow tracking URI for a models:/ source")

@@ -8,8 +8,8 @@ from pathlib import Path
 from ..config import RunConfig
 from ..models.presets import MODEL_PRESETS
 from .cluster_flags import add_cluster_flags, cluster_options, execute
-from .flags import add_config_flags, overrides_from_args
-from .parser import UserError, add_print_config, nonempty_path, positive_int
+from .flags import STUDENT, add_config_flags, overrides_from_args
+from .parser import UserError, add_print_config, nonempty_path
 
 
 def size_against_teacher(param_reduction: float) -> str:
@@ -22,10 +22,10 @@ def student_base_config(args: argparse.Namespace) -> RunConfig:
     """The student's starting config: --student_config, else the teacher run's config without the gate."""
     if args.student_config:
         return RunConfig.from_file(args.student_config)
-    from ..distill.runner import resolve_teacher
+    from ..files import model_file
     from ..train.rundir import CONFIG_FILE
 
-    stored = resolve_teacher(args.teacher_checkpoint).parent / CONFIG_FILE
+    stored = model_file(args.teacher_checkpoint).parent / CONFIG_FILE
     base = RunConfig.from_file(stored) if stored.is_file() else RunConfig()
     return base.with_overrides({"model": {"use_selectivity": False}})
 
@@ -36,11 +36,11 @@ def require_teacher(args: argparse.Namespace) -> None:
 
 
 def student_config(args: argparse.Namespace) -> RunConfig:
-    """The student's run config: its base, the --preset size, then the flags (seed aliases included)."""
+    """The student's run config: its base, the --student_preset size, then the flags (seed aliases included)."""
     require_teacher(args)
     cfg = student_base_config(args)
-    if args.preset:
-        cfg = cfg.with_overrides({"model": MODEL_PRESETS[args.preset]})
+    if args.student_preset:
+        cfg = cfg.with_overrides({"model": MODEL_PRESETS[args.student_preset]})
     overrides = overrides_from_args(args)
     if args.progressive_layers:
         overrides.setdefault("distillation", {})["progressive_coupling"] = True
@@ -50,13 +50,13 @@ def student_config(args: argparse.Namespace) -> RunConfig:
 
 
 def cmd_distill(args: argparse.Namespace) -> int:
+    require_teacher(args)
+    teacher_cfg = RunConfig.from_file(args.teacher_config).model if args.teacher_config else None
+    cfg = student_config(args)  # a bad value is named before torch and Lightning load
     from ..distill.runner import plan_distillation
     from ..report import print_scores
 
-    require_teacher(args)
-    teacher_cfg = RunConfig.from_file(args.teacher_config).model if args.teacher_config else None
-    cfg = student_config(args)
-    save_dir = args.save_dir or f"runs/student-{args.preset or 'custom'}"
+    save_dir = args.save_dir or f"runs/student-{args.student_preset or 'custom'}"
     opts = cluster_options(args)
     plan = plan_distillation(
         cfg, args.teacher_checkpoint, save_dir, teacher_config=teacher_cfg, overwrite=args.overwrite
@@ -79,19 +79,12 @@ def register(sub) -> None:
     dist.add_argument(
         "--student_config", "--student-config", help="student YAML (default: the teacher run's config without the gate)"
     )
-    dist.add_argument("--preset", choices=tuple(MODEL_PRESETS), help="student size from the seeds")
+    dist.add_argument(
+        "--student_preset", "--student-preset", choices=tuple(MODEL_PRESETS), help="student size from the seeds"
+    )
     dist.add_argument("--save_dir", "--save-dir", type=nonempty_path, help="student run folder (resumed if unfinished)")
     dist.add_argument("--overwrite", action="store_true", help="replace a finished run in save_dir")
     dist.add_argument("--quiet", action="store_true", help="no progress bar")
-    for field in ("model_dim", "state_dim", "later_state_dim", "num_layers"):
-        dist.add_argument(
-            f"--student_{field}",
-            f"--student-{field.replace('_', '-')}",
-            type=positive_int,
-            dest=f"cfg__model__{field}",
-            default=None,
-            help=f"the student's {field}",
-        )
     dist.add_argument(
         "--progressive_layers", "--progressive-layers", action="store_true", help="alias of --progressive_coupling"
     )
@@ -102,6 +95,7 @@ def register(sub) -> None:
         help="preserve_distribution false",
     )
     add_cluster_flags(dist)
-    add_config_flags(dist)
+    sizes = ("model_dim", "state_dim", "later_state_dim", "num_layers")
+    add_config_flags(dist, STUDENT, aliases={f: f"student_{f}" for f in sizes})  # the seed's --student_model_dim
     add_print_config(dist, lambda args: student_config(args).to_yaml())
     dist.set_defaults(func=cmd_distill)

@@ -9,9 +9,8 @@ import sys
 import threading
 
 from .. import __version__, interrupts
-from ..config import ConfigError
 from . import deploy, distill, plan, schema, score, sweep, train
-from .parser import Parser, UserError
+from .parser import Parser
 
 DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)  # a write the disk or a file-size limit refused
 REFUSED = (errno.EACCES, errno.EPERM, errno.EROFS)  # a write the folder's permissions or a read-only disk refused
@@ -27,36 +26,31 @@ def build_parser() -> Parser:
     return parser
 
 
+# The exceptions that mean a user mistake (one line), by module: (module, class, the commands it is one for;
+# None: every command). A raised error's class is loaded, so only modules already imported are looked at:
+# telling a mistake from a bug imports nothing (an error costs no torch, Lightning or Ray start-up).
+USER_ERRORS = (
+    ("kdssm.config.base", "ConfigError", None),
+    ("kdssm.cli.parser", "UserError", None),
+    ("kdssm.checkpoint", "CheckpointError", None),
+    ("kdssm.data.datasets", "DataError", None),
+    ("kdssm.deploy.errors", "DeployError", None),
+    ("kdssm.resources", "ResourceError", None),
+    ("kdssm.train.rundir", "RunDirError", None),
+    ("kdssm.train.folder_lock", "FolderInUse", None),
+    ("kdssm.train.runner", "TrainingDiverged", None),
+    ("kdssm.train.cluster", "DistributedError", ("train", "distill", "sweep", "demo")),
+    ("kdssm.tracking.uri", "TrackingError", ("sweep", "demo")),
+)
+
+
 def user_errors(command: str) -> tuple[type[Exception], ...]:
-    """The exceptions that mean a user mistake (one line) for this command."""
-    from ..checkpoint import CheckpointError
-    from ..data.datasets import DataError
-    from ..deploy.errors import DeployError
-    from ..resources import ResourceError
-    from ..train.folder_lock import FolderInUse
-    from ..train.rundir import RunDirError
-    from ..train.runner import TrainingDiverged
-
-    errors: tuple[type[Exception], ...] = (
-        ConfigError,
-        CheckpointError,
-        DataError,
-        UserError,
-        DeployError,
-        ResourceError,
-        RunDirError,
-        FolderInUse,
-        TrainingDiverged,
+    """The user-mistake exception types of this command among the modules loaded so far."""
+    return tuple(
+        getattr(sys.modules[module], name)
+        for module, name, commands in USER_ERRORS
+        if module in sys.modules and (commands is None or command in commands)
     )
-    if command in ("train", "distill", "sweep", "demo"):
-        from ..train.cluster import DistributedError
-
-        errors += (DistributedError,)
-    if command in ("sweep", "demo"):
-        from ..tracking import TrackingError
-
-        errors += (TrackingError,)
-    return errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,37 +76,38 @@ def _leave_ray(limit_s: float = 20.0) -> None:
 
 def _run(args) -> int:
     try:
-        errors = user_errors(args.command)
         if args.print_config:
             print(args.describe(args), end="")
             return 0
         return args.func(args)
-    except errors as err:
-        print(f"kdssm: error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt as err:
         return _interrupted(getattr(err, "signum", None) or interrupts.received() or signal.SIGINT, err)
     except SystemExit:
         if interrupts.received() is None:
             raise
         return _interrupted(interrupts.received(), None)  # a library's own exit after the signal (Lightning's)
-    except OSError as err:
-        if err.errno in REFUSED:
-            where = f" at {err.filename}" if err.filename else ""
-            print(
-                f"kdssm: error: {os.strerror(err.errno).lower()}{where}; what was written before is intact",
-                file=sys.stderr,
-            )
-            return 2
-        if err.errno not in DISK_FULL:
+    except Exception as err:  # the user-error types are imported only when something failed (fast starts)
+        line = _one_line(err, args.command)
+        if line is None:
             raise
-        where = f" writing {err.filename}" if err.filename else ""
-        print(
-            f"kdssm: error: {os.strerror(err.errno).lower()}{where}; what was written before is intact: free "
-            "space (or raise the file-size limit) and run the same command again to resume",
-            file=sys.stderr,
-        )
+        print(f"kdssm: error: {line}", file=sys.stderr)
         return 2
+
+
+def _one_line(err: Exception, command: str) -> str | None:
+    """The one line of a user mistake or of a write the system refused; None for a bug (its traceback)."""
+    if isinstance(err, user_errors(command)):
+        return str(err)
+    if isinstance(err, OSError) and err.errno in REFUSED:
+        where = f" at {err.filename}" if err.filename else ""
+        return f"{os.strerror(err.errno).lower()}{where}; what was written before is intact"
+    if isinstance(err, OSError) and err.errno in DISK_FULL:
+        where = f" writing {err.filename}" if err.filename else ""
+        return (
+            f"{os.strerror(err.errno).lower()}{where}; what was written before is intact: free "
+            "space (or raise the file-size limit) and run the same command again to resume"
+        )
+    return None
 
 
 def _interrupted(signum: int, err: BaseException | None) -> int:

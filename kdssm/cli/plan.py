@@ -7,7 +7,7 @@ import math
 import sys
 from pathlib import Path
 
-from .flags import add_config_flags
+from .flags import STUDENT, add_config_flags
 from .parser import UserError, add_print_config, nonempty_path
 from .train import train_config
 
@@ -46,7 +46,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     what = "distillation" if teacher else "training"
     runs = [(cfg, what)]
     if cfg.search.space is not None:  # a sweep: its trials' largest student decides what a trial needs
-        from tune.space import largest
+        from kdssm_tune.space import largest
 
         runs.append((largest(cfg, cfg.search), f"{what} of the search space's largest student"))
     status = 0
@@ -83,6 +83,6 @@ def register(sub) -> None:
         type=_minutes,
         help="the wall-clock the run may take here: longer at the probed speed is refused (exit 2)",
     )
-    add_config_flags(pln)
+    add_config_flags(pln, STUDENT)
     add_print_config(pln, lambda args: train_config(args).to_yaml())
     pln.set_defaults(func=cmd_plan)

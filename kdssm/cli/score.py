@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..config import PRESETS
 from ..config.data import SceneKindName
-from ..deploy.precision import PRECISIONS
+from ..deploy.formats import PRECISIONS
 from .parser import add_print_config, nonnegative_int, positive_int
 
 SCENE_KIND_NAMES = typing.get_args(SceneKindName)
@@ -28,23 +28,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..config import ModelConfig
     from ..data import get_preset, simulate
     from ..data.datasets import load_npz
+    from ..deploy.source import checkpoint_path
     from ..evaluate import evaluate_matched_filter, evaluate_model
     from ..report import print_scores
     from ..resources import check_scoring
 
-    config = ModelConfig.from_dict(read_checkpoint(args.checkpoint)["config"])
-    args.data_preset = columns_preset(config, args.data_preset, args.checkpoint)
-    check_scoring([config], args.num_columns, get_preset(args.data_preset).length, "evaluate")
-    model = load_model(args.checkpoint)
+    path = checkpoint_path(args.model, args.tracking_uri)  # a run folder, a model.ckpt or models:/...
+    config = ModelConfig.from_dict(read_checkpoint(path)["config"])
+    args.preset = columns_preset(config, args.preset, args.model)
+    check_scoring([config], args.num_columns, get_preset(args.preset).length, "evaluate")
+    model = load_model(path)
     if args.npz:
         split = load_npz(args.npz)
         x, y = split.x, split.y
     else:
-        x, y = simulate(args.data_preset, args.num_columns, args.seed, kind=args.scene_kind)
+        x, y = simulate(args.preset, args.num_columns, args.seed, kind=args.scene_kind)
     print_scores(
         {
-            "model": evaluate_model(model, x, y, args.data_preset),
-            "matched filter": evaluate_matched_filter(x, y, args.data_preset),
+            "model": evaluate_model(model, x, y, args.preset),
+            "matched filter": evaluate_matched_filter(x, y, args.preset),
         }
     )
     return 0
@@ -62,7 +64,7 @@ def columns_preset(config, asked: str | None, checkpoint: str) -> str:
         return built_for or "mini"
     if config.geometry is not None and built_for != asked:
         raise ConfigError(
-            f"--data_preset: {checkpoint} focuses {describe(config.geometry)}; {asked} columns have "
+            f"--preset: {checkpoint} focuses {describe(config.geometry)}; {asked} columns have "
             f"{describe(GEOMETRIES[asked])}"
         )
     return asked
@@ -70,8 +72,8 @@ def columns_preset(config, asked: str | None, checkpoint: str) -> str:
 
 def register(sub) -> None:
     cmp = sub.add_parser("compare", help="teacher and students side by side: table, JSON, CSV, scene PNG")
-    cmp.add_argument("--teacher", required=True, help="teacher run folder")
-    cmp.add_argument("--students", nargs="+", required=True, help="student run folders")
+    cmp.add_argument("teacher", help="teacher run folder")
+    cmp.add_argument("students", nargs="+", help="student run folders")
     cmp.add_argument("--out", help="folder for comparison.json/.csv/.png (default: the teacher's parent)")
     cmp.add_argument(
         "--precision",
@@ -84,16 +86,18 @@ def register(sub) -> None:
     cmp.set_defaults(func=cmd_compare)
 
     ev = sub.add_parser("evaluate", help="score a model.ckpt on test columns against the matched filter")
-    ev.add_argument("checkpoint", help="model.ckpt or a run folder holding one")
+    ev.add_argument("model", help="a run folder, a model.ckpt or models:/<name>@<alias> (with --tracking_uri)")
+    ev.add_argument("--tracking_uri", "--tracking-uri", help="MLflow server of a models:/ URI")
     ev.add_argument(
-        "--data_preset",
-        "--data-preset",
+        "--preset",
         choices=PRESETS,
         help="columns of this preset (default: the preset whose geometry the model was built for, else mini)",
     )
     ev.add_argument("--npz", help="score on these columns instead of simulated ones")
-    ev.add_argument("--num_columns", "--num-columns", type=positive_int, default=512)
-    ev.add_argument("--seed", type=nonnegative_int, default=3)
+    ev.add_argument(
+        "--num_columns", "--num-columns", type=positive_int, default=512, help="simulated test columns (default 512)"
+    )
+    ev.add_argument("--seed", type=nonnegative_int, default=3, help="seed of the simulated columns (default 3)")
     ev.add_argument(
         "--scene_kind",
         "--scene-kind",

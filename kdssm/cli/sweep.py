@@ -8,7 +8,7 @@ from pathlib import Path
 from ..config import RunConfig
 from .cluster_flags import add_cluster_flags, cluster_from_flags
 from .distill import require_teacher
-from .flags import REPO_CONFIGS, add_config_flags, load_config
+from .flags import REPO_CONFIGS, SWEEP, add_config_flags, load_config
 from .parser import UserError, add_print_config, nonempty_path
 
 SMOKE_TEST = {
@@ -24,11 +24,11 @@ def sweep_config(args: argparse.Namespace) -> RunConfig:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from tune.pareto import table
-    from tune.sweep import run_sweep
-
     require_teacher(args)
-    cfg = sweep_config(args)
+    cfg = sweep_config(args)  # a bad value is named before Ray, torch and Lightning load
+    from kdssm_tune.pareto import table
+    from kdssm_tune.sweep import run_sweep
+
     save_dir = Path(args.save_dir or "runs/sweep")
     front = run_sweep(
         cfg,
@@ -44,7 +44,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_pareto(args: argparse.Namespace) -> int:
-    from tune.pareto import read, table
+    from kdssm_tune.pareto import read, table
 
     folder = Path(args.save_dir)
     try:
@@ -59,8 +59,8 @@ def cmd_pareto(args: argparse.Namespace) -> int:
 
 def print_front_so_far(folder: Path) -> int:
     """A running (or interrupted) sweep has no pareto.json yet: its front over the trials finished so far."""
-    from tune.pareto import table
-    from tune.results import front_so_far
+    from kdssm_tune.pareto import table
+    from kdssm_tune.results import front_so_far
 
     try:
         front, finished, planned = front_so_far(folder)
@@ -98,7 +98,7 @@ def register(sub) -> None:
         help="2 trials of 1 epoch on 64 columns: checks a setup end to end in a minute or two",
     )
     add_cluster_flags(sw, sweep=True)
-    add_config_flags(sw)
+    add_config_flags(sw, SWEEP)
     add_print_config(sw, lambda args: sweep_config(args).to_yaml())
     sw.set_defaults(func=cmd_sweep)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..config import RunConfig
 from .cluster_flags import add_cluster_flags, cluster_options, execute
-from .flags import REPO_CONFIGS, add_config_flags, load_config
+from .flags import DATA, GROUND_TRUTH, REPO_CONFIGS, add_config_flags, load_config
 from .parser import add_print_config, nonempty_path
 
 
@@ -16,10 +16,10 @@ def train_config(args: argparse.Namespace) -> RunConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    cfg = train_config(args)  # a bad value is named before torch and Lightning load
     from ..report import print_scores
     from ..train.runner import plan_training
 
-    cfg = train_config(args)
     save_dir = args.save_dir or f"runs/{'teacher' if cfg.model.use_selectivity else 'student'}"
     opts = cluster_options(args)
     summary = execute(plan_training(cfg, save_dir, args.overwrite), opts, not args.quiet)
@@ -45,7 +45,7 @@ def describe_demo(args: argparse.Namespace) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ..demo import run_demo
+    from .demo import run_demo
 
     teacher, sweep = demo_configs(args)
     save_dir = Path(args.save_dir or DEMO_DIRS[args.preset])
@@ -60,7 +60,7 @@ def register(sub) -> None:
     train.add_argument("--overwrite", action="store_true", help="replace a finished run in save_dir")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     add_cluster_flags(train)
-    add_config_flags(train)
+    add_config_flags(train, GROUND_TRUTH)
     add_print_config(train, lambda args: train_config(args).to_yaml())
     train.set_defaults(func=cmd_train)
 
@@ -86,6 +86,6 @@ def register(sub) -> None:
     )
     demo.add_argument("--overwrite", action="store_true", help="replace a finished demo")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_config_flags(demo)
+    add_config_flags(demo, {**GROUND_TRUTH, "data": DATA[1:]})  # --preset above picks the demo and its columns
     add_print_config(demo, describe_demo)
     demo.set_defaults(func=cmd_demo)

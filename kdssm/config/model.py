@@ -17,6 +17,17 @@ GEOMETRY_FIELDS = (
     "slant_range_near_m",
     "slant_range_far_m",
 )
+INPUT_CHANNELS = 2  # the data contract: the raw line and its positional encoding
+OUTPUT_CHANNELS = 1  # the focused line
+# Keys older files (the seed's YAML, checkpoints before they were removed) carry with the one value they
+# could hold; dropped on load, any other value refused. `kernel` was a test twin's switch (SarSSM(kernel=)).
+LEGACY_KEYS = {
+    "input_dim": INPUT_CHANNELS,
+    "output_dim": OUTPUT_CHANNELS,
+    "complex_valued": True,
+    "use_positional_as_token": False,
+    "kernel": "fast",
+}
 GateLayers = Literal["all", "last", "not_first"]
 GATE_LAYERS = typing.get_args(GateLayers)
 
@@ -26,8 +37,6 @@ class ModelConfig(Section):
 
     SECTION = "model"
     name: Literal["sarSSM"] = Field("sarSSM", description="model family (registry key)")
-    input_dim: int = Field(2, ge=1, description="input channels: raw line and positional encoding")
-    output_dim: int = Field(1, ge=1, description="output channels: the focused line")
     model_dim: int = Field(64, ge=1, description="H, complex channels of the residual stream")
     state_dim: Even = Field(540, ge=2, description="N, S4D state size; N/2 complex diagonal modes per channel")
     later_state_dim: Even | None = Field(
@@ -40,8 +49,8 @@ class ModelConfig(Section):
     dropout: float = Field(0.1, ge=0.0, le=0.95, description="complex dropout on each residual update")
     use_selectivity: bool = Field(
         True,
-        description="selectivity gates: 2 sigmoid(MLP(|W u|, position in the column, "
-        "p)) per step, scaling a layer's update",
+        description="selectivity gates: a complex gain a + jb = MLP(log(1 + |W v|), position in the column, p) "
+        "per sample, multiplying a layer's update (models/gate.py)",
     )
     gate_layers: GateLayers = Field(
         "not_first",
@@ -86,9 +95,16 @@ class ModelConfig(Section):
     scale_equivariant: bool = Field(True, description="divide each column by its rms and multiply back after")
     dt_min: float = Field(1e-3, gt=0.0, description="smallest initial S4D step size (random init)")
     dt_max: float = Field(1e-1, gt=0.0, description="largest initial S4D step size (random init)")
-    kernel: Literal["fast", "reference"] = Field("fast", description="S4D kernel path")
-    complex_valued: Literal[True] = Field(True, description="kept for the seed files; the model is always complex")
-    use_positional_as_token: Literal[False] = Field(False, description="kept for the seed files; not supported")
+
+    @classmethod
+    def from_dict(cls, data: dict | None):
+        """As for every section; the legacy keys of older files dropped (LEGACY_KEYS)."""
+        if isinstance(data, dict) and LEGACY_KEYS.keys() & data.keys():
+            for key, only in LEGACY_KEYS.items():
+                if key in data and data[key] != only and not (key == "kernel" and data[key] == "reference"):
+                    raise ConfigError(f"model.{key}: can only be {only!r} (the field is gone), got {data[key]!r}")
+            data = {k: v for k, v in data.items() if k not in LEGACY_KEYS}
+        return super().from_dict(data)
 
     @field_validator("geometry")
     @classmethod
@@ -100,8 +116,6 @@ class ModelConfig(Section):
     def check(self) -> None:
         if self.dt_min > self.dt_max:
             raise ConfigError(f"model.dt_min: must be <= model.dt_max ({self.dt_max}), got {self.dt_min}")
-        if self.input_dim != 2 or self.output_dim != 1:
-            raise ConfigError("model.input_dim/output_dim: the data contract fixes them to 2 and 1")
         if self.gate_region == "edges" and self.gated and len(self.gated_layer_indices) == self.num_layers:
             raise ConfigError(
                 "model.gate_region: edges leaves the valid region to the ungated layers, and every layer is gated "

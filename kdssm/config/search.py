@@ -65,6 +65,7 @@ class SearchConfig(Section):
         return value
 
 
+REGISTRY_PREFIX = "models:/"  # a registered model version: models:/<name>@<alias> or models:/<name>/<version>
 REGISTERED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,199}")
 
 

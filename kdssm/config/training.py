@@ -89,7 +89,15 @@ class DistillConfig(Section):
     variance_weight: float = Field(0.1, ge=0.0, description="weight of variance matching")
     moment_weight: float = Field(0.05, ge=0.0, description="weight of magnitude moment matching")
     confidence_weight: float = Field(0.02, ge=0.0, description="weight of the confidence term")
-    dynamic_temperature: bool = Field(False, description="anneal the temperature over training")
+    confidence_softness: float | None = Field(
+        None,
+        gt=0.0,
+        description="S of the confidence term's weights exp(-err / (S mean |y|^2)) (losses.confidence_loss); "
+        "empty: the temperature's value, as before this field (and annealed with it by dynamic_temperature)",
+    )
+    dynamic_temperature: bool = Field(
+        False, description="anneal the temperature linearly to 1 over training (softer teacher weights early)"
+    )
     teacher_bound: bool = Field(
         True,
         description="on labelled columns, the teacher's output is a label only where the teacher is closer to "

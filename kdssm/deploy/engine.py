@@ -7,14 +7,17 @@ in chunks of `tiles_per_call` so memory stays bounded by the batch, not by the s
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 
 from ..data.scene import matched_filter_lines
 from ..geometry import Geometry
+from ..inference import InferenceModel, freeze
 from .errors import DeployError
-from .frozen import freeze
 from .precision import check_precision, reduce_precision
+from .scene_io import SceneReader
 from .tiles import default_tile_length, focus_tiled, receptive_half_width
 
 
@@ -45,12 +48,13 @@ class ModelLines:
                 f"--tile_length {self.tile_length} must exceed twice the overlap ({2 * self.overlap} "
                 "samples: one aperture or the model's receptive field on each side)"
             )
-        self._frozen: dict[int, torch.nn.Module] = {}
+        self.inference = InferenceModel(self.model)  # fp32: complex, any tile length
+        self._frozen: dict[int, torch.nn.Module] = {}  # reduced precision: the real-view twin per tile length
 
     def inference_model(self, length: int) -> torch.nn.Module:
         """The module that runs tiles of `length` samples at this precision."""
         if self.precision == "fp32":
-            return self.model
+            return self.inference
         if length not in self._frozen:
             frozen = reduce_precision(freeze(self.model, length), self.precision)
             self._frozen[length] = frozen.to(self.device) if self.precision != "int8-dynamic" else frozen
@@ -120,3 +124,15 @@ def focusers_for(
     if compare:
         focusers["matched_filter"] = MatchedFilterLines(geometry)
     return focusers
+
+
+def focus_block(reader: SceneReader, focusers: dict, p: np.ndarray | None, start: int, stop: int) -> tuple[dict, dict]:
+    """Range bins [start, stop) through every focuser: ({output array name: (n, A) or (n, L, 1) complex64},
+    {name: seconds it took})."""
+    block = reader.read(start, stop)
+    arrays, seconds = {}, {}
+    for name, focuser in focusers.items():
+        tic = time.perf_counter()
+        arrays[name] = focuser.focus_columns(block) if reader.columns else focuser.focus_lines(block, p[start:stop])
+        seconds[name] = time.perf_counter() - tic
+    return arrays, seconds

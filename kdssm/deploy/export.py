@@ -16,13 +16,13 @@ import torch
 
 from ..files import atomic_write, input_clash, unwritable_reason
 from ..geometry import PRESETS, columns_of
+from ..inference import freeze
 from ..report import first_line
 from ..resources import check_scoring
 from .errors import DeployError
-from .frozen import freeze
+from .formats import FORMATS
 from .source import REGISTRY_PREFIX, load_source
 
-FORMATS = {"torchscript": ".pt", "onnx": ".onnx", "exported-program": ".pt2"}  # format: file suffix
 TOLERANCE = 1e-5
 CHECK_COLUMNS = 64
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import interrupts
 from ..files import input_clash
-from .engine import focusers_for, main_output
+from .engine import focus_block, focusers_for, main_output
 from .progress import Progress
 from .quicklook import QuickLook
 from .scene_io import SceneError, SceneReader, SceneWriter, check_geometry, check_output, positional_encodings
@@ -41,18 +41,6 @@ class FocusRequest:
     address: str | None = None
     num_actors: int = 2
     use_gpu: bool = False
-
-
-def focus_block(reader: SceneReader, focusers: dict, p: np.ndarray | None, start: int, stop: int) -> tuple[dict, dict]:
-    """Range bins [start, stop) through every focuser: ({output array name: (n, A) or (n, L, 1) complex64},
-    {name: seconds it took})."""
-    block = reader.read(start, stop)
-    arrays, seconds = {}, {}
-    for name, focuser in focusers.items():
-        tic = time.perf_counter()
-        arrays[name] = focuser.focus_columns(block) if reader.columns else focuser.focus_lines(block, p[start:stop])
-        seconds[name] = time.perf_counter() - tic
-    return arrays, seconds
 
 
 class StopRequests:

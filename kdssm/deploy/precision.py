@@ -22,10 +22,10 @@ import warnings
 import torch
 from torch import nn
 
+from ..inference import FrozenSarSSM, InferenceModel, freeze
 from .errors import DeployError
-from .frozen import FrozenSarSSM
+from .formats import PRECISIONS
 
-PRECISIONS = ("fp32", "bf16", "fp16", "int8-dynamic")
 HALF = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -70,10 +70,9 @@ class ComplexIO(nn.Module):
 
 
 def at_precision(model: nn.Module, precision: str, length: int) -> nn.Module:
-    """`model` at `precision` for columns of `length` samples, with the eager interface (fp32: the model itself)."""
+    """`model` at `precision` for columns of `length` samples, with the eager interface: the inference
+    implementation (fp32: complex, any length; else the real-view twin at `length`, reduced)."""
     check_precision(precision)
     if precision == "fp32":
-        return model
-    from .frozen import freeze
-
+        return InferenceModel(model)
     return ComplexIO(reduce_precision(freeze(model, length), precision), model).eval()

@@ -53,7 +53,7 @@ class FocusActor:
         self.focusers = focusers_for(model, geometry, self.reader.columns, precision, tile_length, device, compare)
 
     def __call__(self, batch: dict) -> dict:
-        from .focus import focus_block
+        from .engine import focus_block
 
         rows = []
         for start, stop in zip(batch["start"], batch["stop"]):

@@ -12,6 +12,7 @@ from torch import nn
 
 from .. import losses
 from ..config import DistillConfig, TrainConfig
+from ..inference import InferenceModel, infer
 from ..train.module import GroundTruthModule
 from . import schedules
 from .projection import FeatureProjection
@@ -89,12 +90,13 @@ class DistillationModule(GroundTruthModule):
         layers = schedules.teacher_layers(self.pairs)
         if self.features_cached:
             return dict(zip(layers, cached))
-        with torch.no_grad():
-            _, feats = self.teacher(x, return_features=True)
+        _, feats = infer(self.teacher, x, return_features=True)
         return {i: feats[i] for i in layers}
 
-    def loss_terms(self, batch, state: dict) -> dict[str, torch.Tensor]:
-        """Every loss term of a batch, unweighted; the total with the epoch's weights.
+    def loss_terms(self, batch, state: dict, student=None) -> dict[str, torch.Tensor]:
+        """Every loss term of a batch, unweighted; the total with the epoch's weights. student: the
+        student's forward (default the reference, which training differentiates; validation passes the
+        inference implementation).
 
         Terms that need the ground truth (student, confidence) see the labelled columns of the batch
         only, weighted by their share of it; the teacher terms see every column. The loss is then an
@@ -103,7 +105,7 @@ class DistillationModule(GroundTruthModule):
         labels, and a student with 256 labelled of 4,352 columns learned no edges).
         """
         x, y, labelled, t_out, *cached = batch  # (B, L, 2), (B, L, 1), (B,) bool, (B, L, 1), features (B, L, Ht)
-        s_out, s_feats = self.model(x, return_features=True)
+        s_out, s_feats = (student or self.model)(x, return_features=True)
         temp = state["temperature"]
         has_labels = bool(labelled.any())
         every = bool(labelled.all())
@@ -133,7 +135,9 @@ class DistillationModule(GroundTruthModule):
             terms["moment"] = losses.moment_loss(s_out, t_out)
             terms["confidence"] = (
                 labelled_share
-                * losses.confidence_loss(labelled_only(s_out), labelled_only(t_out), labelled_only(y), temp)
+                * losses.confidence_loss(
+                    labelled_only(s_out), labelled_only(t_out), labelled_only(y), d.confidence_softness or temp
+                )
                 if has_labels
                 else zero
             )
@@ -209,6 +213,6 @@ class DistillationModule(GroundTruthModule):
             self.log(name, value, on_step=False, on_epoch=True)
 
     def validation_step(self, batch, batch_idx):
-        terms = self.loss_terms(batch, self.state_for_epoch(self.current_epoch))
+        terms = self.loss_terms(batch, self.state_for_epoch(self.current_epoch), InferenceModel(self.model))
         self.val_energy.update(terms["_y_hat"], batch[1], batch[0], self.preset)
         self.log_terms("val", terms, batch[0].shape[0])

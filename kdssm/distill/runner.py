@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -11,7 +12,8 @@ from torch.utils.data import TensorDataset
 from .. import losses
 from ..checkpoint import load_model
 from ..config import ConfigError, ModelConfig, RunConfig
-from ..data.datasets import data_columns, load_split, load_unlabelled, with_column_geometry
+from ..data.datasets import Split, data_columns, load_split, load_unlabelled, with_column_geometry
+from ..files import model_file
 from ..geometry import describe, get_preset
 from ..models import build_model
 from ..resources import check_disk, check_run, disk_needs, room_for
@@ -24,11 +26,6 @@ from .module import DistillationModule
 TEACHER_FILE = "teacher.json"
 CACHE_BUDGET_BYTES = 4 << 30  # teacher features above this are recomputed per batch instead
 INIT_COLUMNS = 256  # training columns on which least-squares projections start
-
-
-def resolve_teacher(path: str | Path) -> Path:
-    path = Path(path)
-    return path / "model.ckpt" if path.is_dir() else path
 
 
 def teacher_data_preset(ckpt: Path) -> str | None:
@@ -95,6 +92,46 @@ def check_teacher_identity(root: Path, ckpt: Path, sha: str, resuming: bool) -> 
     rundir.write_json(record, {"path": str(ckpt), "sha256": sha})
 
 
+@dataclass(frozen=True)
+class Teacher:
+    """A checked teacher: its model.ckpt, the model (eval mode), the checkpoint file's sha256."""
+
+    ckpt: Path
+    model: torch.nn.Module
+    sha: str
+
+
+def load_teacher(cfg: RunConfig, teacher_path: str | Path, expect: ModelConfig | None = None) -> Teacher:
+    """The teacher a student config can learn from, or a one-line error naming what does not fit (its
+    file, its preset, its geometry, unlabelled columns with no teacher term); no column is made yet."""
+    ckpt = model_file(teacher_path)
+    model = load_model(ckpt, expect=expect)  # 0.03 s at s1: the wrong teacher is named first
+    check_teacher_preset(ckpt, cfg)
+    check_teacher_geometry(model, cfg)
+    check_unlabelled_can_teach(cfg)
+    return Teacher(ckpt, model, teacher_cache.file_sha256(ckpt))
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The student's columns: labelled train, val and test splits, unlabelled training columns or None."""
+
+    train: Split
+    val: Split
+    test: Split
+    unlabelled: Split | None
+
+    def count(self) -> int:
+        """Columns the teacher runs on (train, val, unlabelled)."""
+        return len(self.train) + len(self.val) + (len(self.unlabelled) if self.unlabelled is not None else 0)
+
+
+def load_columns(cfg: RunConfig) -> tuple[RunConfig, Columns]:
+    """(cfg with the columns' geometry, the columns) of cfg.data."""
+    train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))
+    return with_column_geometry(cfg), Columns(train, val, test, load_unlabelled(cfg.data))
+
+
 def plan_distillation(
     cfg: RunConfig,
     teacher_path: str | Path,
@@ -103,40 +140,49 @@ def plan_distillation(
     teacher_config: ModelConfig | None = None,
     overwrite: bool = False,
 ) -> RunPlan:
-    """Check teacher, config and data, prepare the run folder and the teacher's cached targets."""
-    ckpt = resolve_teacher(teacher_path)
-    teacher = load_model(ckpt, expect=teacher_config)  # 0.03 s at s1: the wrong teacher is named first
-    check_teacher_preset(ckpt, cfg)
-    check_teacher_geometry(teacher, cfg)
-    check_run(with_column_geometry(cfg, quiet=True), "distillation", teacher.config)
+    """`kdssm distill` (local or Ray Train): check teacher, config, memory, disk and data, then plan_student
+    with the teacher's outputs cached in the run folder."""
+    teacher = load_teacher(cfg, teacher_path, teacher_config)
+    check_run(with_column_geometry(cfg, quiet=True), "distillation", teacher.model.config)
     check_disk(save_dir, disk_needs(cfg), "distillation")
-    pairs = coupled_layers(cfg, teacher)
-    check_unlabelled_can_teach(cfg)
-    train, val, test = (load_split(cfg.data, which) for which in ("train", "val", "test"))
-    unlabelled = load_unlabelled(cfg.data)
-    cfg = with_column_geometry(cfg)
-    check_model(cfg)
-    root, resuming = rundir.prepare(save_dir, cfg, overwrite, inputs=[ckpt])
-    with folder_lock.released_on_error(root):
-        sha = teacher_cache.file_sha256(ckpt)
-        check_teacher_identity(root, ckpt, sha, resuming)
-        fit_plan = teacher_targets(cfg, teacher, sha, pairs, train, val, unlabelled, root / "teacher_cache")
-    return RunPlan(fit_plan, root, resuming, test, "student")
+    coupled_layers(cfg, teacher.model)  # a bad coupling is named before columns are made
+    cfg, columns = load_columns(cfg)
+    return plan_student(cfg, teacher, save_dir, columns, overwrite=overwrite)
 
 
-def teacher_targets(
+def plan_student(
     cfg: RunConfig,
-    teacher: torch.nn.Module,
-    sha: str,
-    pairs: list[tuple[int, int]],
-    train,
-    val,
-    unlabelled,
-    cache_dir: Path | None,
-) -> FitPlan:
-    """The teacher's outputs (and coupled features, within CACHE_BUDGET_BYTES) beside each split's columns."""
-    targets = compute_targets(cfg, teacher, sha, schedules.teacher_layers(pairs), train, val, unlabelled, cache_dir)
-    return plan_from_targets(cfg, teacher, pairs, targets)
+    teacher: Teacher,
+    save_dir: str | Path,
+    columns: Columns,
+    *,
+    targets: dict | None = None,
+    cache: bool = True,
+    overwrite: bool = False,
+    reference: dict | None = None,
+) -> RunPlan:
+    """The one planning path of a student (`kdssm distill`, Ray Train, a sweep's trial): its coupling and
+    model checked, its run folder prepared (resumed with the same teacher only), the teacher's targets
+    (given: a sweep's shared ones over every teacher layer; else computed for the coupled layers, cached
+    in the run folder with `cache`) as its datasets. cfg carries the columns' geometry (load_columns)."""
+    pairs = coupled_layers(cfg, teacher.model)
+    check_model(cfg)
+    root, resuming = rundir.prepare(save_dir, cfg, overwrite, inputs=[teacher.ckpt])
+    with folder_lock.released_on_error(root):
+        check_teacher_identity(root, teacher.ckpt, teacher.sha, resuming)
+        if targets is None:
+            targets = compute_targets(
+                cfg,
+                teacher.model,
+                teacher.sha,
+                schedules.teacher_layers(pairs),
+                columns.train,
+                columns.val,
+                columns.unlabelled,
+                root / "teacher_cache" if cache else None,
+            )
+        fit_plan = plan_from_targets(cfg, teacher.model, pairs, targets)
+    return RunPlan(fit_plan, root, resuming, columns.test, "student", reference=reference)
 
 
 def compute_targets(

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from ..files import atomic_write
+from ..inference import infer
 
 
 def file_sha256(path: str | Path) -> str:
@@ -75,7 +76,7 @@ def run_teacher(
     device = next(teacher.parameters()).device
     outs, feats = [], {i: [] for i in layers} if with_features else {}
     for start in range(0, x.shape[0], batch_size):
-        y, f = teacher(x[start : start + batch_size].to(device), return_features=True)
+        y, f = infer(teacher, x[start : start + batch_size].to(device), return_features=True)
         outs.append(y.cpu())
         for i in feats:
             feats[i].append(f[i].cpu())

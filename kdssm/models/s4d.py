@@ -101,16 +101,15 @@ class S4DConv(nn.Module):
 
     def kernel_spectrum(self, length: int, index: torch.Tensor | None = None) -> torch.Tensor:
         """FFT of the circular two-sided kernels of the grid points `index` (all when None), (G, H, N)
-        complex64 with N = fft_length(L) (2L without a window, about L + Na / 2 with one). The whole
-        grid's is the cached table of `grid_spectra` when no grad is needed."""
-        if index is None and not self._builds_graph():
-            return self.grid_spectra(length)
+        complex64 with N = fft_length(L) (2L without a window, about L + Na / 2 with one), built from the
+        parameters (differentiable). The inference implementation reads the cached table of grid_spectra."""
         k = self.kernel_taps(length, index)  # (G, D, H, taps)
         n = self.fft_length(length)
         return torch.fft.fft(circular_kernel(k[:, 0], k[:, 1] if self.bidirectional else None, n))  # (G, H, N)
 
     def grid_spectra(self, length: int, needed: torch.Tensor | None = None) -> torch.Tensor:
-        """The grid's spectra table (G, H, N) complex64 for no-grad forwards, cached, its rows built on first
+        """The grid's spectra table (G, H, N) complex64 for the inference implementation (kdssm/inference),
+        cached, its rows built on first
         need: `needed` (grid indices, int64) are built if they are not yet, all rows when None. A few
         columns (a short validation, a scene's first tiles) then build the kernels they read, not the
         whole grid's (440 points a layer for the s1 teacher: minutes on a CPU).
@@ -139,10 +138,6 @@ class S4DConv(nn.Module):
             built[missing] = True
         return hit["table"]
 
-    def _builds_graph(self) -> bool:
-        """Whether this call is differentiated (grad mode on and some parameter wants it)."""
-        return torch.is_grad_enabled() and any(q.requires_grad for q in self.parameters())
-
     def column_spectra(self, length: int, p: torch.Tensor | None) -> torch.Tensor:
         """Each column's kernel spectrum, (B, H, N) complex64 ((1, H, N) without range conditioning), for
         the autograd forward: a column reads its two grid kernels by a gather from kernels built for the
@@ -158,28 +153,6 @@ class S4DConv(nn.Module):
         mix.scatter_add_(1, idx, w.to(mix.dtype))  # (B, G_used) float32
         return (mix.to(spectrum.dtype) @ spectrum.flatten(1)).unflatten(1, spectrum.shape[1:])  # (B, H, N)
 
-    def forward_channels_first(self, u: torch.Tensor, p: torch.Tensor | None) -> torch.Tensor:
-        """The no-grad forward on channels-first lines, u (B, H, L) complex64 -> (B, H, L) complex64,
-        equal to the autograd one (tests/models/test_s4d.py) with fewer passes over memory: the FFTs run
-        along contiguous lines, the cached grid spectra are weighted in place, the product is in place,
-        D comes by addcmul. The inference forward of a whole model (lean.py) keeps lines channels-first."""
-        length = u.shape[-1]
-        if len(self.grid) > 1 and p is None:
-            raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
-        idx, w = self.grid.locate(p) if len(self.grid) > 1 else (None, None)  # (B, 2) int64, (B, 2) float32
-        table = self.grid_spectra(length, None if idx is None else idx.flatten())  # (G, H, N), cached
-        # padded first: torch's own padding for fft(n=N) costs about twice the transform
-        u_f = torch.fft.fft(nn.functional.pad(u, (0, table.shape[-1] - length)))  # (B, H, N)
-        if idx is None:
-            u_f.mul_(table)
-        else:
-            w = w.to(u.dtype)[:, :, None, None]  # (B, 2, 1, 1) complex64
-            spectrum = table.index_select(0, idx[:, 0]).mul_(w[:, 0])  # (B, H, N)
-            spectrum.addcmul_(table.index_select(0, idx[:, 1]), w[:, 1])
-            u_f.mul_(spectrum)
-        y = torch.fft.ifft(u_f)[..., :length]  # (B, H, L)
-        return torch.addcmul(y, u, torch.view_as_complex(self.d)[:, None])
-
     def forward(self, u: torch.Tensor, p: torch.Tensor | None = None) -> torch.Tensor:
         """u (B, L, H) complex64, p (B,) float32 positional encoding -> (B, L, H) complex64."""
         length = u.shape[1]
@@ -187,8 +160,6 @@ class S4DConv(nn.Module):
             u = u.to(torch.complex64)
             if len(self.grid) > 1 and p is None:
                 raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
-            if not self._builds_graph():
-                return self.forward_channels_first(u.transpose(1, 2).contiguous(), p).transpose(1, 2)
             spectrum = self.column_spectra(length, p)  # (B or 1, H, N)
             # padded first: torch's own padding for fft(n=N) costs about as much as the transform
             u_f = torch.fft.fft(nn.functional.pad(u.transpose(1, 2), (0, spectrum.shape[-1] - length)))  # (B, H, N)

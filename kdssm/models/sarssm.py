@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 from ..config import ConfigError, ModelConfig
+from ..config.model import INPUT_CHANNELS, OUTPUT_CHANNELS
 from ..geometry import Geometry
 from .complex import ComplexLayerNorm, ComplexLinear, power
 from .gate import SelectivityGate, position_features
-from .lean import lean_forward, uses_lean_forward
 from .s4d import SSM_PARAMETER_NAMES, S4DBlock
 
 
@@ -26,9 +26,12 @@ class SarSSM(nn.Module):
     `config` (default: ModelConfig()) with `overrides` (ModelConfig fields, e.g. `model_dim=8`) on top.
     With init matched_filter (auto: wherever the geometry allows) the untrained model already focuses
     (matched_init.py); `initialise=False` skips that fit when weights are about to be loaded.
+    `kernel` "reference" builds the S4D kernels with the readable Vandermonde twin (tests), "fast" otherwise.
     """
 
-    def __init__(self, config: ModelConfig | None = None, *, initialise: bool = True, **overrides):
+    def __init__(
+        self, config: ModelConfig | None = None, *, initialise: bool = True, kernel: str = "fast", **overrides
+    ):
         super().__init__()
         base = config or ModelConfig()
         self.config = base.replace(**overrides) if overrides else base
@@ -52,7 +55,7 @@ class SarSSM(nn.Module):
                 points_per_aperture=cfg.range_points_per_aperture,
                 dt_min=cfg.dt_min,
                 dt_max=cfg.dt_max,
-                kernel=cfg.kernel,
+                kernel=kernel,
             )
             for state_dim in cfg.layer_state_dims
         )
@@ -62,7 +65,7 @@ class SarSSM(nn.Module):
                 for i in cfg.gated_layer_indices
             }
         )
-        self.output_proj = ComplexLinear(h, cfg.output_dim, bias=False)
+        self.output_proj = ComplexLinear(h, OUTPUT_CHANNELS, bias=False)
         self.init_used, self.init_fit_db = "random", None  # what this model started from
         if initialise and cfg.init != "random":
             self._start_as_matched_filter(explicit=cfg.init == "matched_filter")
@@ -85,13 +88,11 @@ class SarSSM(nn.Module):
         self.init_used = "matched_filter"
 
     def forward(self, x: torch.Tensor, return_features: bool = False):
-        """x (B, L, 2) complex64 -> y (B, L, 1) complex64 [, per-layer features, each (B, L, H)]."""
-        if x.dim() != 3 or x.shape[-1] != self.config.input_dim or not x.is_complex():
-            raise ValueError(
-                f"expected complex x of shape (B, L, {self.config.input_dim}), got {tuple(x.shape)} {x.dtype}"
-            )
-        if uses_lean_forward(self, x):  # inference: the same function, channels-first (lean.py)
-            return lean_forward(self, x, return_features)
+        """x (B, L, 2) complex64 -> y (B, L, 1) complex64 [, per-layer features, each (B, L, H)].
+
+        The readable reference (training runs it); a trained model runs through kdssm.inference instead."""
+        if x.dim() != 3 or x.shape[-1] != INPUT_CHANNELS or not x.is_complex():
+            raise ValueError(f"expected complex x of shape (B, L, {INPUT_CHANNELS}), got {tuple(x.shape)} {x.dtype}")
         line = x[..., 0]  # (B, L) complex64
         p = x[..., 1].real.mean(dim=1)  # (B,) float32, constant along a column
         if self.config.scale_equivariant:  # focusing is linear: predict on unit-rms columns

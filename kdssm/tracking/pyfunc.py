@@ -46,8 +46,9 @@ class StudentModel(mlflow.pyfunc.PythonModel):
             .reshape(*np.shape(model_input)[:2], 2, 2)
             .contiguous()
         )  # (B, L, 2) complex64
-        with torch.no_grad():
-            y = self.model(x)  # (B, L, 1) complex64
+        from kdssm.inference import infer
+
+        y = infer(self.model, x)  # (B, L, 1) complex64: the inference implementation
         return torch.view_as_real(y).reshape(*y.shape[:2], 2).numpy()
 
 

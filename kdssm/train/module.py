@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 
 from ..config import TrainConfig
+from ..inference import infer
 from ..losses import EPS, GROUND_TRUTH_LOSSES, column_normalised_mse, masked_normalised_mse
 from ..metrics import valid_mask
 from ..models import freeze_focusing_path, parameter_groups
@@ -182,7 +183,7 @@ class GroundTruthModule(pl.LightningModule):
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
-        y_hat = self.model(x)
+        y_hat = infer(self.model, x)  # what the trained model will run: the inference implementation
         self.val_energy.update(y_hat, y, x, self.preset)
         self.log("val_loss", self.ground_truth_loss(y_hat, y, x), batch_size=x.shape[0], sync_dist=True)
 

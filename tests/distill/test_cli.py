@@ -24,7 +24,7 @@ def student_run(teacher_run, tmp_path_factory):
             "distill",
             "--teacher_checkpoint",
             str(teacher_run),
-            "--preset",
+            "--student_preset",
             "tiny",
             "--student_model_dim",
             "3",
@@ -114,7 +114,7 @@ def test_teacher_targets_are_cached_once_per_split(student_run, teacher_run):
 
 
 def test_compare_writes_table_json_csv_png(student_run, teacher_run, tmp_path, capsys):
-    assert main(["compare", "--teacher", str(teacher_run), "--students", str(student_run), "--out", str(tmp_path)]) == 0
+    assert main(["compare", str(teacher_run), str(student_run), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "teacher" in out and "tiny" in out and "matched filter" in out
     data = json.loads((tmp_path / "comparison.json").read_text())
@@ -145,7 +145,7 @@ def _unlabelled_npz(tmp_path, with_y=False, bad=False):
     "args,message",
     [
         (["--alpha", "-1"], "distillation.alpha: must be >= 0"),
-        (["--student_model_dim", "0"], "--student_model_dim/--student-model-dim: must be >= 1, got 0"),
+        (["--student_model_dim", "0"], "model.model_dim: must be >= 1, got 0"),
         (["--student_state_dim", "7"], "model.state_dim: must be even"),
         (["--teacher_layers", "9"], "teacher_layers: layer 9 does not exist"),
         (["--teacher_config", "configs/teacher.yaml"], "checkpoint has model.model_dim = 6, the config says 64"),
@@ -211,7 +211,16 @@ def test_train_refuses_unlabelled_columns(tmp_path, capsys):
     out = tmp_path / "run"
     assert (
         main(
-            ["train", "--config", "configs/demo/student.yaml", *SMALL, "--unlabelled_size", "8", "--save_dir", str(out)]
+            [
+                "train",
+                "--config",
+                "configs/demo/student.yaml",
+                *SMALL,
+                "--set",
+                "data.unlabelled_size=8",
+                "--save_dir",
+                str(out),
+            ]
         )
         == 2
     )

@@ -186,3 +186,20 @@ def test_teacher_bound_stops_the_teacher_pulling_a_better_student_back(batch):
     assert float(on_labelled) == 0.0  # no pull back towards the teacher's errors
     assert float(plain.teacher_label_loss(y[:2], t_out[:2], x[:2], 2.5)) > 0.0
     assert float(bounded.teacher_label_loss(y, t_out, x, 2.5, trust)) > 0.0  # the unlabelled half still teaches
+
+
+def test_confidence_softness_is_its_own_knob_and_defaults_to_the_temperature(batch):
+    """The confidence term's softness was the temperature's value; its own field keeps that by default."""
+    teacher, data = batch
+    default = make_module(teacher, temperature=2.5)
+    state = default.state_for_epoch(0)
+    same = make_module(teacher, temperature=2.5, confidence_softness=2.5)
+    other = make_module(teacher, temperature=2.5, confidence_softness=0.01)
+    for module in (same, other):
+        module.load_state_dict(default.state_dict())
+    with torch.no_grad():
+        base = default.loss_terms(data, state)
+        torch.testing.assert_close(same.loss_terms(data, state)["confidence"], base["confidence"])
+        changed = other.loss_terms(data, state)
+    assert float(changed["confidence"]) != pytest.approx(float(base["confidence"]), rel=1e-3)
+    torch.testing.assert_close(changed["distillation"], base["distillation"])  # the temperature's use is untouched

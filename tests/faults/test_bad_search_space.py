@@ -47,10 +47,7 @@ def sweep_into(teacher_run, run, *more: str) -> int:
 
 def test_unreachable_tracking_server(tmp_path, teacher_run, capsys):
     run = tmp_path / "sweep"
-    assert (
-        sweep_into(teacher_run, run, "--smoke-test", "--data_preset", "mini", "--tracking_uri", "http://127.0.0.1:9")
-        == 2
-    )
+    assert sweep_into(teacher_run, run, "--smoke-test", "--preset", "mini", "--tracking_uri", "http://127.0.0.1:9") == 2
     err = capsys.readouterr().err.strip()
     assert err == (
         "kdssm: error: tracking.tracking_uri http://127.0.0.1:9: "

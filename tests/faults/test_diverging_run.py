@@ -4,12 +4,13 @@ import torch
 
 from kdssm.cli import main
 
-from ..helpers import SMALL_SPLITS, TINY_TRAIN, flags
+from ..helpers import SMALL_SPLITS, TINY_TRAIN, flags, sets
 
 ARGS = [
     "train",
     *flags(**TINY_TRAIN, train_size=256, **SMALL_SPLITS, batch_size=16, quiet=True, max_minutes=0, num_epochs=30),
-    *flags(grad_clip=0, warmup_fraction=0.5, learning_rate=300, ssm_learning_rate=300),
+    *flags(learning_rate=300, ssm_learning_rate=300),
+    *sets(grad_clip=0, warmup_fraction=0.5),
 ]
 
 

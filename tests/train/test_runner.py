@@ -12,7 +12,7 @@ from kdssm.data import simulate
 from kdssm.metrics import valid_mask
 from kdssm.train.module import warmup_cosine
 
-from ..helpers import CONTRACT_KEYS, SMALL_SPLITS, TINY_TRAIN, flags
+from ..helpers import CONTRACT_KEYS, SMALL_SPLITS, TINY_TRAIN, flags, sets
 
 TINY_ARGS = flags(
     **TINY_TRAIN | {"model_dim": 8, "state_dim": 32},
@@ -104,20 +104,14 @@ def test_bad_data_file_is_a_one_line_error(tmp_path, capsys):
     assert "cols.npz: 'x' must be complex" in err
 
 
-MINI_GEOMETRY = [
-    "--wavelength_m",
-    "0.05546576",
-    "--velocity_m_s",
-    "7100",
-    "--prf_hz",
-    "600",
-    "--antenna_length_m",
-    "40",
-    "--slant_range_near_m",
-    "800000",
-    "--slant_range_far_m",
-    "950000",
-]
+MINI_GEOMETRY = sets(
+    wavelength_m=0.05546576,
+    velocity_m_s=7100,
+    prf_hz=600,
+    antenna_length_m=40,
+    slant_range_near_m=800000,
+    slant_range_far_m=950000,
+)  # the six geometry fields of the data section, as a user's own columns state them
 
 
 def test_zero_epochs_scores_the_matched_filter_start(tmp_path):
@@ -170,8 +164,8 @@ def test_npz_columns_with_their_geometry_start_as_the_matched_filter(tmp_path, c
             ["--init", "matched_filter", "--train_npz", "NPZ"],
             "model.init: matched_filter needs the acquisition geometry",
         ),
-        (["--prf_hz", "-5"], "data.prf_hz: must be > 0.0"),
-        (["--prf_hz", "600"], "data.wavelength_m: missing"),
+        (sets(prf_hz=-5), "data.prf_hz: must be > 0.0"),
+        (sets(prf_hz=600), "data.wavelength_m: missing"),
         (["--init", "matched_filter", "--state_dim", "2", "--model_dim", "1"], "modes fit the reference function only"),
         (["--freeze_focus", "--init", "random"], "training.freeze_focus: the model did not start as the matched"),
         (["--freeze_focus", "--num_layers", "1", "--use_selectivity", "false"], "training.freeze_focus: the model has"),

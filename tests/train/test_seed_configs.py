@@ -35,7 +35,7 @@ def test_the_seed_teacher_config_trains_an_epoch(seed_teacher):
 @pytest.mark.parametrize("preset", [None, "compressed_gated", "tiny_gated"])
 def test_the_seed_student_config_and_gated_presets_distil_an_epoch(seed_teacher, tmp_path, preset):
     run = tmp_path / "student"
-    sizes = ["--preset", preset] if preset else []  # None: configs/student.yaml's own 64/540/6
+    sizes = ["--student_preset", preset] if preset else []  # None: configs/student.yaml's own 64/540/6
     args = ["--teacher_checkpoint", str(seed_teacher), "--student_config", "configs/student.yaml", *sizes]
     assert main(["distill", *args, *FEW, "--curriculum_epochs", "0", "--save_dir", str(run)]) == 0
     summary = json.loads((run / "summary.json").read_text())

@@ -3,8 +3,8 @@ the board survives a resume and a dead actor."""
 
 import pytest
 
-from tune.early_stop import ask
-from tune.rungs import ParetoHalving, RungBoard, keep_best
+from kdssm_tune.early_stop import ask
+from kdssm_tune.rungs import ParetoHalving, RungBoard, keep_best
 
 
 def test_rungs():

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from tune import pareto
-from tune.hypervolume import hypervolume
+from kdssm_tune import pareto
+from kdssm_tune.hypervolume import hypervolume
 
 
 def test_front_ranks():

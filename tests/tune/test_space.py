@@ -3,7 +3,7 @@
 import optuna.distributions as od
 
 from kdssm.config import RunConfig
-from tune import space
+from kdssm_tune import space
 
 
 def test_distributions_follow_the_yaml():

@@ -15,8 +15,8 @@ from kdssm.config import RunConfig
 from kdssm.data.datasets import load_split
 from kdssm.deploy.source import checkpoint_path
 from kdssm.tracking import to_pyfunc_input
-from tune import pareto
-from tune.sweep import run_sweep
+from kdssm_tune import pareto
+from kdssm_tune.sweep import run_sweep
 
 from ..helpers import local_ray
 

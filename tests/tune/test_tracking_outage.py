@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 
 from kdssm.config import RunConfig
 from kdssm.tracking.tracker import HTTP_DEFAULTS
-from tune.sweep import run_sweep
+from kdssm_tune.sweep import run_sweep
 
 from .conftest import MlflowServer, free_port
 

@@ -1,14 +1,18 @@
-"""The inference forward of a sarSSM: the same function as SarSSM.forward, computed channels-first.
+"""The inference implementation of a sarSSM in complex arithmetic: SarSSM.forward's function (eval mode),
+computed channels-first, for any column length.
 
-Used when nothing is differentiated (no grad, eval mode, no autocast, no norm): deployment, validation
-and the teacher's cached outputs. It returns the autograd forward's values to float32 rounding
-(tests/models/test_lean.py) with fewer passes over memory:
+Called by name, never chosen from grad or eval state: validation, the teacher's cached outputs, every
+score and latency (evaluate.py), `kdssm focus` at fp32 and the MLflow pyfunc model run `infer(model, x)`
+or an `InferenceModel(model)`. It returns the reference's values to float32 rounding
+(tests/inference/test_inference.py, every option) with fewer passes over memory:
 - the stream is kept as (B, H, L), so every FFT runs along contiguous lines and nothing is transposed
   between layers; mixing and projections are (H_out, H_in) @ (B, H_in, L) products;
 - magnitudes are sqrt(re^2 + im^2) in three passes (torch's complex abs is a slower hypot), the
   column's power the sum of the real view's squares;
 - a gate's hidden layer splits W [m; pos] + b = W_m m + (W_pos pos + b), so no feature tensor is
   concatenated;
+- each layer's kernels are read from its cached grid spectra (S4DConv.grid_spectra, built on first need
+  per column length and rebuilt when a parameter changes), weighted in place per column;
 - a layer whose gate acts at the edges only (gate_region edges) adds nothing elsewhere: its activation,
   mixing and gate run on the samples within half an aperture of either end (8-10 % of a 1,000-sample
   line), its convolution still on the whole line.
@@ -20,17 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .complex import modrelu, power
-from .gate import edge_mask, position_features
-
-
-def uses_lean_forward(model: nn.Module, x: torch.Tensor) -> bool:
-    """Whether this call may take the lean path: nothing differentiated, no dropout, no autocast, no norm."""
-    if model.training or x.requires_grad or torch.is_autocast_enabled(x.device.type):
-        return False
-    if model.config.norm != "none":
-        return False
-    return not torch.is_grad_enabled() or not any(q.requires_grad for q in model.parameters())
+from ..config.model import INPUT_CHANNELS
+from ..models.complex import modrelu, power
+from ..models.gate import edge_mask, position_features
 
 
 def _magnitude(z: torch.Tensor) -> torch.Tensor:
@@ -55,6 +51,37 @@ def _apply(w: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 def _mix(weight: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """A ComplexLinear's (out, in) real-view weight applied to channels-first u (B, in, L) -> (B, out, L)."""
     return _apply(torch.view_as_complex(weight), u)
+
+
+def convolve(conv: nn.Module, u: torch.Tensor, p: torch.Tensor | None) -> torch.Tensor:
+    """An S4DConv on channels-first lines, u (B, H, L) complex64 -> K_p * u + D u (B, H, L) complex64:
+    the FFTs along contiguous lines, the cached grid spectra weighted in place, the product in place, D
+    by addcmul."""
+    length = u.shape[-1]
+    if len(conv.grid) > 1 and p is None:
+        raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
+    idx, w = conv.grid.locate(p) if len(conv.grid) > 1 else (None, None)  # (B, 2) int64, (B, 2) float32
+    table = conv.grid_spectra(length, None if idx is None else idx.flatten())  # (G, H, N), cached
+    # padded first: torch's own padding for fft(n=N) costs about twice the transform
+    u_f = torch.fft.fft(F.pad(u, (0, table.shape[-1] - length)))  # (B, H, N)
+    if idx is None:
+        u_f.mul_(table)
+    else:
+        w = w.to(u.dtype)[:, :, None, None]  # (B, 2, 1, 1) complex64
+        spectrum = table.index_select(0, idx[:, 0]).mul_(w[:, 0])  # (B, H, N)
+        spectrum.addcmul_(table.index_select(0, idx[:, 1]), w[:, 1])
+        u_f.mul_(spectrum)
+    y = torch.fft.ifft(u_f)[..., :length]  # (B, H, L)
+    return torch.addcmul(y, u, torch.view_as_complex(conv.d)[:, None])
+
+
+def _normalise(norm: nn.Module, u: torch.Tensor) -> torch.Tensor:
+    """ComplexLayerNorm (or the identity) over the channel axis of channels-first u (B, H, L)."""
+    if isinstance(norm, nn.Identity):
+        return u
+    z = u - u.mean(dim=1, keepdim=True)
+    rms = power(z).mean(dim=1, keepdim=True).add(norm.eps).sqrt()  # (B, 1, L) float32
+    return z / rms * torch.view_as_complex(norm.gain)[:, None]
 
 
 def _activation(act: nn.Module, z: torch.Tensor) -> torch.Tensor:
@@ -90,11 +117,11 @@ def _edges(t: torch.Tensor, width: int) -> torch.Tensor:
     return torch.cat([t[..., :width], t[..., t.shape[-1] - width :]], dim=-1)
 
 
-def _add_at_edges(u, update_edges, layer, gate, u_edges, position_edges) -> torch.Tensor:
-    """u plus a layer whose gate acts at the edges only: activation, mixing and gate run on the edge
-    samples alone (the gain is 0 elsewhere, so nothing else changes)."""
+def _add_at_edges(u, update_edges, layer, gate, v_edges, position_edges) -> torch.Tensor:
+    """u plus a layer whose gate acts at the edges only: activation, mixing and gate (on the normed
+    stream v) run on the edge samples alone (the gain is 0 elsewhere, so nothing else changes)."""
     delta = _mix(layer.mix.weight, _activation(layer.activation, update_edges))  # (B, H, 2 w)
-    delta = delta * _gate(gate, u_edges, position_edges)
+    delta = delta * _gate(gate, v_edges, position_edges)
     width = delta.shape[-1] // 2
     out = u.clone()
     out[..., :width] += delta[..., :width]
@@ -103,8 +130,16 @@ def _add_at_edges(u, update_edges, layer, gate, u_edges, position_edges) -> torc
 
 
 @torch.no_grad()
-def lean_forward(model: nn.Module, x: torch.Tensor, return_features: bool = False):
-    """x (B, L, 2) complex64 -> y (B, L, 1) complex64 [, features, each (B, L, H)], as SarSSM.forward."""
+def infer(model: nn.Module, x: torch.Tensor, return_features: bool = False):
+    """x (B, L, 2) complex64 -> y (B, L, 1) complex64 [, features, each (B, L, H)]: SarSSM.forward of
+    `model` as in eval mode (no dropout), without gradients, autocast off (complex64, FFTs in fp32)."""
+    if x.dim() != 3 or x.shape[-1] != INPUT_CHANNELS or not x.is_complex():
+        raise ValueError(f"expected complex x of shape (B, L, {INPUT_CHANNELS}), got {tuple(x.shape)} {x.dtype}")
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        return _infer(model, x.to(torch.complex64), return_features)
+
+
+def _infer(model: nn.Module, x: torch.Tensor, return_features: bool):
     cfg = model.config
     line = x[..., 0]  # (B, L) complex64
     p = x[..., 1].real.mean(dim=1)  # (B,) float32
@@ -117,15 +152,16 @@ def lean_forward(model: nn.Module, x: torch.Tensor, return_features: bool = Fals
         position = position_features(p, x.shape[1], model.geometry).transpose(1, 2).contiguous()  # (B, 3, L)
     edge = _edge_width(position) if any(g.edges_only for g in model.gates.values()) else None
     features = []
-    for i, layer in enumerate(model.layers):
-        update = layer.conv.forward_channels_first(u, p)  # (B, H, L)
+    for i, (norm, layer) in enumerate(zip(model.norms, model.layers)):
+        v = _normalise(norm, u)  # (B, H, L)
+        update = convolve(layer.conv, v, p)  # (B, H, L)
         gate = model.gates[str(i)] if str(i) in model.gates else None
         if gate is not None and gate.edges_only and edge is not None:
-            u = _add_at_edges(u, _edges(update, edge), layer, gate, _edges(u, edge), _edges(position, edge))
+            u = _add_at_edges(u, _edges(update, edge), layer, gate, _edges(v, edge), _edges(position, edge))
         else:
             update = _mix(layer.mix.weight, _activation(layer.activation, update))
             if gate is not None:
-                update = update * _gate(gate, u, position)
+                update = update * _gate(gate, v, position)
             u = u + update
         if return_features:
             features.append(u.transpose(1, 2))  # (B, L, H)
@@ -133,3 +169,16 @@ def lean_forward(model: nn.Module, x: torch.Tensor, return_features: bool = Fals
     if cfg.scale_equivariant:
         y = y * scale.unsqueeze(-1)
     return (y, features) if return_features else y
+
+
+class InferenceModel(nn.Module):
+    """A trained SarSSM behind its inference implementation: forward(x[, return_features]) is infer(). It
+    shares the model's parameters (built on purpose, no copy); config and geometry are the model's."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model.eval()
+        self.config, self.geometry = model.config, model.geometry
+
+    def forward(self, x: torch.Tensor, return_features: bool = False):
+        return infer(self.model, x, return_features)

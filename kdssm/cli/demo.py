@@ -12,10 +12,10 @@ import json
 import time
 from pathlib import Path
 
-from .config import RunConfig
-from .report import print_scores
-from .train import rundir
-from .train.runner import train_run
+from ..config import RunConfig
+from ..report import print_scores
+from ..train import rundir
+from ..train.runner import train_run
 
 
 def train_teacher(cfg: RunConfig, teacher_dir: Path, overwrite: bool, progress: bool) -> dict:
@@ -42,7 +42,7 @@ def run_demo(
     summary = train_teacher(cfg, teacher_dir, overwrite, progress)
     print(f"\n[demo] test split: {summary['test_columns']} {summary['preset']} columns never seen in training")
     print_scores({"teacher": summary, "matched filter": summary["matched_filter"]})
-    from tune.pareto import PARETO_JSON, read, table
+    from kdssm_tune.pareto import PARETO_JSON, read, table
 
     if (sweep_dir / PARETO_JSON).is_file() and not overwrite:
         print(f"\n[demo] sweep already finished in {sweep_dir}; pass --overwrite to run it again")
@@ -54,7 +54,7 @@ def run_demo(
             f"each distilled in its own Tune trial for up to {sweep_cfg.training.num_epochs} epochs",
             flush=True,
         )
-        from tune.sweep import run_sweep
+        from kdssm_tune.sweep import run_sweep
 
         front = run_sweep(sweep_cfg, teacher_dir, sweep_dir, overwrite=overwrite, progress=progress)
     print(
@@ -72,15 +72,15 @@ def run_demo(
 
 def focused_scene(cfg: RunConfig, teacher_dir: Path, sweep_dir: Path, front: dict) -> Path:
     """The column with the brightest test target, focused by the teacher, the matched filter and the front."""
-    from .checkpoint import load_model
-    from .data.datasets import load_split
-    from .evaluate import predict
-    from .plots import plot_scene
+    from ..checkpoint import load_model
+    from ..data.datasets import load_split
+    from ..evaluate import predict
+    from ..plots import plot_scene
 
     test = load_split(cfg.data, "test")
     x, y = test.x[:64], test.y[:64]  # (64, L, 2), (64, L, 1) complex64
     predictions = {"teacher": predict(load_model(teacher_dir), x)}
-    from tune.pareto import chosen
+    from kdssm_tune.pareto import chosen
 
     best, smallest = chosen(front).values()  # on validation figures: the test columns shown never chose anything
     for label, entry in (("best student", best), ("smallest student", smallest)):

@@ -1,4 +1,4 @@
-"""FrozenSarSSM: a trained SarSSM for inference at one tile length, in real arithmetic.
+"""The inference implementation in real arithmetic: a trained SarSSM frozen at one tile length.
 
 The eager model builds its kernels from the SSM parameters on demand and computes in complex64.
 Deployment wants neither: the kernels of a trained model never change, and ONNX has no complex
@@ -13,7 +13,8 @@ dtype (its exporter has no complex multiply). This twin
   quantisation and bf16/fp16 casts act on (precision.py); the FFTs stay float32;
 - takes and returns the real views of the eager model's tensors: x (B, T, 2, 2), y (B, T, 1, 2).
 
-Its outputs equal the eager model's at length T (tests/deploy/test_frozen.py: 1e-5 relative).
+Its outputs equal SarSSM.forward's at length T (tests/inference/test_inference.py: 1e-5 relative).
+Export and reduced precision (deploy/precision.py acts on its linear layers) call `freeze` by name.
 The only complex tensors it makes are the FFT's, created by view_as_complex and turned back at once.
 """
 

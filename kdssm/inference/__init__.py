@@ -1,0 +1,34 @@
+"""The inference implementation of a trained sarSSM, built on purpose and called by name.
+
+`SarSSM.forward` (kdssm/models/sarssm.py) is the readable reference, used for training; it never
+switches to another path. What runs a trained model asks for one of these:
+- `infer(model, x)` / `InferenceModel(model)`: complex arithmetic, channels-first, any column length,
+  kernel spectra cached per length (channels_first.py): validation, teacher outputs, scores, focus.
+- `freeze(model, length)`: real arithmetic at one tile length, spectra baked into buffers, every complex
+  product on real views (real_view.py): export (ONNX has no complex dtype) and reduced precision.
+Both equal the reference for every option (tests/inference/test_inference.py).
+"""
+
+from .channels_first import InferenceModel, convolve, infer
+from .real_view import FrozenSarSSM, apply_linear, block_linear, complex_mul, freeze
+
+
+def as_focuser(model):
+    """What scores and focuses a model: a SarSSM through InferenceModel; a module that already is an
+    inference implementation (a frozen twin, a reduced-precision one, an InferenceModel) as it is."""
+    from ..models.sarssm import SarSSM
+
+    return InferenceModel(model) if isinstance(model, SarSSM) else model
+
+
+__all__ = [
+    "FrozenSarSSM",
+    "InferenceModel",
+    "apply_linear",
+    "as_focuser",
+    "block_linear",
+    "complex_mul",
+    "convolve",
+    "freeze",
+    "infer",
+]
