@@ -40,6 +40,7 @@ from kdssm.data.scene import simulate_scene
 from kdssm.deploy.engine import MatchedFilterLines, ModelLines
 from kdssm.deploy.precision import PRECISIONS
 from kdssm.geometry import PRESETS
+from kdssm.inference import infer
 from kdssm.models import SarSSM, count_params
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,7 +167,7 @@ def seed_teacher(seed_code: Path) -> dict:
         num_layers=6, input_dim=2, output_dim=1, model_dim=64, state_dim=540, use_selectivity=True
     ).eval()
     with torch.no_grad():
-        seconds = alternating({"ours": lambda: ours(x), "seed": lambda: theirs(x)})
+        seconds = alternating({"ours": lambda: infer(ours, x), "seed": lambda: theirs(x)})
     ours_s, theirs_s = seconds["ours"], seconds["seed"]
     return {
         "batch": 32,

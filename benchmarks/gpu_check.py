@@ -97,6 +97,7 @@ def plan_against_peak(work: Path, device: str) -> str:
     from kdssm.config import RunConfig
     from kdssm.data import simulate
     from kdssm.data.datasets import with_column_geometry
+    from kdssm.inference import infer
     from kdssm.models import build_model, freeze_focusing_path
     from kdssm.preflight import gpu_memory
 
@@ -111,8 +112,7 @@ def plan_against_peak(work: Path, device: str) -> str:
     loss = (model(x.cuda()) - y.cuda()).abs().pow(2).mean()
     loss.backward()
     model.eval()
-    with torch.no_grad():
-        model(x.cuda())  # the validation forward: every grid point's spectra cached
+    infer(model, x.cuda())  # the validation forward: every grid point's spectra cached
     peak = torch.cuda.max_memory_allocated()
     return f"plan {estimate / 2**30:.2f} GB, measured peak {peak / 2**30:.2f} GB (ratio {estimate / peak:.2f})"
 

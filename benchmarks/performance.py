@@ -23,6 +23,7 @@ from kdssm.config import DistillConfig, TrainConfig
 from kdssm.data import matched_filter, simulate
 from kdssm.distill.module import DistillationModule
 from kdssm.distill.schedules import coupling_pairs, teacher_layers
+from kdssm.inference import infer
 from kdssm.memory import peak_memory_mb
 from kdssm.models import MODEL_PRESETS, SarSSM
 from kdssm.models.s4d_kernel import kernel_chunked, kernel_reference
@@ -80,7 +81,8 @@ def teacher(kernel: str = "fast", range_conditioning: bool = True) -> SarSSM:
 
 
 def cached_teacher(device, x, repeats: int) -> dict:
-    """Seed-size teacher eval forward (batch 32, L 1000): cached kernels vs rebuilt each call.
+    """Seed-size teacher forward (batch 32, L 1000): the inference implementation's cached kernels vs the
+    reference forward, which rebuilds them every call.
 
     `plain` is the seeds' teacher (one kernel per layer); `range_conditioned` builds 8 per layer.
     """
@@ -90,9 +92,8 @@ def cached_teacher(device, x, repeats: int) -> dict:
         fast = teacher(range_conditioning=rc).to(device).eval()
         naive = teacher("reference", rc).to(device).eval()
         naive.load_state_dict(fast.state_dict())
-        with torch.no_grad():
-            cached = timed(lambda: fast(xb), device, repeats)
-        with torch.enable_grad():  # grad mode disables the cache: every call rebuilds
+        cached = timed(lambda: infer(fast, xb), device, repeats)
+        with torch.enable_grad():  # the reference, as training runs it: every call rebuilds the kernels
             rebuilt_fast = timed(lambda: fast(xb), device, repeats)
             rebuilt_naive = timed(lambda: naive(xb), device, max(1, repeats // 2))
         out[name] = {
@@ -118,10 +119,10 @@ def aperture_teacher(device, x, repeats: int) -> dict:
         with torch.no_grad():
             sync(device)
             start = time.perf_counter()
-            model(xb)  # builds and caches every layer's kernel spectra
+            infer(model, xb)  # builds and caches every layer's kernel spectra
             sync(device)
             build = time.perf_counter() - start
-            cached = timed(lambda: model(xb), device, repeats)
+            cached = timed(lambda: infer(model, xb), device, repeats)
         spectra = sum(
             hit[1].numel() * hit[1].element_size() for layer in model.layers for hit in layer.conv._cache.values()
         )
@@ -148,7 +149,7 @@ def inference(device, x, preset: str, repeats: int) -> dict:
         model = model.to(device).eval()
         with torch.no_grad():
             rows[name] = {
-                f"b{b}_ms_per_column": 1e3 * timed(lambda: model(x[:b].to(device)), device, repeats) / b
+                f"b{b}_ms_per_column": 1e3 * timed(lambda: infer(model, x[:b].to(device)), device, repeats) / b
                 for b in (1, 32)
             }
         rows[name]["params"] = sum(p.numel() for p in model.parameters())

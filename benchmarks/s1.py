@@ -45,6 +45,7 @@ from kdssm.data.datasets import with_column_geometry
 from kdssm.deploy.engine import MatchedFilterLines, ModelLines
 from kdssm.evaluate import evaluate_matched_filter, evaluate_model
 from kdssm.geometry import PRESETS
+from kdssm.inference import infer
 from kdssm.models import build_model, count_params, freeze_focusing_path, matched_init
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -133,19 +134,16 @@ def against_the_seed(seed_code: Path, folder: Path) -> dict:
     theirs = seed.sarSSM(num_layers=6, input_dim=2, output_dim=1, model_dim=64, state_dim=540, use_selectivity=True)
     theirs.eval()
 
-    def no_grad(model):
-        def call():
-            with torch.no_grad():
-                model(x)
-
-        return call
+    def seed_no_grad():
+        with torch.no_grad():
+            theirs(x)
 
     timed = alternating(
         {
-            "built_no_grad": no_grad(built),
-            "loaded_no_grad": no_grad(loaded),
-            "loaded_grad_on": lambda: loaded(x),
-            "seed_no_grad": no_grad(theirs),
+            "built_no_grad": lambda: infer(built, x),  # ours: the inference implementation, by name
+            "loaded_no_grad": lambda: infer(loaded, x),
+            "loaded_grad_on": lambda: loaded(x),  # the reference, as training runs it
+            "seed_no_grad": seed_no_grad,
         },
         rounds=3,
     )

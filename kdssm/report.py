@@ -12,6 +12,7 @@ COLUMNS = (
     ("irw_samples", "IRW", "{:.3f}"),
     ("latency_ms_per_column", "ms/col", "{:.3f}"),
 )
+SCORE_KEYS = tuple(key for key, _, _ in COLUMNS)  # the output contract's scores, in the order tables print them
 
 
 def aligned(rows: list[list[str]]) -> str:

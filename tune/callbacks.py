@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ray import tune
 
-from kdssm.report import first_line
+from kdssm.report import SCORE_KEYS, first_line
 from kdssm.tracking import SweepTracker, is_outage
 from kdssm.train import rundir
 
@@ -173,18 +173,7 @@ class ProgressLines(tune.Callback):
 def trial_metrics(summary: dict) -> dict:
     """What pareto.json and the registry keep of a student's summary.json: the kept model's validation
     figures (val_*, which choose the front) and its test figures (which report it)."""
-    keep = (
-        "params",
-        "accuracy",
-        "nmse_db",
-        "nmse_valid_db",
-        "pslr_db",
-        "islr_db",
-        "irw_samples",
-        "latency_ms_per_column",
-        "retention",
-        "param_reduction",
-    )
+    keep = (*SCORE_KEYS, "retention", "param_reduction")
     out = {f"val_{k}": v for k, v in summary.get("validation", {}).items()}
     out.update({k: summary[k] for k in keep if k in summary})
     teacher_latency = summary.get("teacher", {}).get("latency_ms_per_column")
