@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from . import metrics
 from .data import matched_filter, point_target
 from .inference import as_focuser
 from .models import count_params
+from .models.cost import macs_per_column
 
 Focuser = Callable[[torch.Tensor], torch.Tensor]  # x (B, L, 2) -> y_hat (B, L, 1)
 
@@ -38,23 +40,53 @@ def latency_ms_per_column(focus: Focuser, x: torch.Tensor, batch: int = 32, repe
     return 1e3 * statistics.median(times) / xb.shape[0]
 
 
+def latency_vs_filter(focus: Focuser, x: torch.Tensor, preset: str, batch: int = 32, repeats: int = 7) -> dict:
+    """The focuser's latency and the matched filter's, timed alternately in this process on the same
+    `batch` columns (after a warm-up of each), the fastest of `repeats` calls each (the least disturbed by
+    the machine's load): {"latency_ms_per_column", "filter_ms_per_column", "latency_vs_filter" (their
+    ratio)}. The ratio moves less with the load than the milliseconds, not to nothing: both are timed."""
+    xb = x[:batch]
+    calls = {"model": lambda: focus(xb), "filter": lambda: matched_filter(xb, preset)}
+    best = dict.fromkeys(calls, math.inf)
+    with torch.no_grad():
+        for call in calls.values():
+            call()
+        for _ in range(repeats):
+            for name, call in calls.items():
+                start = time.perf_counter()
+                call()
+                best[name] = min(best[name], time.perf_counter() - start)
+    ms = {name: 1e3 * s / xb.shape[0] for name, s in best.items()}
+    return {
+        "latency_ms_per_column": ms["model"],
+        "filter_ms_per_column": ms["filter"],
+        "latency_vs_filter": ms["model"] / ms["filter"],
+    }
+
+
 def score(focus: Focuser, y_hat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, preset: str) -> dict:
-    """nmse, nmse_valid, accuracy, point-target quality and latency of one focuser."""
+    """nmse, nmse_valid, accuracy, point-target quality and latency (beside the matched filter's) of one
+    focuser."""
     x_pt, _ = point_target(preset)
     with torch.no_grad():
         response = metrics.impulse_response(focus(x_pt)[0, :, 0])
     return {
         **split_scores(y_hat, x, y, preset),
         **{k: float(v) for k, v in response.items()},
-        "latency_ms_per_column": latency_ms_per_column(focus, x),
+        **latency_vs_filter(focus, x, preset),
     }
 
 
 def evaluate_model(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, preset: str) -> dict:
-    """Scores of a model on (x, y), latency measured on the CPU as the contract asks."""
+    """Scores of a model on (x, y), latency measured on the CPU as the contract asks, and its
+    multiply-accumulates per column (models/cost.py)."""
     cpu_model = model.to("cpu").eval()
     y_hat = predict(cpu_model, x)
-    return {"params": count_params(cpu_model), **score(as_focuser(cpu_model), y_hat, x, y, preset)}
+    return {
+        "params": count_params(cpu_model),
+        "macs_per_column": macs_per_column(cpu_model, x.shape[1]),
+        **score(as_focuser(cpu_model), y_hat, x, y, preset),
+    }
 
 
 def split_scores(y_hat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, preset: str) -> dict:

@@ -30,16 +30,22 @@ EPOCH_METRICS = (
 )
 
 
+OPTUNA_TRIAL = "optuna.trial_number"  # the MLflow tag of a trial run: its number in the sweep's Optuna study
 RETRY_S = 20.0  # while MLflow is away, how often the queued records are tried again
 
 
 class MlflowTrials(tune.Callback):
     """Holds only names and paths (Tune pickles callbacks with the experiment); the client is made on use."""
 
-    def __init__(self, uri: str, experiment: str, sweep_dir: str, trials_dir: str, datasets: list[dict] = ()):
-        """datasets: tracking.dataset_record dicts (with a "context") of the columns every trial uses."""
+    def __init__(
+        self, uri: str, experiment: str, sweep_dir: str, trials_dir: str, datasets: list[dict] = (), links=None
+    ):
+        """datasets: tracking.dataset_record dicts (with a "context") of the columns every trial uses;
+        links: the searcher's study.StudyLinks (each run tagged with its Optuna trial number, and its run
+        id told back)."""
         self.uri, self.experiment, self.sweep_dir, self.trials_dir = uri, experiment, sweep_dir, trials_dir
         self.datasets = list(datasets)
+        self.links = links
         self._tracker: SweepTracker | None = None
         self._runs: dict[str, str] = {}
         self._steps: dict[str, int] = {}  # run id -> last epoch logged (a resumed trial repeats none)
@@ -111,6 +117,10 @@ class MlflowTrials(tune.Callback):
             params = {k: v for k, v in trial.config.items() if not k.startswith("_")}
             run_id = self.tracker.trial(trial.trial_id, params)
             self.tracker.log_datasets(run_id, self.datasets)
+            if self.links is not None:
+                self.links.runs[trial.trial_id] = run_id
+                if trial.trial_id in self.links.numbers:
+                    self.tracker.client.set_tag(run_id, OPTUNA_TRIAL, str(self.links.numbers[trial.trial_id]))
             self._steps[run_id] = self.tracker.last_step(run_id, "val_nmse_db")
             self._runs[trial.trial_id] = run_id
         return self._runs[trial.trial_id]
@@ -173,7 +183,7 @@ class ProgressLines(tune.Callback):
 def trial_metrics(summary: dict) -> dict:
     """What pareto.json and the registry keep of a student's summary.json: the kept model's validation
     figures (val_*, which choose the front) and its test figures (which report it)."""
-    keep = (*SCORE_KEYS, "retention", "param_reduction")
+    keep = (*SCORE_KEYS, "macs_per_column", "latency_vs_filter", "filter_ms_per_column", "retention", "param_reduction")
     out = {f"val_{k}": v for k, v in summary.get("validation", {}).items()}
     out.update({k: summary[k] for k in keep if k in summary})
     teacher_latency = summary.get("teacher", {}).get("latency_ms_per_column")

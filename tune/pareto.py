@@ -9,7 +9,8 @@ Objectives are minimised on a unit scale, each 1 at the reference point:
   accuracy       -> 1 - validation accuracy
   nmse_valid_db  -> validation valid-region NMSE as a ratio, 10^(dB / 10) (1: no better than zero output)
   params         -> parameters / teacher parameters
-  latency        -> latency / teacher latency (ms per column at batch 32, CPU)
+  latency        -> latency / teacher latency, each a ratio to the matched filter timed beside it (CPU, batch 32)
+  macs           -> multiply-accumulates per column / the teacher's (models/cost.py)
 Every useful student lies inside the unit box, so the hypervolume against (1, ..., 1) is the share of
 it the front dominates (0: nothing; 1: a perfect student with no parameters), comparable across
 sweeps of the same teacher and objectives.
@@ -33,9 +34,9 @@ PARETO_JSON = "pareto.json"
 PARETO_PNG = "pareto.png"
 
 
-def objective_names(quality: str = "accuracy", latency: bool = False) -> list[str]:
-    """The sweep's objectives in order (objectives.py): the quality one, parameters[, latency]."""
-    return [o.name for o in goals.listed(quality, latency)]
+def objective_names(quality: str = "accuracy", latency: bool = False, cost: str = "latency") -> list[str]:
+    """The sweep's objectives in order (objectives.py): the quality one, parameters[, latency or macs]."""
+    return [o.name for o in goals.listed(quality, latency, cost)]
 
 
 def objectives(metrics: dict, teacher: dict, names: list[str], split: str = "val") -> tuple[float, ...]:
@@ -49,8 +50,10 @@ def objectives(metrics: dict, teacher: dict, names: list[str], split: str = "val
             out.append(10.0 ** (float(metrics[f"{prefix}nmse_valid_db"]) / 10.0))
         elif name == "params":
             out.append(float(metrics["params"]) / float(teacher["params"]))
-        else:
-            out.append(float(metrics["latency_ms_per_column"]) / float(teacher["latency_ms_per_column"]))
+        elif name == "macs":
+            out.append(float(metrics["macs_per_column"]) / float(teacher["macs_per_column"]))
+        else:  # latency: both as ratios to the matched filter timed beside them (load cancels in part)
+            out.append(float(metrics["latency_vs_filter"]) / float(teacher["latency_vs_filter"]))
     return tuple(out)
 
 

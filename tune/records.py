@@ -81,6 +81,9 @@ def experiment_name(cfg: RunConfig, save_dir: Path) -> str:
     return cfg.tracking.experiment or f"kdssm-{save_dir.resolve().name}"
 
 
+LATENCY_KEYS = ("latency_ms_per_column", "filter_ms_per_column", "latency_vs_filter", "speedup")
+
+
 def record_when_reachable(*args, patience_s: float = 600.0) -> None:
     """record(*args), retried while the tracking server does not answer (every write of record is
     find-or-create or skips what exists, so a retry adds nothing twice). pareto.json is already written;
@@ -162,6 +165,10 @@ def record(
             )
         ],
     )
+    # one latency per model everywhere: the quiet figures of latency.json replace the in-trial ones on each run
+    for entry in front["front"] + front["dominated"]:
+        kept = {k: entry["metrics"][k] for k in LATENCY_KEYS if k in entry["metrics"]}
+        tracker.log_metrics(tracker.trial(entry["trial_id"], {}), kept)
     # every student run gets its logged model (the UI's Model column); registering logs the front's below
     for entry in front["dominated"] + ([] if cfg.tracking.register_front else front["front"]):
         tracker.log_model(tracker.trial(entry["trial_id"], {}), save_dir / entry["checkpoint"], entry["metrics"])

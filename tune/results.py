@@ -15,13 +15,14 @@ from kdssm.data.datasets import data_columns
 from kdssm.evaluate import (
     evaluate_matched_filter,
     evaluate_model,
-    latency_ms_per_column,
+    latency_vs_filter,
     split_scores,
     validation_scores,
 )
 from kdssm.inference import as_focuser
 from kdssm.train import rundir
 
+from . import objectives as goals
 from . import pareto
 from .callbacks import trial_metrics
 from .space import SPACE_PARAMS, rules
@@ -68,30 +69,32 @@ def finished_trials(cfg: RunConfig, save_dir: Path) -> list[dict]:
     return out
 
 
-def quiet_latency(save_dir: Path, trials: list[dict], reference: dict, x) -> None:
+def quiet_latency(save_dir: Path, trials: list[dict], reference: dict, x, preset) -> None:
     """Latency of every student and the teacher measured again here, one after another with nothing else
-    running (in-trial figures were taken beside other training trials); updates the metrics in place.
+    running (in-trial figures were taken beside other training trials), each beside the matched filter
+    (evaluate.latency_vs_filter); updates the metrics in place.
 
-    Kept in <save_dir>/latency.json: a student is measured once, so a resumed or re-run sweep reads the
-    same figures and chooses the same front."""
+    Kept in <save_dir>/latency.json: a model is measured once, so a resumed or re-run sweep, the front, its
+    table and the registry's tags all carry the same figures."""
     path = save_dir / LATENCY
     kept = json.loads(path.read_text()) if path.is_file() else {}
 
-    def measured(name: str, checkpoint) -> float:
-        if name not in kept:
-            kept[name] = latency_ms_per_column(as_focuser(load_model(checkpoint)), x)
+    def measured(name: str, checkpoint) -> dict:
+        if not isinstance(kept.get(name), dict):  # an older latency.json held the milliseconds alone
+            kept[name] = latency_vs_filter(as_focuser(load_model(checkpoint)), x, preset)
         return kept[name]
 
     if reference.get("checkpoint"):
-        reference["teacher"]["latency_ms_per_column"] = measured("teacher", reference["checkpoint"])
+        reference["teacher"].update(measured("teacher", reference["checkpoint"]))
+    teacher_ms = reference["teacher"]["latency_ms_per_column"]
     for t in trials:
-        t["metrics"]["latency_ms_per_column"] = measured(t["trial_id"], t["checkpoint"])
-        t["metrics"]["speedup"] = reference["teacher"]["latency_ms_per_column"] / t["metrics"]["latency_ms_per_column"]
+        t["metrics"].update(measured(t["trial_id"], t["checkpoint"]))
+        t["metrics"]["speedup"] = teacher_ms / t["metrics"]["latency_ms_per_column"]
     rundir.write_json(path, kept)
 
 
 def front_of(cfg: RunConfig, save_dir: Path, trials: list[dict], reference: dict) -> dict:
-    names = pareto.objective_names(cfg.search.accuracy_objective, cfg.search.latency_objective)
+    names = [o.name for o in goals.of_search(cfg.search)]
     return pareto.build(
         reference["teacher"],
         [{k: t[k] for k in ("trial_id", "config", "metrics", "checkpoint")} for t in trials],

@@ -57,6 +57,20 @@ def check(search: SearchConfig) -> None:
         check_rule(name, rule)
 
 
+def check_budget(cfg: RunConfig) -> None:
+    """A search with something to choose and, with early stopping, a rung before the end of training."""
+    s = cfg.search
+    points = [rule.get("choices") for rule in rules(s).values()]
+    if points and all(isinstance(c, list) and len(c) == 1 for c in points):
+        raise ConfigError("search.space: holds a single configuration; a search needs two or more (see kdssm schema)")
+    if s.early_stopping == "pareto_halving" and s.grace_epochs >= cfg.training.num_epochs:
+        raise ConfigError(
+            f"search.grace_epochs: the first rung ({s.grace_epochs} epochs) is not before the end of training "
+            f"(training.num_epochs {cfg.training.num_epochs}), so no student could be stopped early; lower it "
+            "or set search.early_stopping none"
+        )
+
+
 def _field_value(key: str, name: str, value: Any) -> Any:
     """`value` validated as the config field `name` would validate it (type and bounds)."""
     info = SECTIONS[SPACE_PARAMS[name]].model_fields[name]

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import optuna
+from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from kdssm.config import RunConfig
@@ -15,6 +16,7 @@ from . import objectives as goals
 from .trial import objectives
 
 OPTUNA_DB, STUDY = "optuna.db", "kdssm"
+RESAMPLES = 20  # tries for a configuration no earlier trial had
 
 
 def sampler(cfg: RunConfig) -> optuna.samplers.BaseSampler:
@@ -28,13 +30,70 @@ def sampler(cfg: RunConfig) -> optuna.samplers.BaseSampler:
     return optuna.samplers.RandomSampler(seed=s.search_seed)
 
 
+class StudyLinks:
+    """What the searcher and the MLflow callback, both in the sweep's driver, tell each other about a Tune
+    trial: its Optuna trial number and its MLflow run id. Kept in memory (a resumed sweep links the trials
+    it runs from then on); the Optuna trial's user attributes and the MLflow run's tags keep them."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, int] = {}  # Tune trial id -> Optuna trial number
+        self.runs: dict[str, str] = {}  # Tune trial id -> MLflow run id
+
+
+class ParetoHalvingScheduler(FIFOScheduler):
+    """Tune runs trials first in, first out; the stopping is the rung board's (rungs.py). This name is
+    what Tune's console shows, so it says which early stopping acts instead of "FIFOScheduler"."""
+
+    def debug_string(self) -> str:
+        return "Trials run first in, first out; dominated students stop at rungs (kdssm pareto_halving)."
+
+
 class StudentSearch(OptunaSearch):
     """OptunaSearch that tells Optuna a student stopped at a rung as PRUNED, with a `stopped_early` user
     attribute, instead of COMPLETE with the truncated figures of a short run: the samplers (NSGA-II and
     multi-objective TPE) learn from completed trials only, so what they learn is what an architecture
-    reaches when trained to the end. (Ray's class marks a trial PRUNED only when a result has no value.)"""
+    reaches when trained to the end. (Ray's class marks a trial PRUNED only when a result has no value.)
+
+    Each Optuna trial carries its Tune trial id (user attribute `tune_trial_id`, set when it is sampled)
+    and its MLflow run id (`mlflow_run_id`, set before it ends, when the run exists by then)."""
+
+    def __init__(self, *args, links: StudyLinks | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.links = links or StudyLinks()
+
+    def suggest(self, trial_id: str):
+        """A configuration no earlier trial of this sweep was given: a sampled duplicate is told to Optuna
+        as PRUNED (`duplicate_of` names the trial it repeats) and sampled again, up to RESAMPLES times (a
+        space with fewer points than trials then repeats one)."""
+        config = super().suggest(trial_id)
+        for _ in range(RESAMPLES):
+            trial = self._ot_trials.get(trial_id)
+            twin = self._twin_of(trial)
+            if twin is None:
+                break
+            trial.set_user_attr("duplicate_of", twin)
+            self._ot_study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            del self._ot_trials[trial_id]
+            config = super().suggest(trial_id)
+        trial = self._ot_trials.get(trial_id)
+        if trial is not None:
+            trial.set_user_attr("tune_trial_id", trial_id)
+            self.links.numbers[trial_id] = trial.number
+        return config
+
+    def _twin_of(self, trial) -> str | None:
+        """The Tune trial id of an earlier trial with the same parameters as `trial`, if any."""
+        if trial is None:
+            return None
+        for other_id, other in self._ot_trials.items():
+            if other is not trial and other.params == trial.params:
+                return other_id
+        return None
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        trial = self._ot_trials.get(trial_id)
+        if trial is not None and trial_id in self.links.runs and trial_id not in self._completed_trials:
+            trial.set_user_attr("mlflow_run_id", self.links.runs[trial_id])
         if (
             result
             and result.get("stopped_early")

@@ -21,6 +21,7 @@ from ray import tune
 
 from kdssm import interrupts, tracking
 from kdssm.config import RunConfig
+from kdssm.data.datasets import data_columns
 from kdssm.distill.runner import compute_targets, load_columns, load_teacher
 from kdssm.resources import check_disk, disk_needs
 from kdssm.train import folder_lock, rundir
@@ -46,7 +47,7 @@ from .results import (
     reference_scores,
 )
 from .rungs import RungBoard
-from .study import STUDY, StudentSearch, sampler, study_storage
+from .study import STUDY, ParetoHalvingScheduler, StudentSearch, StudyLinks, sampler, study_storage
 from .trial import SweepContext, objectives, run_trial
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -73,6 +74,7 @@ def build_tuner(
         return tune.Tuner.restore(path, trainable, resume_unfinished=True, resume_errored=True)
     s = cfg.search
     goals = objectives(cfg)
+    links = StudyLinks()
     search = StudentSearch(
         space=space.distributions(s),
         metric=[m for m, _ in goals],
@@ -80,12 +82,14 @@ def build_tuner(
         sampler=sampler(cfg),
         study_name=STUDY,
         storage=study_storage(cfg, save_dir),
+        links=links,
     )
     trials_dir = str((save_dir / TRIALS).resolve())
     return tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=search,
+            scheduler=ParetoHalvingScheduler() if s.early_stopping == "pareto_halving" else None,
             num_samples=s.num_samples,
             max_concurrent_trials=parallel,
             # An in-trial student trains in its trial's own process: a new process per trial paid 5-8 s of
@@ -101,7 +105,7 @@ def build_tuner(
             # a trial whose node is lost (a spot GPU preempted) runs again and resumes from its checkpoint
             failure_config=tune.FailureConfig(max_failures=ctx.cluster.max_failures),
             callbacks=[
-                MlflowTrials(uri, experiment_name(cfg, save_dir), str(save_dir), trials_dir, datasets),
+                MlflowTrials(uri, experiment_name(cfg, save_dir), str(save_dir), trials_dir, datasets, links),
                 ProgressLines(s.num_samples, trials_dir),
             ],
         ),
@@ -119,6 +123,7 @@ def run_sweep(
 ) -> dict:
     """Search students of the teacher; writes pareto.json/.png and the MLflow records; returns pareto.json."""
     space.check(cfg.search)  # before anything is read or written
+    space.check_budget(cfg)
     save_dir = Path(save_dir).resolve()  # Tune and the trials want absolute paths
     uri = tracking.resolve_uri(cfg.tracking.tracking_uri, save_dir)
     checked = load_teacher(cfg, teacher_path)  # the checks and loading of `kdssm distill`
@@ -223,7 +228,7 @@ def conclude(
     finished = finished_trials(cfg, save_dir)
     if not finished:
         raise DistributedError(f"no trial of the sweep in {save_dir} finished; see {save_dir / TUNE}")
-    quiet_latency(save_dir, finished, reference, test_x)
+    quiet_latency(save_dir, finished, reference, test_x, data_columns(cfg.data))
     front = front_of(cfg, save_dir, finished, reference)
     stopped = [t["trial_id"] for t in finished if t["summary"].get("stopped_early")]
     pareto.write(save_dir, front, stopped)

@@ -23,11 +23,12 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from kdssm.checkpoint import load_model
 from kdssm.config import RunConfig
-from kdssm.data.datasets import load_split, load_unlabelled
+from kdssm.data.datasets import data_columns, load_split, load_unlabelled
 from kdssm.distill.runner import Columns, Teacher, plan_student
-from kdssm.evaluate import latency_ms_per_column
+from kdssm.evaluate import latency_vs_filter
 from kdssm.inference import as_focuser
 from kdssm.models import build_model, count_params
+from kdssm.models.cost import macs_per_column
 from kdssm.train import distributed, rundir, runner
 from kdssm.train.cluster import ClusterOptions
 from kdssm.train.history import append_row, read_history
@@ -37,7 +38,7 @@ from . import shared_targets, space
 from .early_stop import StopAtRung, ask
 from .rungs import better
 
-QUALITY, PARAMS, LATENCY = (o.reported for o in goals.listed(latency=True))  # keys a trial reports
+QUALITY, PARAMS = (o.reported for o in goals.listed())  # keys a trial reports (and its cost's, goals.COSTS)
 
 
 @dataclass
@@ -69,6 +70,14 @@ def quality_key(cfg: RunConfig) -> tuple[str, str]:
 def objectives(cfg: RunConfig) -> list[tuple[str, str]]:
     """(reported key, mode) of every objective, in order: what Tune and the searcher optimise."""
     return [(o.reported, o.mode) for o in goals.of_search(cfg.search)]
+
+
+def architecture_cost(cfg: RunConfig, student: torch.nn.Module, x: torch.Tensor) -> float:
+    """The search's third objective of a student, fixed by its architecture (search.cost_measure): its
+    MACs per column, or its latency as a ratio to the matched filter timed beside it."""
+    if cfg.search.cost_measure == "macs":
+        return float(macs_per_column(student, x.shape[1]))
+    return latency_vs_filter(as_focuser(student), x, data_columns(cfg.data))["latency_vs_filter"]
 
 
 def best_so_far(history: list[dict], metric: str, mode: str) -> float | None:
@@ -132,7 +141,8 @@ def final_report(summary: dict, constants: dict, cfg: RunConfig, root: Path, sta
         "test_nmse_valid_db": summary["nmse_valid_db"],
         "retention": summary.get("retention"),
         "stopped_early": summary.get("stopped_early", False),
-        "trial_seconds": round(time.perf_counter() - started, 2),
+        "trial_seconds": round(time.perf_counter() - started, 3),
+        "trial_ended_at": time.time(),  # wall clock: when the driver's next trial could start (many_trials.py)
         "final": True,
     }
 
@@ -150,7 +160,7 @@ def run_trial(config: dict, ctx: SweepContext) -> None:
     constants = {PARAMS: count_params(student)}
     test = ctx.test if ctx.test is not None else load_split(cfg.data, "test")
     if cfg.search.latency_objective:  # fixed by the architecture: measured once, on the untrained student
-        constants[LATENCY] = latency_ms_per_column(as_focuser(student), test.x)
+        constants[goals.COSTS[cfg.search.cost_measure].reported] = architecture_cost(cfg, student, test.x)
     summary_path = root / rundir.SUMMARY_FILE
     if summary_path.is_file():  # finished before the sweep was interrupted: report it, never train it again
         tune.report(final_report(json.loads(summary_path.read_text()), constants, cfg, root, started))

@@ -27,7 +27,13 @@ class SearchConfig(Section):
         "accuracy", description="quality objective on the validation split: accuracy (max) or nmse_valid_db (min)"
     )
     latency_objective: bool = Field(
-        False, description="add latency (ms per column, batch 32, CPU) as a third objective"
+        False, description="add the student's cost as a third objective, measured as cost_measure says"
+    )
+    cost_measure: Literal["latency", "macs"] = Field(
+        "latency",
+        description="the third objective: latency (CPU, batch 32, timed beside the matched filter and kept as "
+        "their ratio, once per model) or macs (multiply-accumulates per column counted from the model: exact, "
+        "the same under any load)",
     )
     workers_per_trial: int = Field(1, ge=1, description="Ray Train workers per student (data-parallel)")
     trial_runner: Literal["auto", "ray_train"] = Field(

@@ -87,6 +87,22 @@ CASES = [
         "holds the input",  # the folder is refused before a cluster is reached
     ),
     (
+        "sweep single point space",
+        "sweep --config {D} --teacher_checkpoint {T} --set 'search.space={{model_dim: {{choices: [4]}}}}' "
+        "--save_dir {R}",
+        "search.space: holds a single configuration",
+    ),
+    (
+        "sweep rung past the end",
+        "sweep --config {D} --teacher_checkpoint {T} --set search.grace_epochs=50 --save_dir {R}",
+        "search.grace_epochs",
+    ),
+    (
+        "sweep unknown cost",
+        "sweep --config {D} --teacher_checkpoint {T} --set search.cost_measure=flops --save_dir {R}",
+        "search.cost_measure",
+    ),
+    (
         "sweep garbage teacher",
         "sweep --config {D} --teacher_checkpoint {W}/garbage.ckpt --save_dir {R}",
         "garbage.ckpt",

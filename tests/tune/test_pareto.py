@@ -46,6 +46,8 @@ def _metrics(acc, params, latency=0.1, val_acc=None, val_valid_db=-20.0):
         "accuracy": acc,
         "params": params,
         "latency_ms_per_column": latency,
+        "latency_vs_filter": latency / 0.05,  # beside a filter at 0.05 ms per column
+        "macs_per_column": params * 100,
         "retention": acc / 0.9,
         "nmse_valid_db": -20.0,
         "val_accuracy": acc if val_acc is None else val_acc,
@@ -121,6 +123,22 @@ def test_three_objectives_keep_a_faster_student(tmp_path):
     assert three["objectives"] == ["accuracy", "params", "latency"]
     assert set(three["reference_point"]) == {"accuracy", "params", "latency"}
     assert three["hypervolume"] == pytest.approx(pareto.hypervolume([(0.15, 0.4, 0.5), (0.2, 0.4, 0.2)]))
+
+
+def test_macs_as_the_third_objective_scale_by_the_teachers(tmp_path):
+    """search.cost_measure macs: the third objective is the MAC count over the teacher's, not a timing."""
+    teacher = _reference(0.9, 1000, latency=1.0)
+    rows = [("small", _metrics(0.85, 400, latency=0.9)), ("big", _metrics(0.85, 800, latency=0.1))]
+    result = pareto.build(
+        teacher,
+        _trials(tmp_path, rows),
+        tmp_path,
+        _reference(0.8, 0, 0.05),
+        pareto.objective_names(latency=True, cost="macs"),
+    )
+    assert result["objectives"] == ["accuracy", "params", "macs"]
+    assert [f["trial_id"] for f in result["front"]] == ["small"]  # fewer MACs, however slow it timed
+    assert result["hypervolume"] == pytest.approx(pareto.hypervolume([(0.15, 0.4, 0.4)]))
 
 
 def test_nmse_valid_objective_is_a_unit_ratio(tmp_path):

@@ -93,19 +93,27 @@ def test_front_is_chosen_on_validation_over_all_three_objectives(sweep):
 
 @pytest.mark.slow
 def test_optuna_study_names_its_objectives_and_keeps_stopped_trials_out(sweep):
-    save_dir, front, _, _ = sweep
+    save_dir, front, _, uri = sweep
     study = optuna.load_study(study_name="kdssm", storage=f"sqlite:///{save_dir / 'optuna.db'}")
-    assert study.metric_names == ["val_accuracy", "params", "latency_ms_per_column"]
+    assert study.metric_names == ["val_accuracy", "params", "latency_vs_matched_filter"]
     stopped = {
         e["trial_id"]
         for e in front["front"] + front["dominated"]
         if json.loads((save_dir / e["checkpoint"]).with_name("summary.json").read_text()).get("stopped_early")
     }
-    states = [t.state for t in study.trials]
-    assert len(states) == 4 and all(s.is_finished() for s in states)
-    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert all(t.state.is_finished() for t in study.trials)
+    trained = [t for t in study.trials if "duplicate_of" not in t.user_attrs]  # duplicates were resampled
+    assert len(trained) == 4 and len({t.user_attrs["tune_trial_id"] for t in trained}) == 4
+    pruned = [t for t in trained if t.state == optuna.trial.TrialState.PRUNED]
     assert len(pruned) == len(stopped) and all(t.user_attrs.get("stopped_early") for t in pruned)
-    assert all(len(t.values) == 3 for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE)
+    assert all(len(t.values) == 3 for t in trained if t.state == optuna.trial.TrialState.COMPLETE)
+    assert len({json.dumps(t.params, sort_keys=True) for t in trained}) == 4  # no configuration trained twice
+    # each Optuna trial names its MLflow run, and that run names the Optuna trial back
+    client = MlflowClient(uri)
+    for t in trained:
+        run = client.get_run(t.user_attrs["mlflow_run_id"])
+        assert run.data.tags["optuna.trial_number"] == str(t.number)
+        assert run.data.tags["kdssm.trial_id"] == t.user_attrs["tune_trial_id"]
 
 
 @pytest.mark.slow
@@ -174,6 +182,13 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
     logged = client.get_run(best.run_id).data.metrics["accuracy"]
     assert metrics.accuracy(y_hat, test.y) == pytest.approx(logged, abs=1e-5)
     assert float(json.loads(best.tags["accuracy"])) == pytest.approx(logged, abs=1e-9)
+    # one latency per model: the run's latest figure, the version's tag and pareto.json say the same
+    best_run = client.get_run(best.run_id)
+    entry = next(e for e in front["front"] if e["trial_id"] == best_run.data.tags["kdssm.trial_id"])
+    run_latency = best_run.data.metrics["latency_vs_filter"]
+    assert run_latency == pytest.approx(entry["metrics"]["latency_vs_filter"], rel=1e-9)
+    assert float(json.loads(best.tags["latency_vs_filter"])) == pytest.approx(run_latency, rel=1e-9)
+    assert best_run.data.metrics["macs_per_column"] == entry["metrics"]["macs_per_column"]
     assert type(model.unwrap_python_model().model).__name__ == "SarSSM"
     assert model.metadata.get_input_schema().inputs[0].shape == (-1, -1, 4)  # any number and length of columns
     (logged,) = client.search_logged_models([exp.experiment_id], filter_string=f"source_run_id = '{best.run_id}'")
