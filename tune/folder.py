@@ -12,7 +12,7 @@ from kdssm.config import RunConfig
 from kdssm.train import folder_lock, rundir
 
 from . import pareto
-from .records import HYPERVOLUME_PNG
+from .records import HYPERVOLUME_JSON, HYPERVOLUME_PNG
 from .results import LATENCY, REFERENCE, SWEEP_CONFIG, TRIALS
 from .study import OPTUNA_DB
 
@@ -31,6 +31,7 @@ CREATED = (
     pareto.PARETO_JSON,
     pareto.PARETO_PNG,
     HYPERVOLUME_PNG,
+    HYPERVOLUME_JSON,
     "comparison.md",
     "registry.json",
     "search_space.json",

@@ -25,6 +25,7 @@ from .space import rules
 CONTEXTS = {"train": "training", "val": "validation", "test": "test", "unlabelled": "unlabelled"}
 TRIALS_TABLE = "trials.json"
 HYPERVOLUME_PNG = "hypervolume.png"
+HYPERVOLUME_JSON = "hypervolume.json"  # the validation hypervolume after each finished student, in order
 
 
 def split_datasets(cfg: RunConfig, splits: dict) -> list[dict]:
@@ -134,6 +135,10 @@ def record(
         yaml.safe_load(config_file.read_text()) if config_file.is_file() else {},
     )
     tracker.log_datasets(tracker.parent_id, datasets)
+    history_file = save_dir / HYPERVOLUME_JSON
+    if history_file.is_file() and tracker.last_step(tracker.parent_id, "hypervolume_so_far") == 0:  # once
+        for step, value in enumerate(json.loads(history_file.read_text()), start=1):
+            tracker.log_metrics(tracker.parent_id, {"hypervolume_so_far": value}, step=step)  # the UI draws it
     tracker.log_table(tracker.parent_id, trials_rows(front, stopped), TRIALS_TABLE)
     tracker.finish_sweep(
         tracking.flat(

@@ -37,7 +37,7 @@ from . import pareto, shared_targets, space
 from .callbacks import MlflowTrials, ProgressLines
 from .folder import RUNGS, TUNE, prepare_folder
 from .placement import check_trial_memory, concurrency, trial_resources, tune_storage
-from .records import HYPERVOLUME_PNG, experiment_name, record_when_reachable, split_datasets
+from .records import HYPERVOLUME_JSON, HYPERVOLUME_PNG, experiment_name, record_when_reachable, split_datasets
 from .results import (
     REFERENCE,
     TRIALS,
@@ -233,12 +233,11 @@ def conclude(
     stopped = [t["trial_id"] for t in finished if t["summary"].get("stopped_early")]
     pareto.write(save_dir, front, stopped)
     by_end = sorted(finished, key=lambda t: (save_dir / TRIALS / t["trial_id"] / rundir.SUMMARY_FILE).stat().st_mtime)
-    pareto.plot_history(
-        save_dir / HYPERVOLUME_PNG,
-        pareto.hypervolume_history(
-            [pareto.objectives(t["metrics"], reference["teacher"], front["objectives"]) for t in by_end]
-        ),
+    history = pareto.hypervolume_history(
+        [pareto.objectives(t["metrics"], reference["teacher"], front["objectives"]) for t in by_end]
     )
+    pareto.plot_history(save_dir / HYPERVOLUME_PNG, history)
+    rundir.write_json(save_dir / HYPERVOLUME_JSON, history)  # the parent run's stepped metric (records.py)
     table = pareto.table(front)
     (save_dir / "comparison.md").write_text("```\n" + table + "\n```\n")
     record_when_reachable(cfg, save_dir, ckpt, uri, front, len(finished), stopped, datasets)

@@ -134,6 +134,10 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
     assert len(roles["trial"]) == 4 and len(roles["teacher"]) == 1
     assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in roles["trial"] + roles["teacher"])
     assert parent.data.metrics["hypervolume"] == pytest.approx(front["hypervolume"])
+    curve = sorted(client.get_metric_history(parent.info.run_id, "hypervolume_so_far"), key=lambda m: m.step)
+    assert [m.step for m in curve] == [1, 2, 3, 4]  # one step per finished student, drawn by the UI
+    assert [m.value for m in curve] == sorted(m.value for m in curve)  # a front only grows
+    assert curve[-1].value == pytest.approx(front["hypervolume"])
     for key in ("accuracy", "nmse_db", "nmse_valid_db", "latency_ms_per_column"):
         assert parent.data.metrics[f"matched_filter.{key}"] == pytest.approx(front["baseline"][key])
     assert parent.data.metrics["front_beating_matched_filter"] == sum(e["beats_baseline"] for e in front["front"])
