@@ -73,6 +73,8 @@ def local_ray():
     """The one local Ray of the test session, started on first use (stopped by conftest at the end).
 
     4 logical CPUs on a 2-core machine: room for a 2-worker run beside a Tune trial; the work is tiny.
+    An object store of 1 GiB (Ray's default is 30 % of the memory, held for the whole session once
+    touched): the session's later tests at the seed's size need the machine's memory themselves.
     """
     import ray
 
@@ -81,6 +83,7 @@ def local_ray():
     if not ray.is_initialized():
         start_local_ray(
             num_cpus=4,
+            object_store_memory=1 << 30,
             logging_level=logging.WARNING,
             logging_config=ray.LoggingConfig(log_level="ERROR"),
         )

@@ -15,6 +15,7 @@ from ..config import ConfigError, ModelConfig, RunConfig
 from ..data.datasets import Split, data_columns, load_split, load_unlabelled, with_column_geometry
 from ..files import model_file
 from ..geometry import describe, get_preset
+from ..inference import infer
 from ..models import build_model
 from ..resources import check_disk, check_run, disk_needs, room_for
 from ..train import folder_lock, rundir
@@ -317,8 +318,6 @@ def init_projections(
     pending = [(t, s) for t, s in module.pairs if not module.projections[module.pair_name(t, s)].initialised]
     if not pending:
         return
-    with torch.no_grad():
-        _, student_features = module.model.eval()(columns, return_features=True)
-    module.model.train()
+    _, student_features = infer(module.model, columns, return_features=True)  # no grad: the inference path
     for t, s in pending:
         module.projections[module.pair_name(t, s)].init_from_features(student_features[s], teacher_features[t])

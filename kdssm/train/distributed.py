@@ -33,7 +33,7 @@ from .cluster import ClusterOptions, DistributedError, clear_run, resolve_storag
 from .history import EpochHistory
 from .module import selection
 from .plan import RunPlan
-from .rendezvous import LocalRendezvousConfig
+from .rendezvous import LocalRendezvousConfig, remove_rendezvous
 from .runner import TrainingDiverged, finish
 from .runner import execute as execute_here
 from .trainer import build_trainer, loaders, quiet_lightning
@@ -156,7 +156,7 @@ def _fit_on_workers(
             resources_per_worker=resources,
             placement_strategy=opts.placement,
         ),
-        torch_config=LocalRendezvousConfig(backend="nccl" if opts.use_gpu else "gloo"),
+        torch_config=LocalRendezvousConfig(backend="nccl" if opts.use_gpu else "gloo", run=name),
         run_config=ray.train.RunConfig(
             name=name,
             storage_path=storage,
@@ -177,6 +177,8 @@ def _fit_on_workers(
     except ray.train.TrainingFailedError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DistributedError(f"distributed training failed after {opts.max_failures} restarts: {first}") from None
+    finally:
+        remove_rendezvous(name)  # the controller's own removal may not run before it is torn down
     seconds = time.perf_counter() - started
     outcome = result.return_value or {}
     if "diverged" in outcome:

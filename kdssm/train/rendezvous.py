@@ -22,6 +22,8 @@ from ray.train._internal.utils import get_address_and_port
 from ray.train.torch import TorchConfig
 from ray.train.torch.config import _set_torch_distributed_env_vars, _setup_torch_process_group, _TorchBackend
 
+PREFIX = "kdssm-rendezvous-"  # + the run's name + a random suffix, in this machine's temporary folder
+
 
 def is_loopback(address: str) -> bool:
     """True for 127.0.0.0/8, ::1 and an IPv4-mapped loopback; False for a name or a routable address."""
@@ -46,7 +48,7 @@ class _LocalFileBackend(_TorchBackend):
             super().on_start(worker_group, backend_config)
             return
         self._remove_folder()  # a restarted group (a worker was lost) meets at a new, empty file
-        self._folder = Path(tempfile.mkdtemp(prefix="kdssm-rendezvous-"))  # mode 0700
+        self._folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{backend_config.run}-"))  # mode 0700
         url = (self._folder / "store").as_uri()
         worker_group.execute(_set_torch_distributed_env_vars)
         ray.get(
@@ -81,8 +83,18 @@ class LocalRendezvousConfig(TorchConfig):
     """TorchConfig whose workers meet at a file when Ray is local (no socket), over TCP on a cluster.
 
     `backend` must be named (gloo on CPU, nccl on GPU): the file path skips Ray's guess from resources.
+    `run` names the rendezvous folders, so the driver removes them when the run ends (remove_rendezvous).
     """
+
+    run: str = "run"
 
     @property
     def backend_cls(self):
         return _LocalFileBackend
+
+
+def remove_rendezvous(run: str) -> None:
+    """Remove the rendezvous folders of `run` left in this machine's temporary folder (a local Ray's
+    controller runs here; its group's shutdown may not have removed them when the driver returns)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}{run}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
