@@ -81,11 +81,11 @@ def evaluate_model(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, pre
     """Scores of a model on (x, y), latency measured on the CPU as the contract asks, and its
     multiply-accumulates per column (models/cost.py)."""
     cpu_model = model.to("cpu").eval()
-    y_hat = predict(cpu_model, x)
+    focus = as_focuser(cpu_model)
     return {
         "params": count_params(cpu_model),
         "macs_per_column": macs_per_column(cpu_model, x.shape[1]),
-        **score(as_focuser(cpu_model), y_hat, x, y, preset),
+        **score(focus, predict(focus, x), x, y, preset),
     }
 
 

@@ -45,12 +45,11 @@ class Geometry:
     slant_range_far_m: float
 
     def __post_init__(self):
-        _checked({name: getattr(self, name) for name in FIELDS})
+        _checked({name: getattr(self, name) for name in FIELDS if getattr(self, name) is not None})  # None: missing
 
     @classmethod
     def from_dict(cls, data: dict) -> Geometry:
-        _checked({k: data[k] for k in FIELDS if data.get(k) is not None})
-        return cls(**{k: data[k] for k in FIELDS})
+        return cls(**{k: data.get(k) for k in FIELDS})
 
     def to_dict(self) -> dict:
         return {k: float(getattr(self, k)) for k in FIELDS}

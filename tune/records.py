@@ -170,21 +170,21 @@ def record(
             )
         ],
     )
+    runs = {e["trial_id"]: tracker.trial(e["trial_id"], {}) for e in front["front"] + front["dominated"]}
     # one latency per model everywhere: the quiet figures of latency.json replace the in-trial ones on each run
     for entry in front["front"] + front["dominated"]:
         kept = {k: entry["metrics"][k] for k in LATENCY_KEYS if k in entry["metrics"]}
-        tracker.log_metrics(tracker.trial(entry["trial_id"], {}), kept)
+        tracker.log_metrics(runs[entry["trial_id"]], kept)
     # every student run gets its logged model (the UI's Model column); registering logs the front's below
     for entry in front["dominated"] + ([] if cfg.tracking.register_front else front["front"]):
-        tracker.log_model(tracker.trial(entry["trial_id"], {}), save_dir / entry["checkpoint"], entry["metrics"])
+        tracker.log_model(runs[entry["trial_id"]], save_dir / entry["checkpoint"], entry["metrics"])
     if not cfg.tracking.register_front:
         return
     model_name = cfg.tracking.registered_model or f"{name}-students"
     versions = {}
     for entry in front["front"]:
-        run_id = tracker.trial(entry["trial_id"], {})
         versions[entry["trial_id"]] = tracker.register(
-            model_name, run_id, save_dir / entry["checkpoint"], entry["metrics"]
+            model_name, runs[entry["trial_id"]], save_dir / entry["checkpoint"], entry["metrics"]
         )
     aliases = {alias: versions[entry["trial_id"]] for alias, entry in pareto.chosen(front).items()}
     for alias, version in aliases.items():

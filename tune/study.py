@@ -13,7 +13,6 @@ from ray.tune.search.optuna import OptunaSearch
 from kdssm.config import RunConfig
 
 from . import objectives as goals
-from .trial import objectives
 
 OPTUNA_DB, STUDY = "optuna.db", "kdssm"
 RESAMPLES = 20  # tries for a configuration no earlier trial had
@@ -111,12 +110,11 @@ class StudentSearch(OptunaSearch):
 def study_storage(cfg: RunConfig, save_dir: Path) -> optuna.storages.RDBStorage:
     """The sqlite study beside the sweep, created with named objectives (optuna-dashboard shows the names)."""
     storage = optuna.storages.RDBStorage(f"sqlite:///{(save_dir / OPTUNA_DB).resolve()}")
-    goals = objectives(cfg)
     study = optuna.create_study(
         storage=storage,
         study_name=STUDY,
         load_if_exists=True,
-        directions=["maximize" if m == "max" else "minimize" for _, m in goals],
+        directions=["maximize" if o.mode == "max" else "minimize" for o in goals.of_search(cfg.search)],
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # stable since 3.2, still flagged

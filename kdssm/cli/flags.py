@@ -71,9 +71,7 @@ def _flag_type(annotation):
     return {bool: _parse_bool, int: int, float: float, str: str}[annotation]
 
 
-def _metavar(name: str, kind, annotation) -> str | None:
-    if typing.get_origin(without_none(annotation)) is typing.Literal:
-        return None  # argparse shows the choices
+def _metavar(name: str, kind) -> str:
     if name.endswith("_npz"):
         return "PATH"
     if name.endswith("_uri"):
@@ -99,13 +97,13 @@ def add_config_flags(
             if kind is _parse_int_list:
                 extra = {"nargs": "+"}
             bare = without_none(info.annotation)
-            if typing.get_origin(bare) is typing.Literal:
+            if typing.get_origin(bare) is typing.Literal:  # argparse shows the choices, no metavar
                 extra["choices"] = typing.get_args(bare)
             group.add_argument(
                 *flags,
                 dest=f"cfg__{section}__{name}",
                 default=None,
-                metavar=_metavar(name, kind, info.annotation),
+                metavar=None if "choices" in extra else _metavar(name, kind),
                 help=(info.description or "").replace("%", "%%"),
                 type=kind,
                 **extra,

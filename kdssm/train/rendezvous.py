@@ -38,18 +38,14 @@ def is_loopback(address: str) -> bool:
 class _LocalFileBackend(_TorchBackend):
     """Ray Train's torch backend with a file rendezvous when every worker is on this machine."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._folder: Path | None = None
-
     def on_start(self, worker_group, backend_config: LocalRendezvousConfig) -> None:
         master_addr, _ = worker_group.execute_single(0, get_address_and_port)
         if not is_loopback(master_addr):
             super().on_start(worker_group, backend_config)
             return
-        self._remove_folder()  # a restarted group (a worker was lost) meets at a new, empty file
-        self._folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{backend_config.run}-"))  # mode 0700
-        url = (self._folder / "store").as_uri()
+        remove_rendezvous(backend_config.run)  # a restarted group (a worker was lost) meets at a new, empty file
+        folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{backend_config.run}-"))  # mode 0700
+        url = (folder / "store").as_uri()
         worker_group.execute(_set_torch_distributed_env_vars)
         ray.get(
             [
@@ -66,16 +62,11 @@ class _LocalFileBackend(_TorchBackend):
             ]
         )
 
-    def on_shutdown(self, worker_group, backend_config) -> None:
+    def on_shutdown(self, worker_group, backend_config: LocalRendezvousConfig) -> None:
         try:
             super().on_shutdown(worker_group, backend_config)
         finally:
-            self._remove_folder()
-
-    def _remove_folder(self) -> None:
-        if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
-            self._folder = None
+            remove_rendezvous(backend_config.run)
 
 
 @dataclass

@@ -3,7 +3,6 @@ raylet, Ray Train workers, the workers' process group) no socket of the run list
 routable address. The process group's rendezvous is a file here (kdssm/train/rendezvous.py): torch's TCP
 store would listen on every interface."""
 
-import ipaddress
 import os
 import subprocess
 import tempfile
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from kdssm.train.rendezvous import is_loopback
 
 from ..faults.helpers import ROOT, kdssm, kill_session, train_worker_pids
 from ..helpers import SMALL_SPLITS, TINY_STUDENT, flags
@@ -29,11 +30,6 @@ def listeners(session: int) -> list[tuple[str, int, str]]:
         except (psutil.NoSuchProcess, ProcessLookupError):
             continue
     return found
-
-
-def is_loopback(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    return ip.is_loopback or (ip.version == 6 and ip.ipv4_mapped is not None and ip.ipv4_mapped.is_loopback)
 
 
 @pytest.mark.slow
