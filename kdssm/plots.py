@@ -17,8 +17,9 @@ def _db(z: torch.Tensor) -> torch.Tensor:
     return 20.0 * torch.log10(z.abs().clamp_min(1e-6))
 
 
-def plot_scene(x: torch.Tensor, y: torch.Tensor, predictions: dict[str, torch.Tensor], preset: str, path: Path) -> None:
-    """Plot the column holding the brightest target: input magnitude, truth, matched filter, each model."""
+def plot_scene(x: torch.Tensor, y: torch.Tensor, predictions: dict[str, torch.Tensor], preset, path: Path) -> None:
+    """Plot the column holding the brightest target: input magnitude, truth, matched filter, each model.
+    preset: a preset's name or the Preset (data_columns) the columns follow."""
     col = int(y.abs().amax(dim=(1, 2)).argmax())
     lines = {
         "input |x|": x[col, :, 0],
@@ -36,7 +37,8 @@ def plot_scene(x: torch.Tensor, y: torch.Tensor, predictions: dict[str, torch.Te
         ax.set_title(name, fontsize=9, loc="left")
         ax.set_ylim(float(truth_db.max()) - 60, float(truth_db.max()) + 5)
     axes[-1].set_xlabel("azimuth sample")
-    fig.suptitle(f"test column {col} ({preset}): magnitude in dB, truth in grey", fontsize=10)
+    name = getattr(preset, "name", preset)  # never the Preset's repr (a geometry dump) in a title
+    fig.suptitle(f"test column {col} ({name}, {x.shape[1]} samples): magnitude in dB, truth in grey", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

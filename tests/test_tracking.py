@@ -1,6 +1,8 @@
 """kdssm.tracking on its own, over a sqlite store in a temporary folder: experiment kind, provenance,
 writes that never repeat, datasets, and a crashed sweep's parent run ended."""
 
+import json
+
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -62,14 +64,18 @@ def test_models_are_logged_and_registered_through_the_client_only(tracker, tmp_p
     model = SarSSM(model_dim=2, state_dim=8, num_layers=1, use_selectivity=False).eval()
     save_model(model, tmp_path / "model.ckpt", "student")
     run_id = tracker.trial("t1", {})
-    version = tracker.register("unit-students", run_id, tmp_path / "model.ckpt", {"accuracy": 0.9})
-    assert tracker.register("unit-students", run_id, tmp_path / "model.ckpt", {"accuracy": 0.9}) == version
+    figures, tags = {"accuracy": 0.9}, {"accuracy": 0.912345678, "params": 120}
+    version = tracker.register("unit-students", run_id, tmp_path / "model.ckpt", figures, tags, "student-2-8-1-120p")
+    assert tracker.register("unit-students", run_id, tmp_path / "model.ckpt", figures, tags, "x") == version
     assert mlflow.get_tracking_uri() == before and mlflow.active_run() is None
     client = MlflowClient(tracker.uri)
     logged = client.search_logged_models([tracker.experiment_id])
     assert len(logged) == 1 and logged[0].source_run_id == run_id and logged[0].status.to_int() == 2  # READY
-    assert client.get_model_version("unit-students", version).tags["accuracy"] == "0.9"
-    assert "model.accuracy" in client.get_run(run_id).data.metrics
+    assert logged[0].name == "student-2-8-1-120p"
+    assert client.get_model_version("unit-students", version).tags == {"accuracy": "0.9123", "params": "120"}
+    # the logged model names its registered version (MLflow's "Registered models" column)
+    assert json.loads(logged[0].tags["mlflow.modelVersions"]) == [{"name": "unit-students", "version": version}]
+    assert client.get_run(run_id).data.metrics == {"accuracy": 0.9}  # the run's own figure, no copy of it
     loaded = mlflow.pyfunc.load_model(logged[0].artifact_location)  # models:/ would need the global URI
     x = torch.randn(3, 256, 2, dtype=torch.complex64)  # (B, L, 2)
     got = loaded.predict(tracking.to_pyfunc_input(x))  # (B, L, 2) float32

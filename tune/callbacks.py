@@ -18,17 +18,7 @@ from kdssm.report import SCORE_KEYS, first_line
 from kdssm.tracking import SweepTracker, is_outage
 from kdssm.train import rundir
 
-EPOCH_METRICS = (
-    "val_nmse_db",
-    "val_nmse_valid_db",
-    "val_accuracy",
-    "train_total_loss",
-    "val_total_loss",
-    "train_loss",
-    "val_loss",
-    "quality",
-)
-
+from .run_view import EPOCH_METRICS, run_metrics, run_name
 
 OPTUNA_TRIAL = "optuna.trial_number"  # the MLflow tag of a trial run: its number in the sweep's Optuna study
 RETRY_S = 20.0  # while MLflow is away, how often the queued records are tried again
@@ -115,7 +105,7 @@ class MlflowTrials(tune.Callback):
     def run_of(self, trial) -> str:
         if trial.trial_id not in self._runs:
             params = {k: v for k, v in trial.config.items() if not k.startswith("_")}
-            run_id = self.tracker.trial(trial.trial_id, params)
+            run_id = self.tracker.trial(trial.trial_id, params, f"student {trial.trial_id} (training)")
             self.tracker.log_datasets(run_id, self.datasets)
             if self.links is not None:
                 self.links.runs[trial.trial_id] = run_id
@@ -146,7 +136,9 @@ class MlflowTrials(tune.Callback):
         path = folder / rundir.SUMMARY_FILE
         summary = json.loads(path.read_text()) if path.is_file() else None
         stopped = bool(summary and summary.get("stopped_early"))
-        self.send(lambda: self.tracker.finish_trial(self.run_of(trial), folder, summary, stopped=stopped))
+        metrics = run_metrics(summary) if summary else None
+        name = run_name("student", summary["model"], summary["params"]) if summary else None
+        self.send(lambda: self.tracker.finish_trial(self.run_of(trial), folder, metrics, stopped, name))
 
     def on_trial_error(self, iteration, trials, trial, **info):
         folder = Path(self.trials_dir) / trial.trial_id

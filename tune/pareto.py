@@ -173,14 +173,15 @@ def plot(path: Path, pareto: dict, stopped=()) -> None:
     def xy(entries):
         return [e["metrics"]["params"] for e in entries], [e["metrics"][f"val_{key}"] for e in entries]
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = plt.subplots(figsize=(8.6, 4.4))
     dom = pareto["dominated"]
     if dom:
         ax.scatter(*xy(dom), c="0.6", label="dominated")
     ended = [e for e in pareto["front"] + dom if e["trial_id"] in set(stopped)]
     if ended:
         ax.scatter(*xy(ended), marker="x", s=60, c="k", label="stopped early at a rung", zorder=3)
-    ax.plot(*xy(pareto["front"]), "o", c="tab:blue", label="Pareto front")
+    front = sorted(pareto["front"], key=lambda e: e["metrics"]["params"])
+    ax.step(*xy(front), "-o", where="post", c="tab:blue", label="Pareto front (validation)")
     t = pareto["teacher"]
     ax.scatter([t["params"]], [t["validation"][key]], marker="*", s=180, c="tab:red", label="teacher")
     base = pareto.get("baseline")
@@ -192,7 +193,7 @@ def plot(path: Path, pareto: dict, stopped=()) -> None:
     objectives = " x ".join(pareto.get("objectives", ["accuracy", "params"]))
     ax.set_title(f"students ({objectives}): hypervolume {pareto['hypervolume']:.4f}", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right" if key == "accuracy" else "upper right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, borderaxespad=0.0)  # off the data
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
     plt.close(fig)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import yaml
 
@@ -19,10 +20,21 @@ from kdssm.distill import teacher_cache
 from kdssm.report import first_line
 from kdssm.train import rundir
 
-from . import pareto
+from . import pareto, run_view
 from .space import rules
 
 CONTEXTS = {"train": "training", "val": "validation", "test": "test", "unlabelled": "unlabelled"}
+MLFLOW_JSON = "mlflow.json"  # where the sweep's records are: tracking URI, experiment, its runs view
+# MLflow 3's UI opens an experiment on its GenAI pages in a fresh browser, whatever the experiment's kind
+# tag says, unless the address names the workflow: the runs view is asked for by name, with the teacher
+# and the students side by side (the parent filtered out, else they sit folded under it), smallest first
+RUNS_VIEW = (
+    "#/experiments/{id}/runs?workflowType=machine_learning&searchFilter="
+    + quote("tags.`kdssm.role` != 'sweep'")
+    + "&orderByKey="
+    + quote("metrics.`params`")
+    + "&orderByAsc=true"
+)
 TRIALS_TABLE = "trials.json"
 HYPERVOLUME_PNG = "hypervolume.png"
 HYPERVOLUME_JSON = "hypervolume.json"  # the validation hypervolume after each finished student, in order
@@ -82,9 +94,6 @@ def experiment_name(cfg: RunConfig, save_dir: Path) -> str:
     return cfg.tracking.experiment or f"kdssm-{save_dir.resolve().name}"
 
 
-LATENCY_KEYS = ("latency_ms_per_column", "filter_ms_per_column", "latency_vs_filter", "speedup")
-
-
 def record_when_reachable(*args, patience_s: float = 600.0) -> None:
     """record(*args), retried while the tracking server does not answer (every write of record is
     find-or-create or skips what exists, so a retry adds nothing twice). pareto.json is already written;
@@ -127,19 +136,19 @@ def record(
 ) -> None:
     name = experiment_name(cfg, save_dir)
     tracker = tracking.SweepTracker(uri, name, save_dir)
-    teacher_summary = ckpt.parent / rundir.SUMMARY_FILE
-    config_file = ckpt.parent / rundir.CONFIG_FILE
-    teacher_run = tracker.teacher(
-        ckpt.parent,
-        json.loads(teacher_summary.read_text()) if teacher_summary.is_file() else {},
-        yaml.safe_load(config_file.read_text()) if config_file.is_file() else {},
+    view = RUNS_VIEW.format(id=tracker.experiment_id)
+    rundir.write_json(
+        save_dir / MLFLOW_JSON,
+        {"tracking_uri": uri, "experiment": name, "experiment_id": tracker.experiment_id, "runs_view": view},
     )
+    teacher_run, teacher_names = record_teacher(tracker, ckpt, front["teacher"])
     tracker.log_datasets(tracker.parent_id, datasets)
     history_file = save_dir / HYPERVOLUME_JSON
     if history_file.is_file() and tracker.last_step(tracker.parent_id, "hypervolume_so_far") == 0:  # once
         for step, value in enumerate(json.loads(history_file.read_text()), start=1):
             tracker.log_metrics(tracker.parent_id, {"hypervolume_so_far": value}, step=step)  # the UI draws it
     tracker.log_table(tracker.parent_id, trials_rows(front, stopped), TRIALS_TABLE)
+    tracker.rename(tracker.parent_id, f"sweep · {finished} students, {len(front['front'])} on the front")
     tracker.finish_sweep(
         tracking.flat(
             "",
@@ -156,6 +165,8 @@ def record(
             "trials_stopped_early": len(stopped),
             "front_size": len(front["front"]),
             "front_beating_matched_filter": sum(e["beats_baseline"] for e in front["front"]),
+            # the teacher's and the filter's figures on the sweep's columns, here once (not on every student)
+            **tracking.scalar_metrics(front["teacher"], "teacher."),
             **tracking.scalar_metrics({k: v for k, v in front["baseline"].items() if k != "name"}, "matched_filter."),
         },
         [
@@ -173,26 +184,34 @@ def record(
     runs = {e["trial_id"]: tracker.trial(e["trial_id"], {}) for e in front["front"] + front["dominated"]}
     # one latency per model everywhere: the quiet figures of latency.json replace the in-trial ones on each run
     for entry in front["front"] + front["dominated"]:
-        kept = {k: entry["metrics"][k] for k in LATENCY_KEYS if k in entry["metrics"]}
+        kept = {k: entry["metrics"][k] for k in run_view.RUN_LATENCY if k in entry["metrics"]}
         tracker.log_metrics(runs[entry["trial_id"]], kept)
+
+    def student(entry: dict) -> tuple[str, Path, dict, str]:
+        """(run, checkpoint, the run's own figures for its logged model, the logged model's name)"""
+        checkpoint = save_dir / entry["checkpoint"]
+        figures = run_view.run_metrics(json.loads((checkpoint.parent / rundir.SUMMARY_FILE).read_text()))
+        figures |= {k: entry["metrics"][k] for k in run_view.RUN_LATENCY if k in entry["metrics"]}
+        named = run_view.logged_model_name("student", entry["config"], entry["metrics"]["params"])
+        return runs[entry["trial_id"]], checkpoint, figures, named
+
     # every student run gets its logged model (the UI's Model column); registering logs the front's below
     for entry in front["dominated"] + ([] if cfg.tracking.register_front else front["front"]):
-        tracker.log_model(runs[entry["trial_id"]], save_dir / entry["checkpoint"], entry["metrics"])
+        run_id, checkpoint, figures, named = student(entry)
+        tracker.log_model(run_id, checkpoint, figures, named)
     if not cfg.tracking.register_front:
         return
     model_name = cfg.tracking.registered_model or f"{name}-students"
     versions = {}
     for entry in front["front"]:
-        versions[entry["trial_id"]] = tracker.register(
-            model_name, runs[entry["trial_id"]], save_dir / entry["checkpoint"], entry["metrics"]
-        )
+        run_id, checkpoint, figures, named = student(entry)
+        versions[entry["trial_id"]] = tracker.register(model_name, run_id, checkpoint, figures, entry["metrics"], named)
     aliases = {alias: versions[entry["trial_id"]] for alias, entry in pareto.chosen(front).items()}
     for alias, version in aliases.items():
         tracker.alias(model_name, alias, version)
     teacher_name = f"{name}-teacher"
-    teacher_version = tracker.register(
-        teacher_name, teacher_run, ckpt, {k: v for k, v in front["teacher"].items() if k != "validation"}, "teacher"
-    )
+    teacher_figures = {k: v for k, v in front["teacher"].items() if k != "validation"}
+    teacher_version = tracker.register(teacher_name, teacher_run, ckpt, teacher_figures, teacher_figures, teacher_names)
     rundir.write_json(
         save_dir / "registry.json",
         {
@@ -204,3 +223,49 @@ def record(
             "teacher": {"registered_model": teacher_name, "version": teacher_version},
         },
     )
+
+
+def record_teacher(tracker: tracking.SweepTracker, ckpt: Path, scores: dict) -> tuple[str, str]:
+    """The teacher's run, named by role and shape, with its training read back from its folder (per-epoch
+    curves, the columns it was trained on, its duration) and its scores on the sweep's columns; returns the
+    run id and the name of its logged model."""
+    folder = ckpt.parent
+    summary_file, config_file = folder / rundir.SUMMARY_FILE, folder / rundir.CONFIG_FILE
+    summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+    config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
+    model, params = summary.get("model") or config.get("model", {}), int(scores.get("params", summary.get("params", 0)))
+    run_id = tracker.teacher(
+        run_view.run_name("teacher", model, params),
+        tracking.flat("", config),
+        run_view.run_metrics(summary | {k: v for k, v in scores.items() if k != "validation"}),
+        run_view.teacher_curves(folder),
+        run_view.teacher_datasets(config),
+        [summary_file, config_file, ckpt],
+        run_view.teacher_times(folder, summary),
+    )
+    return run_id, run_view.logged_model_name("teacher", model, params)
+
+
+def review_lines(save_dir: Path) -> list[str]:
+    """How to open a finished sweep's records: MLflow's runs view of its experiment and, for its Optuna
+    study, optuna-dashboard (the optional extra kdssm[dashboard]); none when the sweep left no mlflow.json."""
+    path = save_dir / MLFLOW_JSON
+    if not path.is_file():
+        return []
+    info = json.loads(path.read_text())
+    uri, view = info["tracking_uri"], info["runs_view"]
+    if uri.startswith(("http://", "https://")):
+        mlflow = f"MLflow: {uri.rstrip('/')}/{view}"
+    else:
+        mlflow = (
+            f"MLflow: .venv/bin/mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000, then open "
+            f"http://127.0.0.1:5000/{view}"
+        )
+    study = (save_dir / "optuna.db").resolve()
+    lines = [mlflow]
+    if study.is_file():
+        lines.append(
+            f"Optuna study: .venv/bin/optuna-dashboard sqlite:///{study} --host 127.0.0.1 --port 8080 "
+            "(pip install 'kdssm[dashboard]')"
+        )
+    return lines

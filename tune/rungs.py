@@ -1,5 +1,6 @@
 """The rungs of early_stop.py's successive halving on Pareto ranks: the rule (ParetoHalving) and the
-board every trial asks (RungBoard, a Ray actor).
+board every trial asks (RungBoard, a Ray actor). moasha.py holds a peer rule, syne-tune's MOASHA, on the
+same board.
 
 Torch and Lightning stay out of this module: the board runs in a Ray actor process of its own, which
 imports only what the board's class needs. With them (through early_stop.py's Lightning callback) its
@@ -59,6 +60,8 @@ class ParetoHalving:
     Points are minimisation vectors (quality negated when it is maximised, parameters, latency).
     """
 
+    RULE = "pareto_halving"  # search.early_stopping; kept in the file, so a resume cannot switch rules
+
     def __init__(self, max_epochs: int, grace_epochs: int = 2, reduction_factor: int = 2, path: str | None = None):
         """path: the JSON file the board is kept in (read back when it exists); None: memory only."""
         self.reduction_factor = reduction_factor
@@ -77,6 +80,8 @@ class ParetoHalving:
     def _load(self, state: dict) -> None:
         if state.get("rungs") != self.rungs:
             raise ValueError(f"{self.path}: kept for rungs {state.get('rungs')}, this sweep has {self.rungs}")
+        if state.get("rule", ParetoHalving.RULE) != self.RULE:
+            raise ValueError(f"{self.path}: kept by early stopping {state.get('rule')}, this sweep has {self.RULE}")
         for rung, points in state["recorded"].items():
             self.recorded[int(rung)] = {trial: tuple(p) for trial, p in points.items()}
         self.verdicts = {(int(rung), trial): bool(go) for rung, trial, go in state["verdicts"]}
@@ -84,6 +89,7 @@ class ParetoHalving:
 
     def _save(self) -> None:
         state = {
+            "rule": self.RULE,
             "rungs": self.rungs,
             "recorded": {str(r): {t: list(p) for t, p in pts.items()} for r, pts in self.recorded.items()},
             "verdicts": [[r, t, go] for (r, t), go in self.verdicts.items()],
@@ -103,15 +109,21 @@ class ParetoHalving:
         return True
 
     def _judge(self, rung: int, trial_id: str, point: tuple[float, ...]) -> bool:
-        seen = self.recorded[rung]
-        seen[trial_id] = point
-        if len(seen) < self.reduction_factor or trial_id in keep_best(seen, 1.0 / self.reduction_factor):
+        self.recorded[rung][trial_id] = point
+        if self.goes_on(rung, trial_id):
             return True
         self.stopped.append(trial_id)
         return False
+
+    def goes_on(self, rung: int, trial_id: str) -> bool:
+        """The rule, once the trial's point is recorded at the rung: the first trials at a rung pass, then
+        the best 1/reduction_factor by (front, crowding) and every non-dominated one."""
+        seen = self.recorded[rung]
+        return len(seen) < self.reduction_factor or trial_id in keep_best(seen, 1.0 / self.reduction_factor)
 
     def was_stopped(self, trial_id: str) -> bool:
         return trial_id in self.stopped
 
 
-RungBoard = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(ParetoHalving)
+BOARD_OPTIONS = {"num_cpus": 0, "max_restarts": -1, "max_task_retries": -1}  # restarted with its file, calls retried
+RungBoard = ray.remote(**BOARD_OPTIONS)(ParetoHalving)

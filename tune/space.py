@@ -8,6 +8,7 @@ trial starts, not in a trial.
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Annotated, Any
 
 import optuna.distributions as od
@@ -63,7 +64,12 @@ def check_budget(cfg: RunConfig) -> None:
     points = [rule.get("choices") for rule in rules(s).values()]
     if points and all(isinstance(c, list) and len(c) == 1 for c in points):
         raise ConfigError("search.space: holds a single configuration; a search needs two or more (see kdssm schema)")
-    if s.early_stopping == "pareto_halving" and s.grace_epochs >= cfg.training.num_epochs:
+    if s.early_stopping == "moasha" and importlib.util.find_spec("syne_tune") is None:
+        raise ConfigError(
+            "search.early_stopping: moasha needs syne-tune, which is not installed "
+            "(pip install 'kdssm[moasha]'), or choose pareto_halving"
+        )
+    if s.early_stopping != "none" and s.grace_epochs >= cfg.training.num_epochs:
         raise ConfigError(
             f"search.grace_epochs: the first rung ({s.grace_epochs} epochs) is not before the end of training "
             f"(training.num_epochs {cfg.training.num_epochs}), so no student could be stopped early; lower it "

@@ -43,8 +43,22 @@ class ParetoHalvingScheduler(FIFOScheduler):
     """Tune runs trials first in, first out; the stopping is the rung board's (rungs.py). This name is
     what Tune's console shows, so it says which early stopping acts instead of "FIFOScheduler"."""
 
+    RULE = "pareto_halving"
+
     def debug_string(self) -> str:
-        return "Trials run first in, first out; dominated students stop at rungs (kdssm pareto_halving)."
+        return f"Trials run first in, first out; dominated students stop at rungs (kdssm {self.RULE})."
+
+
+class MoashaScheduler(ParetoHalvingScheduler):
+    """The console's name when syne-tune's MOASHA decides on the rung board (moasha.py)."""
+
+    RULE = "moasha"
+
+
+def scheduler(early_stopping: str) -> FIFOScheduler | None:
+    """What Tune's console names for search.early_stopping (None: Tune's own FIFO, nothing stops)."""
+    named = {"pareto_halving": ParetoHalvingScheduler, "moasha": MoashaScheduler}.get(early_stopping)
+    return named() if named else None
 
 
 class StudentSearch(OptunaSearch):

@@ -12,6 +12,7 @@ checkpoints), the Optuna study lives in sqlite beside it and the early-stopping 
 from __future__ import annotations
 
 import json
+import os
 import signal
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +37,7 @@ from kdssm.train.progress import on_terminal
 from . import pareto, shared_targets, space
 from .callbacks import MlflowTrials, ProgressLines
 from .folder import RUNGS, TUNE, prepare_folder
+from .moasha import BOARDS
 from .placement import check_trial_memory, concurrency, trial_resources, tune_storage
 from .records import HYPERVOLUME_JSON, HYPERVOLUME_PNG, experiment_name, record_when_reachable, split_datasets
 from .results import (
@@ -46,8 +48,7 @@ from .results import (
     quiet_latency,
     reference_scores,
 )
-from .rungs import RungBoard
-from .study import STUDY, ParetoHalvingScheduler, StudentSearch, StudyLinks, sampler, study_storage
+from .study import STUDY, StudentSearch, StudyLinks, sampler, scheduler, study_storage
 from .trial import SweepContext, objectives, run_trial
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -89,7 +90,7 @@ def build_tuner(
         trainable,
         tune_config=tune.TuneConfig(
             search_alg=search,
-            scheduler=ParetoHalvingScheduler() if s.early_stopping == "pareto_halving" else None,
+            scheduler=scheduler(s.early_stopping),
             num_samples=s.num_samples,
             max_concurrent_trials=parallel,
             # An in-trial student trains in its trial's own process: a new process per trial paid 5-8 s of
@@ -107,9 +108,20 @@ def build_tuner(
             callbacks=[
                 MlflowTrials(uri, experiment_name(cfg, save_dir), str(save_dir), trials_dir, datasets, links),
                 ProgressLines(s.num_samples, trials_dir),
+                *tune_logs(),
             ],
         ),
     )
+
+
+def tune_logs() -> list:
+    """Tune's own per-trial logs (result.json, progress.csv) without its TensorBoard files: with those
+    Tune's console told users to run a `tensorboard` kdssm does not install, while MLflow holds the curves.
+    TUNE_DISABLE_AUTO_CALLBACK_LOGGERS=0 in the environment brings them back."""
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    return [CSVLoggerCallback(), JsonLoggerCallback()]
 
 
 def run_sweep(
@@ -172,8 +184,10 @@ def run_sweep(
             )  # NumPy: every trial reads the object store's copy
         s = cfg.search
         board = (
-            RungBoard.remote(cfg.training.num_epochs, s.grace_epochs, s.reduction_factor, str(save_dir / RUNGS))
-            if s.early_stopping == "pareto_halving"
+            BOARDS[s.early_stopping].remote(
+                cfg.training.num_epochs, s.grace_epochs, s.reduction_factor, str(save_dir / RUNGS)
+            )
+            if s.early_stopping != "none"
             else None
         )
         reference = reference_scores(cfg, teacher, val, test) | {"checkpoint": str(ckpt)}

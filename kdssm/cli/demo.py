@@ -105,11 +105,10 @@ def explain_mlflow(sweep_dir: Path) -> None:
         f"[demo] registered {len(info['versions'])} front students as {info['registered_model']!r}, aliases "
         + ", ".join(f"{a} -> v{v}" for a, v in info["aliases"].items())
     )
-    if uri.startswith("sqlite:"):
-        print(
-            f"[demo] open the UI: .venv/bin/mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000 "
-            "and browse http://127.0.0.1:5000"
-        )
+    from kdssm_tune.records import review_lines
+
+    for line in review_lines(sweep_dir):
+        print(f"[demo] {line}")
     if "best-accuracy" in info["aliases"]:
         print(
             f"[demo] focus a scene with the best student: .venv/bin/kdssm scene --output scene.zarr, then "

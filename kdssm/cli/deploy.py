@@ -30,8 +30,9 @@ def cmd_focus(args: argparse.Namespace) -> int:
         use_gpu=args.use_gpu,
     )
     figures = focus_file(req, progress=not args.quiet)
+    unit = "columns" if figures["columns_input"] else "range bins"  # as the progress line counted them
     print(
-        f"focused {figures['columns']} range bins at {figures['columns_per_second']:,.0f} per second "
+        f"focused {figures['columns']} {unit} at {figures['columns_per_second']:,.0f} per second "
         f"({figures['precision']}, tiles of {figures['tile_length']} samples overlapping by {figures['overlap']}): "
         f"{figures['output']}, quick-look {figures['quicklook']}"
     )

@@ -27,6 +27,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     require_teacher(args)
     cfg = sweep_config(args)  # a bad value is named before Ray, torch and Lightning load
     from kdssm_tune.pareto import table
+    from kdssm_tune.records import review_lines
     from kdssm_tune.sweep import run_sweep
 
     save_dir = Path(args.save_dir or "runs/sweep")
@@ -40,6 +41,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     )
     print("\n" + table(front))
     print(f"wrote {save_dir / 'pareto.json'} and {save_dir / 'pareto.png'}")
+    for line in review_lines(save_dir):
+        print(f"review: {line}")
     return 0
 
 

@@ -42,10 +42,11 @@ class SearchConfig(Section):
         "a multi-worker one a Ray Train run) or ray_train (always Ray Train)",
     )
     max_concurrent_trials: int = Field(0, ge=0, description="students trained at once; 0: as many as the cluster holds")
-    early_stopping: Literal["pareto_halving", "none"] = Field(
+    early_stopping: Literal["pareto_halving", "moasha", "none"] = Field(
         "pareto_halving",
         description="pareto_halving: stop students that are dominated at a rung "
-        "(multi-objective successive halving); none",
+        "(multi-objective successive halving); moasha: syne-tune's MOASHA decides at the same rungs "
+        "(needs syne-tune: pip install 'kdssm[moasha]'); none",
     )
     grace_epochs: int = Field(2, ge=1, description="first rung: epochs every student gets before it can be stopped")
     reduction_factor: int = Field(2, ge=2, description="keep the best 1/reduction_factor at each rung")

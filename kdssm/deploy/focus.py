@@ -19,7 +19,7 @@ from .. import interrupts
 from ..files import input_clash
 from .engine import focus_block, focusers_for, main_output
 from .progress import Progress
-from .quicklook import QuickLook
+from .quicklook import QuickLook, panels
 from .scene_io import SceneError, SceneReader, SceneWriter, check_geometry, check_output, positional_encodings
 from .source import REGISTRY_PREFIX, load_source
 
@@ -91,13 +91,14 @@ def focus_file(req: FocusRequest, progress: bool = True) -> dict:
     p = positional_encodings(reader, geometry)
     focusers = focusers_for(model, geometry, reader.columns, req.precision, req.tile_length, req.device, req.compare)
     total = reader.range_bins
+    shown = panels(list(focusers), reader.has_truth)
     if reader.columns:
         n, length = reader.shape[:2]
-        quick = QuickLook(length, n, list(focusers))
+        quick = QuickLook(length, n, shown)
         shapes = dict.fromkeys(focusers, ((n, length, 1), "complex64"))
     else:
         azimuth = reader.shape[0]
-        quick = QuickLook(azimuth, total, list(focusers))
+        quick = QuickLook(azimuth, total, shown)
         shapes = dict.fromkeys(focusers, ((azimuth, total), "complex64"))
     batch = quick.batch_multiple(req.batch_columns)
     spans = [(s, min(s + batch, total)) for s in range(0, total, batch)]
@@ -112,16 +113,17 @@ def focus_file(req: FocusRequest, progress: bool = True) -> dict:
             else:
                 blocks = _local_blocks(reader, focusers, p, spans)
             bar = Progress(total, "columns" if reader.columns else "range bins", progress)
-            figures = _stream(blocks, writer, quick, focusers, bar, stops, reader.columns)
+            figures = _stream(blocks, writer, quick, focusers, bar, stops, reader)
             figures = {"model": req.model, "precision": req.precision, "columns": int(total), **figures}
+            figures["columns_input"] = bool(reader.columns)  # a stack of columns, not a scene of range bins
             _put_fields(writer, reader, geometry, p, figures)
             stops.check()
             writer.commit()
         except BaseException:
             writer.abort()
             raise
-    title = f"{Path(req.model).name if not req.model.startswith('models:/') else req.model} on {reader.path.name}"
-    quick.save(png, f"{title}: |y| in dB ({req.precision})")
+    model = req.model if req.model.startswith(REGISTRY_PREFIX) else Path(req.model).name
+    quick.save(png, f"{model} on {reader.path.name} ({req.precision})", f"model ({model})")
     return {**figures, "output": str(out), "quicklook": str(png)}
 
 
@@ -152,21 +154,24 @@ def check_room(reader: SceneReader, focusers: dict, shapes: dict, batch: int, ou
 
 
 def _stream(
-    blocks, writer: SceneWriter, quick: QuickLook, focusers: dict, bar: Progress, stops: StopRequests, columns: bool
+    blocks, writer: SceneWriter, quick: QuickLook, focusers: dict, bar: Progress, stops: StopRequests, reader
 ) -> dict:
-    """Write every focused block and add it to the quick-look; the run's timing figures."""
+    """Write every focused block and add it (and the truth, and model - filter) to the quick-look; the run's
+    timing figures."""
+    columns = reader.columns
     started, done = time.perf_counter(), 0
     busy = dict.fromkeys(focusers, 0.0)
+    main = main_output(columns)
     for start, stop, arrays, seconds in blocks:
         for name in busy:
             busy[name] += seconds[name]
         for name, values in arrays.items():
             writer.write(name, start, stop, values)
-            quick.add(name, start, values[..., 0] if columns else values)
+        lines = {name: values[..., 0] if columns else values for name, values in arrays.items()}  # (n, A) complex
+        quick.add_lines(start, lines, main, reader.truth(start, stop) if reader.has_truth else None)
         done += stop - start
         bar.update(done)
         stops.check()
-    main = main_output(columns)
     lines = focusers[main]
     figures = {
         "tile_length": int(lines.tile_length),

@@ -129,6 +129,21 @@ class SceneReader:
             raise SceneError(f"{self.path}: slant_range_m holds NaN or Inf")
         return values
 
+    @property
+    def has_truth(self) -> bool:
+        """The input carries the noise-free focused image (a simulated scene's `truth`, columns' `y`)."""
+        if self.columns:  # y (N, L, 1) beside x (N, L, 2)
+            y = self._store.get("y")
+            return y is not None and len(y.shape) == 3 and tuple(y.shape[:2]) == self.shape[:2]
+        truth = self._store.get("truth")  # (A, R) beside raw
+        return truth is not None and tuple(truth.shape) == self.shape
+
+    def truth(self, start: int, stop: int) -> np.ndarray:
+        """The truth of range bins [start, stop) as lines (n, A) complex64."""
+        if self.columns:
+            return np.asarray(self._store["y"][start:stop, :, 0], dtype=np.complex64)
+        return np.ascontiguousarray(self._store["truth"][:, start:stop].T, dtype=np.complex64)
+
     def read(self, start: int, stop: int) -> np.ndarray:
         """Range bins [start, stop) as lines (n, A) complex64 (columns: x (n, L, 2) complex64), checked finite."""
         block = self.data[start:stop] if self.columns else self.data[:, start:stop].T

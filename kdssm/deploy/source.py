@@ -40,9 +40,11 @@ def _download(uri: str, tracking_uri: str | None, cache_dir: str | None) -> Path
 
     check_tracking_uri("--tracking_uri", tracking_uri)
     try:
-        return download_checkpoint(uri, tracking_uri, cache_dir or _temporary_folder())
+        path, version = download_checkpoint(uri, tracking_uri, cache_dir or _temporary_folder())
     except TrackingError as err:
         raise SourceError(str(err)) from None
+    print(f"{uri}: {version}", flush=True)  # which model an alias meant today
+    return path
 
 
 def _temporary_folder() -> str:

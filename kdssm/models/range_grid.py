@@ -82,6 +82,7 @@ class ApertureGrid:
         self._count = torch.tensor(np.diff([*first, len(p)]), dtype=torch.long)
         self._low = torch.tensor(lows, dtype=torch.float64)
         self._high = torch.tensor(highs, dtype=torch.float64)
+        self.buckets = len(first)  # a Python int: a traced export keeps it as the constant it is
 
     def __len__(self) -> int:
         return len(self.p)
@@ -89,7 +90,7 @@ class ApertureGrid:
     def bucket(self, p: torch.Tensor) -> torch.Tensor:
         """Na bucket of each column, (B,) int64, with the data card's rounding (as metrics.valid_mask)."""
         na = self.geometry.aperture_samples(self.geometry.slant_range(p.double().clamp(0.0, 1.0)))  # (B,)
-        return ((na - self.na_min) // 2).clamp(0, len(self._first) - 1)
+        return ((na - self.na_min) // 2).clamp(0, self.buckets - 1)
 
     def locate(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """p (B,) -> indices (B, 2) int64 and weights (B, 2) float32, both points in p's own bucket."""

@@ -4,7 +4,7 @@ pyfunc model of a checkpoint, and the tracker that writes through MLflow's clien
 from .pyfunc import StudentModel, signature, to_pyfunc_input
 from .tracker import SweepTracker, end_sweep_run, is_outage
 from .uri import TrackingError, check_reachable, provenance, resolve_uri
-from .values import dataset_record, flat, scalar_metrics
+from .values import dataset_record, flat, scalar_metrics, tag_value
 
 __all__ = [
     "StudentModel",
@@ -19,5 +19,6 @@ __all__ = [
     "resolve_uri",
     "scalar_metrics",
     "signature",
+    "tag_value",
     "to_pyfunc_input",
 ]

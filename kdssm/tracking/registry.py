@@ -11,9 +11,10 @@ from .tracker import quiet_mlflow
 from .uri import TrackingError, check_reachable, redact
 
 
-def download_checkpoint(uri: str, tracking_uri: str, folder: str) -> Path:
-    """The model.ckpt of the registered version `uri` names, downloaded into folder; TrackingError (one
-    line naming the URI) for an unreachable server, an unknown name, alias or version, a missing file."""
+def download_checkpoint(uri: str, tracking_uri: str, folder: str) -> tuple[Path, str]:
+    """(the model.ckpt of the registered version `uri` names, downloaded into folder; "version N of <name>");
+    TrackingError (one line naming the URI) for an unreachable server, an unknown name, alias or version,
+    a missing file."""
     try:
         check_reachable(tracking_uri, existing=True, key="--tracking_uri")
     except TrackingError as err:
@@ -48,4 +49,4 @@ def download_checkpoint(uri: str, tracking_uri: str, folder: str) -> Path:
         )
     except (MlflowException, OSError) as err:
         raise TrackingError(f"{uri}: version {version.version} has no model.ckpt ({type(err).__name__})") from None
-    return Path(local)
+    return Path(local), f"version {version.version} of {name}"

@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 
 from .pyfunc import save_pyfunc
 from .uri import check_reachable, provenance
-from .values import flat, scalar_metrics
+from .values import scalar_metrics, tag_value
 
 ROLE, SWEEP_DIR, TRIAL_ID = "kdssm.role", "kdssm.sweep_dir", "kdssm.trial_id"
 PARENT = "mlflow.parentRunId"
@@ -90,18 +90,22 @@ class SweepTracker:
             f"tags.`{ROLE}` = 'sweep' and tags.`{SWEEP_DIR}` = '{self.sweep_dir}'",
         )
 
-    def _find_or_create(self, name: str, tags: dict, query: str) -> str:
+    def _find_or_create(self, name: str, tags: dict, query: str, start_time: int | None = None) -> str:
         runs = self.client.search_runs([self.experiment_id], query, max_results=1, order_by=["start_time ASC"])
         if runs:
             return runs[0].info.run_id
-        return self.client.create_run(self.experiment_id, run_name=name, tags={**provenance(), **tags}).info.run_id
+        tags = {**provenance(), **tags}
+        return self.client.create_run(self.experiment_id, start_time, tags, run_name=name).info.run_id
 
-    def _child(self, name: str, role: str, extra: dict | None = None) -> str:
+    def _child(self, name: str, role: str, extra: dict | None = None, start_time: int | None = None) -> str:
         tags = {ROLE: role, PARENT: self.parent_id, **(extra or {})}
         query = f"tags.`{PARENT}` = '{self.parent_id}' and tags.`{ROLE}` = '{role}'"
         if extra:
             query += "".join(f" and tags.`{k}` = '{v}'" for k, v in extra.items())
-        return self._find_or_create(name, tags, query)
+        return self._find_or_create(name, tags, query, start_time)
+
+    def rename(self, run_id: str, name: str) -> None:
+        self.client.set_tag(run_id, "mlflow.runName", name)
 
     def log_params(self, run_id: str, params: dict) -> None:
         logged = self.client.get_run(run_id).data.params
@@ -150,24 +154,47 @@ class SweepTracker:
             if Path(path).is_file():
                 self.client.log_artifact(run_id, str(path), folder)
 
-    def teacher(self, teacher_dir: Path, summary: dict, config: dict) -> str:
-        run_id = self._child("teacher", "teacher")
-        self.log_params(run_id, flat("", config))
-        self.log_new_metrics(run_id, scalar_metrics({k: v for k, v in summary.items() if k != "model"}))
-        self.log_files(run_id, [teacher_dir / "summary.json", teacher_dir / "config.yaml", teacher_dir / "model.ckpt"])
-        self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED))
+    def teacher(
+        self,
+        name: str,
+        params: dict,
+        metrics: dict[str, float],
+        curves: list[tuple[int, dict[str, float]]],
+        datasets: list[dict],
+        files: list[Path],
+        times: tuple[int | None, int | None] = (None, None),
+    ) -> str:
+        """The teacher's run: its config, figures, per-epoch curves (epoch, figures), the columns it was
+        trained on and its files; times: (start, end) of its training in ms, shown as the run's duration."""
+        start, end = times
+        run_id = self._child(name, "teacher", start_time=start)
+        if self.client.get_run(run_id).info.status == "FINISHED":  # recorded by an earlier run of the sweep
+            return run_id
+        self.log_params(run_id, params)
+        if curves and self.last_step(run_id, next(iter(curves[0][1]))) == 0:  # a retried record draws them once
+            for step, figures in curves:
+                self.log_metrics(run_id, figures, step=step)
+        self.log_new_metrics(run_id, metrics)
+        self.log_datasets(run_id, datasets)
+        self.log_files(run_id, files)
+        self.client.set_terminated(run_id, RunStatus.to_string(RunStatus.FINISHED), end_time=end)
         return run_id
 
-    def trial(self, trial_id: str, params: dict) -> str:
-        run_id = self._child(trial_id, "trial", {TRIAL_ID: trial_id})
+    def trial(self, trial_id: str, params: dict, name: str | None = None) -> str:
+        run_id = self._child(name or trial_id, "trial", {TRIAL_ID: trial_id})
         self.log_params(run_id, params)
         return run_id
 
-    def finish_trial(self, run_id: str, trial_dir: Path, summary: dict | None, stopped: bool) -> None:
+    def finish_trial(
+        self, run_id: str, trial_dir: Path, metrics: dict | None, stopped: bool, name: str | None = None
+    ) -> None:
+        """metrics: the run's summary figures (None: the trial failed); name: what the run is (role and shape)."""
         if self.client.get_run(run_id).info.status == "FINISHED":  # reported again by a resumed sweep
             return
-        if summary is not None:
-            self.log_new_metrics(run_id, scalar_metrics({k: v for k, v in summary.items() if k != "model"}))
+        if name:
+            self.rename(run_id, name)
+        if metrics is not None:
+            self.log_new_metrics(run_id, metrics)
             self.log_files(
                 run_id,
                 [
@@ -178,7 +205,7 @@ class SweepTracker:
                 ],
             )
         self.client.set_tag(run_id, "kdssm.stopped_early", str(stopped).lower())
-        status = RunStatus.FINISHED if summary else RunStatus.FAILED
+        status = RunStatus.FINISHED if metrics is not None else RunStatus.FAILED
         self.client.set_terminated(run_id, RunStatus.to_string(status))
 
     def finish_sweep(self, params: dict, metrics: dict[str, float], files: list[Path]) -> None:
@@ -188,9 +215,10 @@ class SweepTracker:
         self.client.set_terminated(self.parent_id, RunStatus.to_string(RunStatus.FINISHED))
 
     def log_model(self, run_id: str, checkpoint: Path, metrics: dict, artifact: str = "student") -> str:
-        """Log the checkpoint as a pyfunc model of its run (MLflow's Model column), its metrics on the logged
-        model as model.<name> (where MLflow's UI sorts them); returns the model URI. A model already logged
-        from this run under this name is reused (a resumed sweep logs nothing twice)."""
+        """Log the checkpoint as a pyfunc model of its run (MLflow's Model column) named `artifact`, with
+        metrics (the run's own summary figures, so the run gains no metric) on the logged model, where MLflow's
+        UI sorts models; returns the model URI. A model already logged from this run under this name is
+        reused (a resumed sweep logs nothing twice)."""
         for logged in self.client.search_logged_models(
             [self.experiment_id], filter_string=f"source_run_id = '{run_id}' AND name = '{artifact}'"
         ):
@@ -213,16 +241,20 @@ class SweepTracker:
             self.client.log_model_artifacts(logged.model_id, str(Path(tmp) / "model"))
         self.client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
         now = int(time.time() * 1000)
-        for key, value in scalar_metrics(metrics, "model.").items():  # prefixed: the run's own curves stay as they are
+        for key, value in scalar_metrics(metrics).items():
             self.client.log_metric(run_id, key, value, timestamp=now, step=0, model_id=logged.model_id)
         return f"models:/{logged.model_id}"
 
-    def register(self, name: str, run_id: str, checkpoint: Path, metrics: dict, artifact: str = "student") -> str:
-        """Log the model (log_model) and register it; returns the version. A version already registered
-        from this run is reused (a resumed sweep registers nothing twice)."""
+    def register(
+        self, name: str, run_id: str, checkpoint: Path, metrics: dict, tags: dict, artifact: str = "student"
+    ) -> str:
+        """Log the model (log_model, with the run's metrics) and register it with tags (numbers at 4
+        significant digits); the logged model names its version. Returns the version; a version already
+        registered from this run is reused (a resumed sweep registers nothing twice)."""
         for version in self.client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'"):
             return version.version
         from mlflow.exceptions import MlflowException
+        from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 
         source = self.log_model(run_id, checkpoint, metrics, artifact)
         try:
@@ -236,8 +268,12 @@ class SweepTracker:
         version = self.client.create_model_version(
             name, logged.artifact_location, run_id=run_id, model_id=logged.model_id
         ).version
-        for key, value in metrics.items():
-            self.client.set_model_version_tag(name, version, key, json.dumps(value))
+        for key, value in tags.items():
+            self.client.set_model_version_tag(name, version, key, tag_value(value))
+        # what MLflow's own registration sets: the logged model's "Registered models" column names the version
+        self.client.set_logged_model_tags(
+            logged.model_id, {MLFLOW_MODEL_VERSIONS: json.dumps([{"name": name, "version": version}])}
+        )
         return version
 
     def alias(self, name: str, alias: str, version: str) -> None:

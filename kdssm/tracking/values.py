@@ -27,9 +27,18 @@ def scalar_metrics(summary: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
-def dataset_record(name: str, digest: str, source: dict | str, columns: int, length: int, labelled: bool) -> dict:
+def tag_value(value) -> str:
+    """A tag as a reviewer reads it: numbers at 4 significant digits, anything else as JSON."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value)
+
+
+def dataset_record(
+    name: str, digest: str, source: dict | str, columns: int, length: int | None, labelled: bool
+) -> dict:
     """What MLflow's Dataset column shows of a split: a plain dict (picklable into Tune callbacks).
-    source: the simulator's settings (a dict) or the .npz file's path."""
+    source: the simulator's settings (a dict) or the .npz file's path; length None: not known here."""
     local = isinstance(source, str)
     return {
         "name": name,

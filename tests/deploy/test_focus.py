@@ -195,7 +195,9 @@ def test_registry_alias_resolves_and_unknown_alias_is_one_line(files, tmp_path, 
         == 0
     )
     assert np.load(out)["y_hat"].shape == (20, 256, 1)
-    capsys.readouterr()
+    out_lines = capsys.readouterr().out
+    assert f"models:/students@best-accuracy: version {version.version} of students" in out_lines
+    assert "focused 20 columns" in out_lines  # one word for what was focused, as its progress said
     assert (
         _focus(
             "models:/students@nope",
@@ -268,3 +270,40 @@ def test_simulated_scene_round_trip(files, tmp_path):
     out = tmp_path / "focused.npz"
     assert _focus(files["linear"], "--input", scene, "--output", out) == 0
     assert _nmse_db(np.load(out)["focused"], group["truth"][...]) < -12  # the matched filter's level on whole lines
+
+
+def test_quicklook_shows_truth_focusers_and_their_errors(files, tmp_path, monkeypatch):
+    """A scene carrying its truth: truth | model | matched filter | model - truth | filter - truth, one dB
+    scale; the error panels are dark where the model matches the truth, unlike the focused panels."""
+    from kdssm.deploy.quicklook import QuickLook, panels
+
+    assert panels(["focused", "matched_filter"], truth=True) == [
+        "truth",
+        "focused",
+        "matched_filter",
+        "model_error",
+        "filter_error",
+    ]
+    assert panels(["focused", "matched_filter"], truth=False) == ["focused", "matched_filter", "difference"]
+    assert panels(["focused"], truth=True) == ["truth", "focused", "model_error"]
+    scene = simulate_scene(MINI, 700, 48, seed=4)
+    source = tmp_path / "scene.npz"
+    np.savez(source, raw=scene["raw"], truth=scene["truth"], slant_range_m=scene["slant_range_m"], preset="mini")
+    seen = {}
+    save = QuickLook.save
+
+    def keep(self, path, title, model_title):  # the panels as drawn, kept for the assertions below
+        seen.update(self.images)
+        return save(self, path, title, model_title)
+
+    monkeypatch.setattr(QuickLook, "save", keep)
+    assert (
+        _focus(files["linear"], "--input", source, "--output", tmp_path / "f.npz", "--compare", "matched_filter") == 0
+    )
+    assert list(seen) == ["truth", "focused", "matched_filter", "model_error", "filter_error"]
+    assert np.allclose(seen["truth"], np.abs(scene["truth"]), rtol=1e-5)  # one pixel per sample at this size
+    top = seen["truth"].max()
+    for error in ("model_error", "filter_error"):  # the errors lie far below the image they come from
+        assert np.median(seen[error]) < 0.2 * np.median(seen["focused"]) and seen[error].max() < top
+    png = tmp_path / "f.png"
+    assert png.stat().st_size > 10_000

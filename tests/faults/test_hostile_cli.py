@@ -4,6 +4,7 @@ traceback, no secret), and leave every file as it was (nothing written, nothing 
 
 import os
 import shlex
+import sys
 
 import pytest
 import torch
@@ -228,6 +229,22 @@ def test_hostile_invocation_gets_one_line_and_changes_nothing(
     assert expected in lines[0], lines[0]
     assert "s3cr3t" not in err
     assert snapshot(work) == before and folders(work) == dirs  # nothing written, nothing changed
+
+
+def test_moasha_without_syne_tune_is_named_before_anything_is_written(work, capsys, monkeypatch):
+    """syne-tune is optional (kdssm[moasha]); here it is installed, so it is made unimportable."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setitem(sys.modules, "syne_tune", None)  # what `import syne_tune` finds when it is absent
+    run = work / "run-of-this-case"
+    before, dirs = snapshot(work), folders(work)
+    capsys.readouterr()
+    config, teacher = ROOT / "configs" / "demo" / "sweep.yaml", work / "teacher"
+    line = f"sweep --config {config} --teacher_checkpoint {teacher} --set search.early_stopping=moasha --save_dir {run}"
+    code = cli(line.split())
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, lines
+    assert "search.early_stopping: moasha needs syne-tune" in lines[0] and "kdssm[moasha]" in lines[0]
+    assert snapshot(work) == before and folders(work) == dirs
 
 
 def test_the_table_covers_every_subcommand():

@@ -4,7 +4,9 @@ the board survives a resume and a dead actor."""
 import pytest
 
 from kdssm_tune.early_stop import ask
+from kdssm_tune.moasha import BOARDS, Moasha
 from kdssm_tune.rungs import ParetoHalving, RungBoard, keep_best
+from kdssm_tune.study import scheduler
 
 
 def test_rungs():
@@ -77,3 +79,49 @@ def test_the_board_loads_neither_torch_nor_lightning():
     assert (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
     )
+
+
+def test_moasha_decides_with_syne_tunes_own_scheduler():
+    """The moasha board asks syne-tune's MOASHA at the same rungs; its verdicts are syne-tune's."""
+    from syne_tune.backend.trial_status import Trial
+    from syne_tune.optimizer.schedulers.multiobjective.moasha import MOASHA
+
+    board = Moasha(max_epochs=8, grace_epochs=2, reduction_factor=2)
+    assert board.rungs == [2, 4] and board.RULE == "moasha"
+    reference = MOASHA({}, metrics=["q", "p"], time_attr="epoch", max_t=8, grace_period=2, reduction_factor=2)
+    points = [(f"t{k}", ((-(k * 37 % 11) / 11), float(k * 53 % 17))) for k in range(12)]
+    for trial_id, point in points:
+        trial = Trial(trial_id=trial_id, config={}, creation_time=None)
+        reference.on_trial_add(trial)
+        expected = reference.on_trial_result(trial, {"epoch": 2, "q": point[0], "p": point[1]}) == "CONTINUE"
+        assert board.decide(trial_id, 2, point) == expected, trial_id
+        assert board.decide(trial_id, 3, point) == expected  # no new rung: the same verdict
+    assert board.stopped == [t for t, _ in points if board.was_stopped(t)] and board.stopped
+
+
+def test_moasha_board_is_kept_and_replayed(tmp_path):
+    """A resumed sweep's MOASHA judges against the points seen before it, as one that never stopped."""
+    path = tmp_path / "rungs.json"
+    points = [(f"t{k}", (-(k * 37 % 11) / 11, float(k * 53 % 17))) for k in range(12)]
+    straight = Moasha(max_epochs=8, grace_epochs=2, reduction_factor=2)
+    kept = Moasha(max_epochs=8, grace_epochs=2, reduction_factor=2, path=str(path))
+    for trial_id, point in points[:8]:
+        assert kept.decide(trial_id, 2, point) == straight.decide(trial_id, 2, point)
+    again = Moasha(max_epochs=8, grace_epochs=2, reduction_factor=2, path=str(path))  # resumed
+    for trial_id, point in points[8:]:
+        assert again.decide(trial_id, 2, point) == straight.decide(trial_id, 2, point), trial_id
+    assert again.stopped == straight.stopped
+    with pytest.raises(ValueError, match="kept by early stopping moasha"):
+        ParetoHalving(max_epochs=8, grace_epochs=2, reduction_factor=2, path=str(path))
+
+
+def test_the_scheduler_tune_shows_names_the_rule():
+    assert scheduler("none") is None
+    assert "moasha" in scheduler("moasha").debug_string()
+    assert "pareto_halving" in scheduler("pareto_halving").debug_string()
+
+
+def test_the_moasha_board_runs_as_an_actor(ray_local, tmp_path):
+    board = BOARDS["moasha"].remote(8, 2, 2, str(tmp_path / "rungs.json"))
+    assert ray_local.get(board.decide.remote("a", 2, (-0.9, 10.0)))
+    assert '"rule": "moasha"' in (tmp_path / "rungs.json").read_text()

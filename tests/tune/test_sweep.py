@@ -15,7 +15,7 @@ from kdssm.config import RunConfig
 from kdssm.data.datasets import load_split
 from kdssm.deploy.source import checkpoint_path
 from kdssm.tracking import to_pyfunc_input
-from kdssm_tune import pareto
+from kdssm_tune import pareto, run_view
 from kdssm_tune.sweep import run_sweep
 
 from ..helpers import local_ray
@@ -128,6 +128,7 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
         roles.setdefault(run.data.tags.get("kdssm.role"), []).append(run)
     (parent,) = roles["sweep"]
     assert parent.info.status == "FINISHED"
+    assert parent.info.run_name == f"sweep · 4 students, {len(front['front'])} on the front"
     for run in runs:  # provenance on every run: Source column, user, version
         assert run.data.tags["mlflow.source.name"].startswith("kdssm") and run.data.tags["kdssm.version"]
         assert run.data.tags["mlflow.user"]
@@ -138,8 +139,9 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
     assert [m.step for m in curve] == [1, 2, 3, 4]  # one step per finished student, drawn by the UI
     assert [m.value for m in curve] == sorted(m.value for m in curve)  # a front only grows
     assert curve[-1].value == pytest.approx(front["hypervolume"])
-    for key in ("accuracy", "nmse_db", "nmse_valid_db", "latency_ms_per_column"):
+    for key in ("accuracy", "nmse_db", "nmse_valid_db", "latency_ms_per_column"):  # once, on the parent
         assert parent.data.metrics[f"matched_filter.{key}"] == pytest.approx(front["baseline"][key])
+        assert parent.data.metrics[f"teacher.{key}"] == pytest.approx(front["teacher"][key])
     assert parent.data.metrics["front_beating_matched_filter"] == sum(e["beats_baseline"] for e in front["front"])
     parent_files = {f.path for f in client.list_artifacts(parent.info.run_id)}
     assert {
@@ -160,6 +162,18 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
     assert contexts == {"training", "validation", "test", "unlabelled"}  # the Dataset column fills
     finished = [r for r in roles["trial"] if r.info.status == "FINISHED"]
     assert finished and all("accuracy" in r.data.metrics for r in finished)
+    for run in finished:  # a handful of the student's own figures; the teacher's and filter's are the parent's
+        assert len(run.data.metrics) <= run_view.MAX_RUN_METRICS, sorted(run.data.metrics)
+        assert not any(k.startswith(("teacher.", "matched_filter.", "model.")) for k in run.data.metrics)
+        summary = json.loads((save_dir / "trials" / run.data.tags["kdssm.trial_id"] / "summary.json").read_text())
+        m = summary["model"]
+        gate = f" gate {m['gate_width']}" if m["use_selectivity"] else ""
+        shape = f"{m['model_dim']}/{m['state_dim']}/{m['num_layers']}{gate}"
+        assert run.info.run_name == f"student {shape} · {summary['params']:,} p"
+    (teacher_run,) = roles["teacher"]  # named, with the columns it was trained on (an untrained teacher
+    # here: no curves; test_run_view.py records a trained one)
+    assert teacher_run.info.run_name.startswith("teacher ") and teacher_run.info.run_name.endswith(" p")
+    assert {d.tags[0].value for d in teacher_run.inputs.dataset_inputs} == {"training", "validation"}
     one = finished[0]
     history = client.get_metric_history(one.info.run_id, "val_nmse_db")
     assert [m.step for m in history] == list(range(1, len(history) + 1)) and len(history) >= 1
@@ -185,19 +199,23 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
     )  # (N, L, 1) complex64
     logged = client.get_run(best.run_id).data.metrics["accuracy"]
     assert metrics.accuracy(y_hat, test.y) == pytest.approx(logged, abs=1e-5)
-    assert float(json.loads(best.tags["accuracy"])) == pytest.approx(logged, abs=1e-9)
+    assert best.tags["accuracy"] == f"{logged:.4g}"  # tags at 4 significant digits
     # one latency per model: the run's latest figure, the version's tag and pareto.json say the same
     best_run = client.get_run(best.run_id)
     entry = next(e for e in front["front"] if e["trial_id"] == best_run.data.tags["kdssm.trial_id"])
     run_latency = best_run.data.metrics["latency_vs_filter"]
     assert run_latency == pytest.approx(entry["metrics"]["latency_vs_filter"], rel=1e-9)
-    assert float(json.loads(best.tags["latency_vs_filter"])) == pytest.approx(run_latency, rel=1e-9)
+    assert best.tags["latency_vs_filter"] == f"{run_latency:.4g}"
     assert best_run.data.metrics["macs_per_column"] == entry["metrics"]["macs_per_column"]
     assert type(model.unwrap_python_model().model).__name__ == "SarSSM"
     assert model.metadata.get_input_schema().inputs[0].shape == (-1, -1, 4)  # any number and length of columns
     (logged,) = client.search_logged_models([exp.experiment_id], filter_string=f"source_run_id = '{best.run_id}'")
     model_metrics = {m.key for m in logged.metrics}  # the UI sorts the versions by them
-    assert {"model.accuracy", "model.val_accuracy", "model.params"} <= model_metrics
+    assert {"accuracy", "validation.accuracy", "params"} <= model_metrics
+    shape = best_run.info.run_name.removeprefix("student ").split(" · ")[0]  # "8/32/3 gate 4"
+    params = int(best_run.data.metrics["params"])
+    assert logged.name == f"student-{shape.replace('/', '-').replace(' gate ', '-gate')}-{params}p"
+    assert json.loads(logged.tags["mlflow.modelVersions"]) == [{"name": name, "version": best.version}]
     for run in roles["trial"]:  # every student, on the front or not, has its logged model (the Model column)
         if run.info.status == "FINISHED":
             assert client.search_logged_models(
@@ -205,6 +223,21 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
             )
     teacher = client.search_model_versions("name = 'smoke-teacher'")
     assert len(teacher) == 1 and teacher[0].run_id == roles["teacher"][0].info.run_id
+
+
+@pytest.mark.slow
+def test_the_sweep_says_how_to_open_its_records(sweep):
+    """The runs view by name (MLflow 3's UI opens GenAI pages otherwise) and the study's dashboard."""
+    from kdssm_tune.records import review_lines
+
+    save_dir, _, _, uri = sweep
+    info = json.loads((save_dir / "mlflow.json").read_text())
+    experiment = MlflowClient(uri).get_experiment_by_name("smoke")
+    assert info["experiment_id"] == experiment.experiment_id and info["tracking_uri"] == uri
+    mlflow_line, study_line = review_lines(save_dir)
+    view = f"{uri}/#/experiments/{experiment.experiment_id}/runs?workflowType=machine_learning&searchFilter="
+    assert mlflow_line.startswith(f"MLflow: {view}tags.%60kdssm.role%60%20%21%3D%20%27sweep%27&orderByKey=")
+    assert f"optuna-dashboard sqlite:///{(save_dir / 'optuna.db').resolve()}" in study_line
 
 
 @pytest.mark.slow
@@ -240,16 +273,24 @@ def test_pareto_command_on_a_running_sweep_shows_the_front_so_far(sweep, tmp_pat
 def test_zz_rerun_of_a_finished_sweep_logs_nothing_twice(sweep, teacher_run):
     """Runs last (it re-runs the sweep): the same command on the finished folder adds no metric twice."""
     save_dir, front, cfg, uri = sweep
-    again = run_sweep(cfg, teacher_run, save_dir, progress=False)
-    assert [e["trial_id"] for e in again["front"]] == [e["trial_id"] for e in front["front"]]
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("smoke")
+
+    def histories() -> dict:
+        """Every run's history of its final figures (a logged model's own copy of a run figure included)."""
+        out = {}
+        for run in client.search_runs([exp.experiment_id], max_results=100):
+            for key in ("accuracy", "hypervolume", "params"):
+                out[run.info.run_id, key] = len(client.get_metric_history(run.info.run_id, key))
+        return out
+
+    before = histories()
+    again = run_sweep(cfg, teacher_run, save_dir, progress=False)
+    assert [e["trial_id"] for e in again["front"]] == [e["trial_id"] for e in front["front"]]
     runs = client.search_runs([exp.experiment_id], max_results=100)
     assert len(runs) == 6  # parent, teacher, 4 trials: none created again
+    assert histories() == before  # nothing logged twice
     for run in runs:
-        for key in ("accuracy", "hypervolume"):
-            if key in run.data.metrics:
-                assert len(client.get_metric_history(run.info.run_id, key)) == 1, (run.info.run_name, key)
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "val_nmse_db")]
         assert len(steps) == len(set(steps))
     assert len(client.search_model_versions("name = 'smoke-students'")) == len(front["front"])
