@@ -18,6 +18,7 @@ from kdssm import tracking
 from kdssm.config import RunConfig
 from kdssm.distill import teacher_cache
 from kdssm.report import first_line
+from kdssm.tracking.uri import redact
 from kdssm.train import rundir
 
 from . import pareto, run_view
@@ -253,7 +254,7 @@ def review_lines(save_dir: Path) -> list[str]:
     if not path.is_file():
         return []
     info = json.loads(path.read_text())
-    uri, view = info["tracking_uri"], info["runs_view"]
+    uri, view = redact(info["tracking_uri"]), info["runs_view"]  # never a password on the console
     if uri.startswith(("http://", "https://")):
         mlflow = f"MLflow: {uri.rstrip('/')}/{view}"
     else:

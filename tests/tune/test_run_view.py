@@ -109,3 +109,15 @@ def test_a_trained_teachers_run_carries_its_training(tmp_path):
     assert abs(seconds - summary["training"]["train_seconds"]) < 1.0  # its training, not the recording
     assert got.data.metrics["accuracy"] == 0.5 and got.data.metrics["params"] == summary["params"]
     assert len(got.data.metrics) <= run_view.MAX_RUN_METRICS + len(run_view.TEACHER_CURVES)
+
+
+def test_review_lines_never_print_a_password(tmp_path):
+    from kdssm_tune.records import RUNS_VIEW, review_lines
+
+    assert review_lines(tmp_path) == []  # no records: nothing to open
+    view = RUNS_VIEW.format(id="7")
+    (tmp_path / "mlflow.json").write_text(
+        json.dumps({"tracking_uri": "http://u:s3cr3t@mlflow.lab:5000", "runs_view": view})
+    )
+    (line,) = review_lines(tmp_path)  # no optuna.db here: no dashboard line
+    assert line == f"MLflow: http://***@mlflow.lab:5000/{view}" and "s3cr3t" not in line
