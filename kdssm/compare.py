@@ -12,7 +12,8 @@ from .checkpoint import load_model, read_checkpoint
 from .config import ModelConfig, RunConfig, size_label
 from .data import matched_filter
 from .data.datasets import data_columns, load_split
-from .evaluate import evaluate_matched_filter, evaluate_model, latency_ms_per_column, predict
+from .evaluate import evaluate_matched_filter, evaluate_model, latency_vs_filter, predict
+from .files import MODEL_FILE
 from .inference import as_focuser
 from .memory import peak_memory_mb
 from .models import count_params
@@ -55,9 +56,9 @@ def describe(name: str, run: Path, model: torch.nn.Module, x: torch.Tensor, y: t
         "num_layers": cfg.num_layers,
         "selectivity": cfg.use_selectivity,
         **scores,
-        "latency_ms_b1": latency_ms_per_column(as_focuser(model), x, batch=1),
+        "latency_ms_b1": latency_vs_filter(as_focuser(model), x, preset, batch=1)["latency_ms_per_column"],
         "latency_ms_b32": scores["latency_ms_per_column"],
-        "peak_mem_mb": peak_memory_mb(x.shape[1], checkpoint=str(run / "model.ckpt")),
+        "peak_mem_mb": peak_memory_mb(x.shape[1], checkpoint=str(run / MODEL_FILE)),
     }
 
 
@@ -76,7 +77,7 @@ def describe_matched_filter(x: torch.Tensor, y: torch.Tensor, preset) -> dict:
         "num_layers": None,
         "selectivity": False,
         **scores,
-        "latency_ms_b1": latency_ms_per_column(focus, x, batch=1),
+        "latency_ms_b1": latency_vs_filter(focus, x, preset, batch=1)["latency_ms_per_column"],
         "latency_ms_b32": scores["latency_ms_per_column"],
         "peak_mem_mb": None,
     }

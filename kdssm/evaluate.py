@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from collections.abc import Callable
 
@@ -25,19 +24,6 @@ def predict(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 64) -> to
     net = as_focuser(model)
     device = next(net.parameters()).device
     return torch.cat([net(x[i : i + batch_size].to(device)).cpu() for i in range(0, x.shape[0], batch_size)])
-
-
-def latency_ms_per_column(focus: Focuser, x: torch.Tensor, batch: int = 32, repeats: int = 5) -> float:
-    """Median wall time of one call on `batch` columns, divided by the batch (after one warm-up)."""
-    xb = x[:batch]
-    with torch.no_grad():
-        focus(xb)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            focus(xb)
-            times.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(times) / xb.shape[0]
 
 
 def latency_vs_filter(focus: Focuser, x: torch.Tensor, preset: str, batch: int = 32, repeats: int = 7) -> dict:

@@ -19,6 +19,7 @@ from kdssm.evaluate import (
     split_scores,
     validation_scores,
 )
+from kdssm.files import MODEL_FILE
 from kdssm.inference import as_focuser
 from kdssm.train import rundir
 
@@ -62,7 +63,7 @@ def finished_trials(cfg: RunConfig, save_dir: Path) -> list[dict]:
                 "trial_id": folder.name,
                 "config": summary["model"] | sampled,
                 "metrics": trial_metrics(summary),
-                "checkpoint": str(folder / "model.ckpt"),
+                "checkpoint": str(folder / MODEL_FILE),
                 "summary": summary,
             }
         )

@@ -3,6 +3,7 @@ tells Optuna which trials were stopped early."""
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -104,9 +105,13 @@ class StudentSearch(OptunaSearch):
         return None
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        """A trial whose Optuna trial already finished (it ended after the searcher's state was last saved,
+        then the sweep was killed and resumed) is told nothing again: Optuna refuses to update it, and
+        Ray's own tell logs and goes on the same way."""
         trial = self._ot_trials.get(trial_id)
         if trial is not None and trial_id in self.links.runs and trial_id not in self._completed_trials:
-            trial.set_user_attr("mlflow_run_id", self.links.runs[trial_id])
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                trial.set_user_attr("mlflow_run_id", self.links.runs[trial_id])
         if (
             result
             and result.get("stopped_early")
@@ -114,8 +119,9 @@ class StudentSearch(OptunaSearch):
             and trial_id not in self._completed_trials
         ):
             trial = self._ot_trials[trial_id]
-            trial.set_user_attr("stopped_early", True)
-            self._ot_study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                trial.set_user_attr("stopped_early", True)
+                self._ot_study.tell(trial, state=optuna.trial.TrialState.PRUNED, skip_if_finished=True)
             self._completed_trials.add(trial_id)
             return
         super().on_trial_complete(trial_id, result, error)

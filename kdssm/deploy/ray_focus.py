@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import interrupts
+from ..files import MODEL_FILE
 from .errors import DeployError
 
 
@@ -43,7 +44,7 @@ class FocusActor:
         from .scene_io import SceneReader, check_geometry, positional_encodings
 
         with tempfile.TemporaryDirectory() as folder:
-            path = os.path.join(folder, "model.ckpt")
+            path = os.path.join(folder, MODEL_FILE)
             with open(path, "wb") as fh:
                 fh.write(checkpoint)
             model = load_model(path)

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.tracking import MlflowClient
 
+from ..files import MODEL_FILE
 from .pyfunc import save_pyfunc
 from .uri import check_reachable, provenance
 from .values import scalar_metrics, tag_value
@@ -201,7 +202,7 @@ class SweepTracker:
                     trial_dir / "summary.json",
                     trial_dir / "config.yaml",
                     trial_dir / "history.jsonl",
-                    trial_dir / "model.ckpt",
+                    trial_dir / MODEL_FILE,
                 ],
             )
         self.client.set_tag(run_id, "kdssm.stopped_early", str(stopped).lower())

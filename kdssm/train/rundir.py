@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from ..config import RunConfig
-from ..files import atomic_write, input_clash, probe_write
+from ..files import MODEL_FILE, atomic_write, input_clash, probe_write
 from . import folder_lock
 
 
@@ -86,7 +86,7 @@ def claim(root: Path, inputs=()) -> None:
 def _resume_or_start(root: Path, cfg: RunConfig, overwrite: bool) -> bool:
     stored = root / CONFIG_FILE
     if overwrite:
-        for name in (CONFIG_FILE, SUMMARY_FILE, "model.ckpt"):
+        for name in (CONFIG_FILE, SUMMARY_FILE, MODEL_FILE):
             (root / name).unlink(missing_ok=True)
         shutil.rmtree(root / LIGHTNING_DIR, ignore_errors=True)
     elif (root / SUMMARY_FILE).exists():

@@ -15,6 +15,7 @@ from ..checkpoint import save_model
 from ..config import ConfigError, RunConfig
 from ..data.datasets import data_columns, load_split, with_column_geometry
 from ..evaluate import evaluate_matched_filter, evaluate_model, validation_scores
+from ..files import MODEL_FILE
 from ..models import build_model
 from ..resources import check_disk, check_run, disk_needs
 from . import folder_lock, rundir
@@ -148,7 +149,7 @@ def finish(model: torch.nn.Module, run: RunPlan, training: dict) -> dict:
     """
     cfg, test = run.fit.cfg, run.test
     model = model.cpu().eval()
-    save_model(model, run.root / "model.ckpt", run.kind)
+    save_model(model, run.root / MODEL_FILE, run.kind)
     preset = data_columns(cfg.data)
     val_x, val_y = run.fit.val_ds.tensors[:2]  # (N, L, 2), (N, L, 1) complex64
     summary = {

@@ -48,6 +48,23 @@ def test_optuna_trials_carry_tune_ids_and_mlflow_runs():
     assert trial.state == optuna.trial.TrialState.COMPLETE
 
 
+def test_a_trial_finished_before_a_resume_is_told_nothing_again():
+    """Killed after Optuna stored a trial's end but before Tune saved the searcher: on the resume Tune
+    reports the trial again (found in CI: UpdateFinishedTrialError ended the resumed sweep)."""
+    for result in ({"quality": 0.9, "params": 10.0}, {"quality": 0.5, "params": 10.0, "stopped_early": True}):
+        links = StudyLinks()
+        search = searcher([2, 3, 4], links)
+        search.suggest("a")
+        trial = search._ot_trials["a"]
+        search._ot_study.tell(trial, [0.8, 10.0])  # what the interrupted sweep had stored
+        links.runs["a"] = "run-123"
+        search.on_trial_complete("a", result)  # no error
+        search.on_trial_complete("a", result, error=True)  # Tune stopping it again: no error either
+        (stored,) = search._ot_study.get_trials()
+        assert stored.state == optuna.trial.TrialState.COMPLETE and stored.values == [0.8, 10.0]
+        assert "mlflow_run_id" not in stored.user_attrs
+
+
 def test_tunes_console_names_our_early_stopping():
     scheduler = ParetoHalvingScheduler()
     assert type(scheduler).__name__ == "ParetoHalvingScheduler" and "pareto_halving" in scheduler.debug_string()
