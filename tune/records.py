@@ -24,7 +24,6 @@ from kdssm.train import rundir
 from . import pareto, run_view
 from .space import rules
 
-CONTEXTS = {"train": "training", "val": "validation", "test": "test", "unlabelled": "unlabelled"}
 MLFLOW_JSON = "mlflow.json"  # where the sweep's records are: tracking URI, experiment, its runs view
 # MLflow 3's UI opens an experiment on its GenAI pages in a fresh browser, whatever the experiment's kind
 # tag says, unless the address names the workflow: the runs view is asked for by name, with the teacher
@@ -46,12 +45,7 @@ def split_datasets(cfg: RunConfig, splits: dict) -> list[dict]:
     out = []
     for which, split in splits.items():
         npz = getattr(cfg.data, f"{which}_npz")
-        source = npz or {
-            "simulator": "kdssm.data.simulate",
-            "preset": cfg.data.preset,
-            "seed": getattr(cfg.data, f"{which}_seed"),
-            "columns": len(split),
-        }
+        source = npz or run_view.simulated_source(cfg.data.preset, getattr(cfg.data, f"{which}_seed"), len(split))
         record = tracking.dataset_record(
             f"{cfg.data.preset}-{which}",
             teacher_cache.split_identity(split.x, split.y),
@@ -60,7 +54,7 @@ def split_datasets(cfg: RunConfig, splits: dict) -> list[dict]:
             split.x.shape[1],
             split.y is not None,
         )
-        out.append(record | {"context": CONTEXTS[which]})
+        out.append(record | {"context": run_view.CONTEXTS[which]})
     return out
 
 

@@ -81,24 +81,29 @@ def teacher_curves(folder: Path) -> list[tuple[int, dict[str, float]]]:
     return sorted((epoch, figures) for epoch, figures in epochs.items() if figures)
 
 
+# a split's context in MLflow's dataset records
+CONTEXTS = {"train": "training", "val": "validation", "test": "test", "unlabelled": "unlabelled"}
+
+
+def simulated_source(preset: str, seed: int, columns: int, **settings) -> dict:
+    """What a dataset record names as the source of simulated columns: the simulator and its settings."""
+    return {"simulator": "kdssm.data.simulate", "preset": preset, "seed": seed, "columns": columns, **settings}
+
+
 def teacher_datasets(config: dict) -> list[dict]:
     """The teacher's training and validation columns as MLflow datasets: the simulator's settings (or the
     .npz file) from its config.yaml; the digest is the settings' (the columns are not simulated again)."""
     data = config.get("data", {})
     out = []
-    for which, context in (("train", "training"), ("val", "validation")):
-        npz = data.get(f"{which}_npz")
-        settings = npz or {
-            "simulator": "kdssm.data.simulate",
-            "preset": data.get("preset"),
-            "seed": data.get(f"{which}_seed"),
-            "columns": data.get(f"{which}_size"),
-            **({"scenes": data["train_scenes"]} if which == "train" and data.get("train_scenes") else {}),
-        }
+    for which in ("train", "val"):
+        scenes = {"scenes": data["train_scenes"]} if which == "train" and data.get("train_scenes") else {}
+        settings = data.get(f"{which}_npz") or simulated_source(
+            data.get("preset"), data.get(f"{which}_seed"), data.get(f"{which}_size"), **scenes
+        )
         digest = "settings-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
         columns = data.get(f"{which}_size") or 0
         record = tracking.dataset_record(f"{data.get('preset')}-{which}", digest, settings, columns, None, True)
-        out.append(record | {"context": context})
+        out.append(record | {"context": CONTEXTS[which]})
     return out
 
 

@@ -19,7 +19,7 @@ from .. import interrupts
 from ..files import input_clash
 from .engine import focus_block, focusers_for, main_output
 from .progress import Progress
-from .quicklook import QuickLook, panels
+from .quicklook import TRUTH, QuickLook, panels
 from .scene_io import SceneError, SceneReader, SceneWriter, check_geometry, check_output, positional_encodings
 from .source import REGISTRY_PREFIX, load_source
 
@@ -168,7 +168,7 @@ def _stream(
         for name, values in arrays.items():
             writer.write(name, start, stop, values)
         lines = {name: values[..., 0] if columns else values for name, values in arrays.items()}  # (n, A) complex
-        quick.add_lines(start, lines, main, reader.truth(start, stop) if reader.has_truth else None)
+        quick.add_lines(start, lines, main, reader.truth(start, stop) if TRUTH in quick.images else None)
         done += stop - start
         bar.update(done)
         stops.check()
