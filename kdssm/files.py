@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -36,6 +37,25 @@ def atomic_write(path: str | Path, write, suffix: str = ".tmp", durable: bool = 
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def remove(path: Path) -> None:
+    """A file or folder gone, if there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def swap_in(tmp: Path, path: Path) -> None:
+    """A finished temporary (file or folder) renamed over `path`; the old one moved aside first, then removed,
+    so a kill leaves the old output, the new one, or the old one beside it as `.<name>.old`."""
+    old = path.parent / f".{path.name}.old"
+    remove(old)
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    remove(old)
 
 
 def input_clash(output: str | Path, inputs) -> Path | None:

@@ -257,8 +257,9 @@ def check_disk(save_dir, needs: dict[str, int], what: str) -> None:
 SCENE_PEAK_ARRAYS = 16  # simulate_scene's peak, in complex64 scene-sized arrays (measured: 15.5 at 4096 x 2048)
 
 
-def check_scene(azimuth: int, range_bins: int, output) -> None:
-    """Refuse (one line, before any allocation) a simulated scene that memory or the output's disk cannot hold."""
+def check_scene(azimuth: int, range_bins: int, output, disk_arrays: int = 2, columns: int | None = None) -> None:
+    """Refuse (one line, before any allocation) a simulated scene that memory or the output's disk cannot hold:
+    range_bins simulated at once, `disk_arrays` arrays of (azimuth, columns or range_bins) written."""
     scene = azimuth * range_bins * COMPLEX
     needed, available = SCENE_PEAK_ARRAYS * scene, available_memory()
     if needed > available:
@@ -266,10 +267,10 @@ def check_scene(azimuth: int, range_bins: int, output) -> None:
             f"a scene of {azimuth} x {range_bins} needs about {mb(needed)} of memory to simulate, {mb(available)} "
             "is available; lower --azimuth or --range_bins"
         )
-    free = free_disk(output)
-    if 2 * scene > free:
+    free, written = free_disk(output), disk_arrays * azimuth * (columns or range_bins) * COMPLEX
+    if written > free:
         raise ResourceError(
-            f"a scene of {azimuth} x {range_bins} needs about {mb(2 * scene)} of disk, {mb(free)} is free"
+            f"a scene of {azimuth} x {columns or range_bins} needs about {mb(written)} of disk, {mb(free)} is free"
         )
 
 

@@ -44,8 +44,7 @@ def split_datasets(cfg: RunConfig, splits: dict) -> list[dict]:
     """tracking.dataset_record of each split ({"train": Split, ...}), with its MLflow context."""
     out = []
     for which, split in splits.items():
-        npz = getattr(cfg.data, f"{which}_npz")
-        source = npz or run_view.simulated_source(cfg.data.preset, getattr(cfg.data, f"{which}_seed"), len(split))
+        source = run_view.split_source(cfg.data.to_dict(), which, len(split))
         record = tracking.dataset_record(
             f"{cfg.data.preset}-{which}",
             teacher_cache.split_identity(split.x, split.y),

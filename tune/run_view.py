@@ -90,6 +90,19 @@ def simulated_source(preset: str, seed: int, columns: int, **settings) -> dict:
     return {"simulator": "kdssm.data.simulate", "preset": preset, "seed": seed, "columns": columns, **settings}
 
 
+def split_source(data: dict, which: str, columns: int, **settings) -> str | dict:
+    """The source a dataset record names for a split of a config's data section (a mapping): its .npz file,
+    the products it is read from (level and seeds), or the simulator's settings."""
+    if data.get(f"{which}_npz"):
+        return data[f"{which}_npz"]
+    seed = data.get(f"{which}_seed")
+    if data.get("products"):
+        blocks = {} if which == "unlabelled" else {"split_seeds": [data.get("val_seed"), data.get("test_seed")]}
+        level = data.get("product_level", "rcmc")
+        return {"products": data["products"], "level": level, "seed": seed, "columns": columns, **blocks}
+    return simulated_source(data.get("preset"), seed, columns, **settings)
+
+
 def teacher_datasets(config: dict) -> list[dict]:
     """The teacher's training and validation columns as MLflow datasets: the simulator's settings (or the
     .npz file) from its config.yaml; the digest is the settings' (the columns are not simulated again)."""
@@ -97,9 +110,7 @@ def teacher_datasets(config: dict) -> list[dict]:
     out = []
     for which in ("train", "val"):
         scenes = {"scenes": data["train_scenes"]} if which == "train" and data.get("train_scenes") else {}
-        settings = data.get(f"{which}_npz") or simulated_source(
-            data.get("preset"), data.get(f"{which}_seed"), data.get(f"{which}_size"), **scenes
-        )
+        settings = split_source(data, which, data.get(f"{which}_size"), **scenes)
         digest = "settings-" + hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
         columns = data.get(f"{which}_size") or 0
         record = tracking.dataset_record(f"{data.get('preset')}-{which}", digest, settings, columns, None, True)

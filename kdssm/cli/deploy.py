@@ -28,6 +28,7 @@ def cmd_focus(args: argparse.Namespace) -> int:
         address=args.address,
         num_actors=args.num_actors,
         use_gpu=args.use_gpu,
+        level=args.level,
     )
     figures = focus_file(req, progress=not args.quiet)
     unit = "columns" if figures["columns_input"] else "range bins"  # as the progress line counted them
@@ -60,6 +61,8 @@ def cmd_scene(args: argparse.Namespace) -> int:
 
     out = Path(args.output)
     check_output(out, args.overwrite)
+    if args.layout == "maya4":
+        return _write_product(args, out)
     check_scene(args.azimuth, args.range_bins, out)
     preset = get_preset(args.preset)
     scene = simulate_scene(preset.geometry(), args.azimuth, args.range_bins, args.seed)
@@ -81,6 +84,41 @@ def cmd_scene(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_product(args: argparse.Namespace, out: Path) -> int:
+    from ..data.product_writer import maya4_chunk, write_product
+    from ..deploy.scene_io import SceneError
+    from ..geometry import get_preset
+    from ..resources import check_scene
+
+    if out.suffix != ".zarr":
+        raise SceneError(f"{out}: a maya4 product is a Zarr group (end the name in .zarr)")
+    levels = 1 + args.rc + (not args.unlabelled)
+    check_scene(
+        args.azimuth, maya4_chunk(args.azimuth, args.range_bins), out, disk_arrays=levels, columns=args.range_bins
+    )
+    preset = get_preset(args.preset)
+    geometry = write_product(
+        out,
+        preset.geometry(),
+        preset.length,
+        args.azimuth,
+        args.range_bins,
+        args.seed,
+        scale=args.scale,
+        rc=args.rc,
+        labelled=not args.unlabelled,
+        targets_per_column=args.targets,
+        state_scale=not args.estimate_scale,
+    )
+    levels = "rcmc" + (", rc" if args.rc else "") + ("" if args.unlabelled else ", az")
+    print(
+        f"simulated a Maya4-layout product of {args.azimuth} lines x {args.range_bins} range bins ({levels}; "
+        f"metadata and ephemeris stating PRF {geometry.prf_hz:g} Hz, slant range "
+        f"{geometry.slant_range_near_m / 1e3:.3f}-{geometry.slant_range_far_m / 1e3:.3f} km): {out}"
+    )
+    return 0
+
+
 def register(sub) -> None:
     model_help = "a run folder, a model.ckpt, or models:/<name>@<alias> (with --tracking_uri)"
     foc = sub.add_parser("focus", help="focus a scene (.npz or Zarr) or column set with a trained model")
@@ -89,12 +127,19 @@ def register(sub) -> None:
         "--input",
         required=True,
         type=nonempty_path,
-        help="scene: raw (azimuth, range bins) + slant_range_m; or columns x",
+        help="scene: raw (azimuth, range bins) + slant_range_m; columns x; or a Maya4-layout product (.zarr)",
     )
     foc.add_argument(
         "--output", required=True, type=nonempty_path, help="focused scene (.npz or .zarr); a quick-look .png beside it"
     )
     foc.add_argument("--compare", choices=("matched_filter",), help="also write the classical focusing beside it")
+    foc.add_argument(
+        "--level",
+        choices=("rcmc", "rc"),
+        default="rcmc",
+        help="a Maya4-layout product's input level (default rcmc); the output is a copy of the product with "
+        "the focused level added",
+    )
     foc.add_argument(
         "--batch_columns",
         "--batch-columns",
@@ -124,7 +169,23 @@ def register(sub) -> None:
     sce.add_argument("--azimuth", type=positive_int, default=1000, help="azimuth samples (default 1000)")
     sce.add_argument("--range_bins", "--range-bins", type=positive_int, default=1024, help="range bins (default 1024)")
     sce.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the simulated scene (default 0)")
-    sce.add_argument("--output", required=True, type=nonempty_path, help=".npz or .zarr")
+    sce.add_argument("--output", required=True, type=nonempty_path, help=".npz or .zarr (maya4: .zarr)")
+    sce.add_argument(
+        "--layout",
+        choices=("scene", "maya4"),
+        default="scene",
+        help="scene: raw, truth, slant_range_m (default); maya4: a Sentinel-1 product's layout (rcmc, az, "
+        "L0 metadata and ephemeris records), range bins at S1's coarsest range sampling from the near range",
+    )
+    sce.add_argument("--scale", type=float, default=1.0, help="maya4: the levels' units per data-card unit (default 1)")
+    sce.add_argument(
+        "--targets", type=float, default=3.0, help="maya4: point targets per column (default the card's 3)"
+    )
+    sce.add_argument("--rc", action="store_true", help="maya4: also write rc (equal to rcmc: no range migration)")
+    sce.add_argument("--unlabelled", action="store_true", help="maya4: no az level (columns without targets)")
+    sce.add_argument(
+        "--estimate_scale", "--estimate-scale", action="store_true", help="maya4: no column_scale attribute"
+    )
     sce.add_argument("--overwrite", action="store_true", help="replace an existing output")
     add_print_config(sce)
     sce.set_defaults(func=cmd_scene)

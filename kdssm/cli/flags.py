@@ -23,7 +23,7 @@ MODEL = (
     "model_dim", "state_dim", "later_state_dim", "num_layers", "use_selectivity", "gate_layers", "gate_width",
     "bidirectional", "init", "activation", "norm",
 )  # fmt: skip
-DATA = ("preset", "train_size", "val_size", "test_size", "train_npz", "val_npz", "test_npz")
+DATA = ("preset", "train_size", "val_size", "test_size", "train_npz", "val_npz", "test_npz", "products")
 UNLABELLED = ("unlabelled_size", "unlabelled_seed", "unlabelled_npz")
 TRAINING = (
     "num_epochs", "batch_size", "learning_rate", "ssm_learning_rate", "weight_decay", "loss", "freeze_focus",
@@ -74,6 +74,8 @@ def _flag_type(annotation):
 def _metavar(name: str, kind) -> str:
     if name.endswith("_npz"):
         return "PATH"
+    if name == "products":
+        return "PATHS"
     if name.endswith("_uri"):
         return "URI"
     return {_parse_bool: "BOOL", int: "N", float: "X", _parse_int_list: "N", str: "VALUE"}[kind]

@@ -1,4 +1,4 @@
-"""The data section: simulated columns of a data-card preset, or users' own .npz files."""
+"""The data section: simulated columns of a data-card preset, users' own .npz files, or Maya4-layout products."""
 
 from __future__ import annotations
 
@@ -38,10 +38,31 @@ class DataConfig(Section):
         None,
         description="simulated training (and unlabelled) columns drawn from these scene kinds with these "
         "weights, e.g. {card: 0.4, clutter_only: 0.3, dense: 0.3}; default the card's columns alone. "
-        "Validation and test columns stay the card's",
+        "Validation and test columns stay the card's; not used with data.products",
     )
     unlabelled_npz: str | None = Field(
         None, description="unlabelled columns from a .npz file holding x only (distillation only)"
+    )
+    products: str | None = Field(
+        None,
+        description="Maya4-layout Sentinel-1 products (Zarr groups; paths, globs or folders, comma-separated) "
+        "whose columns replace the simulated ones: range bins of product_level cut into L-line tiles, the "
+        "target from az; train / validation / test from azimuth blocks that never share ground; products "
+        "without az give the unlabelled columns (distillation). Geometry from the products' metadata, "
+        "each geometry field stated here overriding",
+    )
+    product_level: Literal["rcmc", "rc"] = Field("rcmc", description="the products' input level")
+    product_blocks: int = Field(10, ge=3, description="azimuth blocks per product dealt to train / validation / test")
+    product_val_fraction: float = Field(0.1, gt=0.0, lt=0.5, description="share of a product's blocks for validation")
+    product_test_fraction: float = Field(0.1, gt=0.0, lt=0.5, description="share of a product's blocks for test")
+    product_cache_mb: int = Field(
+        256, ge=1, description="decoded product chunks held in memory at most (MB), least recently used evicted"
+    )
+    product_scale: float | None = Field(
+        None,
+        gt=0.0,
+        description="divide the products' levels by this (the data card's clutter rms 1); default the "
+        "product's column_scale attribute, else estimated on its focused level",
     )
     wavelength_m: float | None = Field(
         None,
@@ -71,12 +92,23 @@ class DataConfig(Section):
                     f"data.train_scenes: weights must be >= 0 with a positive sum, got {dict(self.train_scenes)}"
                 )
         given = {name: getattr(self, name) for name in GEOMETRY_FIELDS if getattr(self, name) is not None}
-        if given:
+        if self.products:
+            files = [f"data.{w}_npz" for w in ("train", "val", "test", "unlabelled") if getattr(self, f"{w}_npz")]
+            if files:
+                raise ConfigError(f"data.products: the columns come from products or from {files[0]}, not both")
+            near, far = given.get("slant_range_near_m"), given.get("slant_range_far_m")
+            if near is not None and far is not None and near >= far:
+                raise ConfigError(f"data.slant_range_near_m: must be < slant_range_far_m ({far}), got {near}")
+        elif given:  # products may state single fields (the rest derived); simulated or .npz columns all six
             check_geometry("data", given)
 
     @property
     def has_unlabelled(self) -> bool:
         return bool(self.unlabelled_npz) or self.unlabelled_size > 0
+
+    def stated_fields(self) -> dict:
+        """The geometry fields stated (products: each overrides the derived one)."""
+        return {name: getattr(self, name) for name in GEOMETRY_FIELDS if getattr(self, name) is not None}
 
     def stated_geometry(self) -> dict | None:
         """The six geometry fields when stated, else None."""

@@ -1,7 +1,8 @@
-"""Column splits: simulated from a seed per split, or loaded from users' .npz files."""
+"""Column splits: simulated from a seed per split, loaded from users' .npz files, or read from products."""
 
 from __future__ import annotations
 
+import functools
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -13,11 +14,8 @@ from torch.utils.data import TensorDataset
 
 from ..config import ConfigError
 from ..geometry import Geometry, Preset, columns_of, get_preset
+from .errors import DataError
 from .simulate import simulate
-
-
-class DataError(ValueError):
-    """Columns that break the data contract; the message is one line naming the file or array."""
 
 
 @dataclass
@@ -83,10 +81,54 @@ def load_npz(path: str | Path, length: int | None = None, labelled: bool = True)
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _product_set(options, stamps: tuple, scenes_unused: bool):
+    from .product_columns import ProductSet
+
+    if scenes_unused:
+        print("kdssm: note: data.train_scenes is the simulator's; the products give the columns", file=sys.stderr)
+    return ProductSet(options)
+
+
+def product_set(data_cfg):
+    """The ProductSet of a DataConfig naming products (opened once per process while the products are
+    unchanged on disk), else None."""
+    from .product_columns import ProductOptions, expand
+
+    d = data_cfg
+    if not d.products:
+        return None
+    paths = tuple(expand(d.products))
+    options = ProductOptions(
+        paths,
+        d.product_level,
+        get_preset(d.preset).length,
+        tuple(sorted(d.stated_fields().items())),
+        d.product_cache_mb << 20,
+        d.product_scale,
+        d.product_blocks,
+        d.product_val_fraction,
+        d.product_test_fraction,
+    )
+    stamps = tuple(_stamp(p) for p in paths)
+    return _product_set(options, stamps, d.train_scenes is not None)
+
+
+def _stamp(path: Path) -> tuple:
+    """What changes when a product is written again: the modification times of the folder and its files."""
+    try:
+        return (path.stat().st_mtime_ns, *(f.stat().st_mtime_ns for f in sorted(path.iterdir())))
+    except OSError:
+        return ()
+
+
 def data_columns(data_cfg) -> Preset:
     """What the columns of a DataConfig are: the preset's L, and its geometry unless the data section
-    states one (then that geometry, under the name '<preset>+geometry')."""
+    states one or reads products (then that geometry, under the name '<preset>+geometry')."""
     pre = get_preset(data_cfg.preset)
+    products = product_set(data_cfg)
+    if products is not None:
+        return columns_of(products.geometry, pre.length, name=f"{pre.name}+geometry")
     stated = data_cfg.stated_geometry()
     if stated is None:
         return pre
@@ -96,7 +138,7 @@ def data_columns(data_cfg) -> Preset:
 def geometry_known(data_cfg) -> bool:
     """Simulated columns have the preset's (or the stated) geometry; .npz columns only a stated one."""
     uses_files = any(getattr(data_cfg, f"{which}_npz") for which in ("train", "val", "test"))
-    return data_cfg.stated_geometry() is not None or not uses_files
+    return data_cfg.stated_geometry() is not None or not uses_files  # products: derived (or an error)
 
 
 def with_column_geometry(cfg, quiet: bool = False):
@@ -124,6 +166,9 @@ def with_column_geometry(cfg, quiet: bool = False):
 
 def load_split(data_cfg, which: str) -> Split:
     """The train, val or test split of a DataConfig: its .npz file if given, else simulated."""
+    products = product_set(data_cfg)
+    if products is not None:
+        return _product_split(products, data_cfg, which)
     npz = getattr(data_cfg, f"{which}_npz")
     columns = data_columns(data_cfg)
     if npz:
@@ -137,9 +182,35 @@ def load_unlabelled(data_cfg) -> Split | None:
     """The unlabelled columns of a DataConfig (x only), or None when it names none."""
     if not data_cfg.has_unlabelled:
         return None
+    products = product_set(data_cfg)
+    if products is not None:
+        return _product_split(products, data_cfg, "unlabelled")
     columns = data_columns(data_cfg)
     if data_cfg.unlabelled_npz:
         return load_npz(data_cfg.unlabelled_npz, columns.length, labelled=False)
     kind = data_cfg.train_scenes or "card"  # the unlabelled columns are training columns too
     x, _ = simulate(columns, data_cfg.unlabelled_size, data_cfg.unlabelled_seed, kind)  # its y is never read
     return Split(x, None)
+
+
+def _product_split(products, data_cfg, which: str) -> Split:
+    """A split's columns drawn from the products' azimuth blocks (product_columns.py): the labelled
+    products' blocks for train / val / test, the unlabelled products' every tile for "unlabelled"."""
+    labelled = [p.labelled for p in products.products]
+    size, seed = getattr(data_cfg, f"{which}_size"), getattr(data_cfg, f"{which}_seed")
+    if which == "unlabelled":
+        tiles = [products.tile_starts(i) if not lab else products.tile_starts(i)[:0] for i, lab in enumerate(labelled)]
+        if not any(len(t) for t in tiles):
+            raise DataError(f"data.unlabelled_size: {size} unlabelled columns asked, every product has an az level")
+    else:
+        if not any(labelled):
+            raise DataError(f"data.products: no product has an az level, so none gives {which} columns with targets")
+        tiles = products.split_tiles(data_cfg.val_seed, data_cfg.test_seed)[which]
+    index = products.draw(tiles, size, seed)
+    if len(index) < size:
+        print(
+            f"kdssm: note: {which}: the products hold {len(index)} columns, fewer than the {size} asked",
+            file=sys.stderr,
+        )
+    x, y = products.read_columns(index, labelled=which != "unlabelled")
+    return Split(x, y)

@@ -18,6 +18,7 @@ import numpy as np
 from .. import interrupts
 from ..files import input_clash
 from .engine import focus_block, focusers_for, main_output
+from .product_scene import ProductScene, ProductWriter, check_product_output, open_scene
 from .progress import Progress
 from .quicklook import TRUTH, QuickLook, panels
 from .scene_io import SceneError, SceneReader, SceneWriter, check_geometry, check_output, positional_encodings
@@ -41,6 +42,7 @@ class FocusRequest:
     address: str | None = None
     num_actors: int = 2
     use_gpu: bool = False
+    level: str = "rcmc"  # a product's input level
 
 
 class StopRequests:
@@ -70,8 +72,10 @@ class StopRequests:
 
 def focus_file(req: FocusRequest, progress: bool = True) -> dict:
     """Focus req.input into req.output (+ quick-look PNG); returns the run's figures."""
-    reader = SceneReader(req.input)
+    reader = open_scene(req.input, req.level)
     out = Path(req.output)
+    if isinstance(reader, ProductScene):
+        check_product_output(reader, out, ["focused", "matched_filter"] if req.compare else ["focused"])
     png = out.with_suffix(".png")
     inputs = (req.input,) + (() if req.model.startswith(REGISTRY_PREFIX) else (req.model,))
     check_output(out, req.overwrite, inputs)
@@ -104,7 +108,10 @@ def focus_file(req: FocusRequest, progress: bool = True) -> dict:
     spans = [(s, min(s + batch, total)) for s in range(0, total, batch)]
     check_room(reader, focusers, shapes, batch, out)
     with StopRequests() as stops:
-        writer = SceneWriter(out, shapes, batch, reader.columns)
+        if isinstance(reader, ProductScene):
+            writer = ProductWriter(out, reader, shapes)
+        else:
+            writer = SceneWriter(out, shapes, batch, reader.columns)
         try:
             if req.address:
                 from .ray_focus import focus_blocks_on_ray
@@ -127,7 +134,7 @@ def focus_file(req: FocusRequest, progress: bool = True) -> dict:
     return {**figures, "output": str(out), "quicklook": str(png)}
 
 
-def check_room(reader: SceneReader, focusers: dict, shapes: dict, batch: int, out: Path) -> None:
+def check_room(reader: SceneReader | ProductScene, focusers: dict, shapes: dict, batch: int, out: Path) -> None:
     """Refuse, before anything is written, a focus run that its memory or the output's disk cannot hold."""
     import shutil
 
@@ -148,6 +155,8 @@ def check_room(reader: SceneReader, focusers: dict, shapes: dict, batch: int, ou
             f"focusing {reader.path.name} needs about {mb(needed)} of memory, {mb(available)} is "
             "available; lower --batch_columns or --tile_length, or write .zarr (streamed) instead of .npz"
         )
+    if isinstance(reader, ProductScene):
+        output += reader.disk_bytes()  # the product is copied beside the focused level
     free = shutil.disk_usage(out.parent).free
     if output > free:
         raise SceneError(f"{out}: the output needs about {mb(output)} of disk, {mb(free)} is free there")

@@ -35,20 +35,22 @@ class FocusActor:
         compare: str | None,
         device: str,
         threads: int,
+        level: str = "rcmc",
     ):
         import torch
 
         torch.set_num_threads(threads)  # the driver's count: the same summation order, the same bits
         from ..checkpoint import load_model
         from .engine import focusers_for
-        from .scene_io import SceneReader, check_geometry, positional_encodings
+        from .product_scene import open_scene
+        from .scene_io import check_geometry, positional_encodings
 
         with tempfile.TemporaryDirectory() as folder:
             path = os.path.join(folder, MODEL_FILE)
             with open(path, "wb") as fh:
                 fh.write(checkpoint)
             model = load_model(path)
-        self.reader = SceneReader(input_path)
+        self.reader = open_scene(input_path, level)
         geometry = check_geometry(self.reader, model.geometry)
         self.p = positional_encodings(self.reader, geometry)
         self.focusers = focusers_for(model, geometry, self.reader.columns, precision, tile_length, device, compare)
@@ -118,6 +120,7 @@ def focus_blocks_on_ray(req, checkpoint_path, geometry, p, spans):
             "tile_length": req.tile_length,
             "compare": req.compare,
             "device": "cuda" if req.use_gpu else "cpu",
+            "level": req.level,
         },
     )
     for row in focused.iter_rows():

@@ -19,12 +19,11 @@ temporary left by a killed run is removed by the next one.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
-from ..files import input_clash, unwritable_reason
+from ..files import input_clash, remove, swap_in, unwritable_reason
 from ..geometry import FIELDS, Geometry, GeometryError, describe, get_preset
 from .errors import DeployError
 
@@ -167,7 +166,8 @@ def check_geometry(reader: SceneReader, model_geometry: Geometry | None) -> Geom
             )
         return stated
     if stated is not None:
-        for key in FIELDS:
+        partial = getattr(reader, "partial_swath", False)  # a product: its range bins are checked one by one
+        for key in FIELDS[:4] if partial else FIELDS:
             a, b = getattr(stated, key), getattr(model_geometry, key)
             if abs(a - b) > 1e-6 * abs(b):
                 raise SceneError(
@@ -198,11 +198,14 @@ def temporary_of(path: Path) -> Path:
     return path.parent / f".{path.name}.partial"
 
 
-def remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
+def put_fields(group, fields: dict) -> None:
+    """Small arrays and scalars into a Zarr group: scalars as attributes, arrays as arrays."""
+    for name, value in fields.items():
+        value = np.asarray(value)
+        if value.ndim == 0:
+            group.attrs[name] = value.item()
+        else:
+            group.create_array(name, shape=value.shape, dtype=value.dtype)[...] = value
 
 
 def check_output(path: Path, overwrite: bool, inputs: tuple = ()) -> None:
@@ -254,23 +257,13 @@ class SceneWriter:
 
     def commit(self) -> None:
         if self.kind == ".zarr":
-            for name, value in self.fields.items():
-                value = np.asarray(value)
-                if value.ndim == 0:
-                    self._group.attrs[name] = value.item()
-                else:
-                    self._group.create_array(name, shape=value.shape, dtype=value.dtype)[...] = value
+            put_fields(self._group, self.fields)
         else:
             with open(self.tmp, "wb") as fh:
                 np.savez(fh, **self._arrays, **{k: np.asarray(v) for k, v in self.fields.items()})
                 fh.flush()
                 os.fsync(fh.fileno())
-        old = self.path.parent / f".{self.path.name}.old"
-        remove(old)
-        if self.path.exists():
-            os.replace(self.path, old)
-        os.replace(self.tmp, self.path)
-        remove(old)
+        swap_in(self.tmp, self.path)
 
     def abort(self) -> None:
         remove(self.tmp)

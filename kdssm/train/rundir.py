@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import shutil
 from pathlib import Path
@@ -62,9 +63,10 @@ def prepare(save_dir: str | Path, cfg: RunConfig, overwrite: bool = False, input
 
 
 def data_files(cfg: RunConfig) -> list[str]:
-    """The .npz files a run reads its columns from."""
+    """The .npz files and products (each product a path or glob) a run reads its columns from."""
     d = cfg.data
-    return [path for path in (d.train_npz, d.val_npz, d.test_npz, d.unlabelled_npz) if path]
+    products = [p.strip() for p in (d.products or "").split(",") if p.strip() and not glob.has_magic(p)]
+    return [path for path in (d.train_npz, d.val_npz, d.test_npz, d.unlabelled_npz) if path] + products
 
 
 def claim(root: Path, inputs=()) -> None:
