@@ -120,6 +120,7 @@ def compare_runs(
     rows = [describe(name, run, model, test.x, test.y, preset) for name, (run, model) in models.items()]
     rows += precision_rows(models, precisions or [], test.x, test.y, preset)
     rows.append(describe_matched_filter(test.x, test.y, preset))
+    limit = add_limit_gaps(rows, models, cfg, test, preset)
     teacher = rows[0]
     for row in rows:
         row["param_reduction_pct"] = 100.0 * (1.0 - row["params"] / teacher["params"])
@@ -128,7 +129,8 @@ def compare_runs(
     out_dir = out_dir or teacher_dir.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     rundir.write_json(
-        out_dir / "comparison.json", {"preset": cfg.data.preset, "test_columns": len(test), "models": rows}
+        out_dir / "comparison.json",
+        {"preset": cfg.data.preset, "test_columns": len(test), "models": rows, "limit": limit},
     )
     with open(out_dir / "comparison.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=[*COLUMNS, "speedup_b32"], extrasaction="ignore")
@@ -139,8 +141,45 @@ def compare_runs(
     predictions = {name: predict(model, test.x[:64]) for name, (_, model) in models.items()}
     plot_scene(test.x[:64], test.y[:64], predictions, preset, out_dir / "comparison.png")  # with the matched filter
     print(format_comparison(rows))
+    if limit is not None:
+        print(format_limit(limit, rows))
     print(f"wrote {out_dir / 'comparison.json'}, comparison.csv and comparison.png")
     return rows
+
+
+def add_limit_gaps(rows: list[dict], models: dict, cfg: RunConfig, test, preset) -> dict | None:
+    """The genie's limit on the test columns (data/limit.py; None for columns from files or products) and
+    every row's distance from it in dB ("from_limit_db", "from_limit_valid_db"), on the columns the limit
+    was computed on."""
+    from .data.limit import split_limit_of
+
+    limit = split_limit_of(cfg.data, "test")
+    if limit is None:
+        return None
+    k = limit["columns"]
+    x, y = test.x[:k], test.y[:k]
+    outputs = {name: predict(model, x) for name, (_, model) in models.items()}
+    outputs[MATCHED_FILTER] = matched_filter(x, preset)
+    for row in rows:
+        y_hat = outputs.get(row["name"])
+        if y_hat is None:  # a reduced-precision row: its own figures are beside its fp32 row's
+            continue
+        row["from_limit_db"] = metrics.nmse_db(y_hat, y) - limit["nmse_db"]
+        row["from_limit_valid_db"] = metrics.nmse_valid_db(y_hat, y, x, preset) - limit["nmse_valid_db"]
+    return limit
+
+
+def format_limit(limit: dict, rows: list[dict]) -> str:
+    """One line: the limit and how far each model and the filter are from it."""
+    gaps = ", ".join(
+        f"{r['name']} {r['from_limit_db']:.1f} dB from it (valid {r['from_limit_valid_db']:.1f})"
+        for r in rows
+        if "from_limit_db" in r
+    )
+    return (
+        f"limit (a genie knowing every target, the texture and the noise; {limit['columns']} test columns): "
+        f"nmse {limit['nmse_db']:.2f} dB, valid {limit['nmse_valid_db']:.2f} dB; {gaps}"
+    )
 
 
 def format_comparison(rows: list[dict]) -> str:

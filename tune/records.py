@@ -143,6 +143,8 @@ def record(
             tracker.log_metrics(tracker.parent_id, {"hypervolume_so_far": value}, step=step)  # the UI draws it
     tracker.log_table(tracker.parent_id, trials_rows(front, stopped), TRIALS_TABLE)
     tracker.rename(tracker.parent_id, f"sweep · {finished} students, {len(front['front'])} on the front")
+    if front.get("limit"):
+        tracker.set_tag(tracker.parent_id, "kdssm.from_limit", run_view.limit_line(front))
     tracker.finish_sweep(
         tracking.flat(
             "",
@@ -162,6 +164,7 @@ def record(
             # the teacher's and the filter's figures on the sweep's columns, here once (not on every student)
             **tracking.scalar_metrics(front["teacher"], "teacher."),
             **tracking.scalar_metrics({k: v for k, v in front["baseline"].items() if k != "name"}, "matched_filter."),
+            **tracking.scalar_metrics(front.get("limit") or {}, "limit."),
         },
         [
             save_dir / n

@@ -12,10 +12,12 @@ from kdssm.checkpoint import load_model
 from kdssm.config import RunConfig
 from kdssm.data import matched_filter
 from kdssm.data.datasets import data_columns
+from kdssm.data.limit import split_limit_of
 from kdssm.evaluate import (
     evaluate_matched_filter,
     evaluate_model,
     latency_vs_filter,
+    predict,
     split_scores,
     validation_scores,
 )
@@ -35,9 +37,10 @@ LATENCY = "latency.json"  # latencies measured in one quiet pass at the end, onc
 
 
 def reference_scores(cfg: RunConfig, teacher, val, test) -> dict:
-    """The teacher's and the matched filter's test scores (and validation ones), once for the whole sweep."""
+    """The teacher's and the matched filter's test scores (and validation ones), and the limit of the test
+    columns (data/limit.py) with both one's distance from it, once for the whole sweep."""
     preset = data_columns(cfg.data)
-    return {
+    reference = {
         "teacher": {
             **evaluate_model(teacher, test.x, test.y, preset),
             "validation": validation_scores(teacher, val.x, val.y, preset),
@@ -47,6 +50,16 @@ def reference_scores(cfg: RunConfig, teacher, val, test) -> dict:
             "validation": split_scores(matched_filter(val.x, preset), val.x, val.y, preset),
         },
     }
+    limit = split_limit_of(cfg.data, "test")
+    if limit is not None:  # simulated columns: the genie's limit on the first limit["columns"] of them
+        k = limit["columns"]
+        x, y = test.x[:k], test.y[:k]
+        for name, y_hat in (("teacher", predict(teacher, x)), ("matched_filter", matched_filter(x, preset))):
+            scores = split_scores(y_hat, x, y, preset)
+            reference[name]["from_limit_db"] = scores["nmse_db"] - limit["nmse_db"]
+            reference[name]["from_limit_valid_db"] = scores["nmse_valid_db"] - limit["nmse_valid_db"]
+        reference["limit"] = limit
+    return reference
 
 
 def finished_trials(cfg: RunConfig, save_dir: Path) -> list[dict]:
@@ -96,13 +109,16 @@ def quiet_latency(save_dir: Path, trials: list[dict], reference: dict, x, preset
 
 def front_of(cfg: RunConfig, save_dir: Path, trials: list[dict], reference: dict) -> dict:
     names = [o.name for o in goals.of_search(cfg.search)]
-    return pareto.build(
+    front = pareto.build(
         reference["teacher"],
         [{k: t[k] for k in ("trial_id", "config", "metrics", "checkpoint")} for t in trials],
         save_dir,
         reference["matched_filter"],
         names,
     )
+    if reference.get("limit"):
+        front["limit"] = reference["limit"]
+    return front
 
 
 def front_so_far(save_dir: Path) -> tuple[dict, int, int]:

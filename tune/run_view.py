@@ -90,6 +90,17 @@ def simulated_source(preset: str, seed: int, columns: int, **settings) -> dict:
     return {"simulator": "kdssm.data.simulate", "preset": preset, "seed": seed, "columns": columns, **settings}
 
 
+def limit_line(front: dict) -> str:
+    """The parent run's "x dB from the limit" in words: the teacher's and the filter's distances from the
+    genie's limit (data/limit.py) on the sweep's test columns, whole column and valid region."""
+    limit, teacher, base = front["limit"], front["teacher"], front["baseline"]
+    return (
+        f"teacher {teacher['from_limit_db']:.1f} dB from the limit (valid {teacher['from_limit_valid_db']:.1f}), "
+        f"matched filter {base['from_limit_db']:.1f} (valid {base['from_limit_valid_db']:.1f}); limit "
+        f"{limit['nmse_db']:.2f} / {limit['nmse_valid_db']:.2f} dB on {limit['columns']} test columns"
+    )
+
+
 def split_source(data: dict, which: str, columns: int, **settings) -> str | dict:
     """The source a dataset record names for a split of a config's data section (a mapping): its .npz file,
     the products it is read from (level and seeds), or the simulator's settings."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..config import PRESETS
 from ..deploy.formats import FORMATS, PRECISIONS
-from .parser import add_print_config, nonempty_path, nonnegative_int, positive_int
+from .parser import add_print_config, nonempty_path, nonnegative_int, positive_float, positive_int
 
 
 def cmd_focus(args: argparse.Namespace) -> int:
@@ -29,6 +29,7 @@ def cmd_focus(args: argparse.Namespace) -> int:
         num_actors=args.num_actors,
         use_gpu=args.use_gpu,
         level=args.level,
+        product_scale=args.product_scale,
     )
     figures = focus_file(req, progress=not args.quiet)
     unit = "columns" if figures["columns_input"] else "range bins"  # as the progress line counted them
@@ -141,6 +142,12 @@ def register(sub) -> None:
         "the focused level added",
     )
     foc.add_argument(
+        "--product_scale",
+        "--product-scale",
+        type=positive_float,
+        help="a product's scale, as data.product_scale in training (default its column_scale, else estimated)",
+    )
+    foc.add_argument(
         "--batch_columns",
         "--batch-columns",
         type=positive_int,
@@ -177,7 +184,9 @@ def register(sub) -> None:
         help="scene: raw, truth, slant_range_m (default); maya4: a Sentinel-1 product's layout (rcmc, az, "
         "L0 metadata and ephemeris records), range bins at S1's coarsest range sampling from the near range",
     )
-    sce.add_argument("--scale", type=float, default=1.0, help="maya4: the levels' units per data-card unit (default 1)")
+    sce.add_argument(
+        "--scale", type=positive_float, default=1.0, help="maya4: the levels' units per data-card unit (default 1)"
+    )
     sce.add_argument(
         "--targets", type=float, default=3.0, help="maya4: point targets per column (default the card's 3)"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 
 import yaml
@@ -29,6 +30,26 @@ def _bounded_int(text: str, low: int) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value < low:
         raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (scales)."""
+    return _bounded_float(text, 0.0, strict=True)
+
+
+def nonnegative_float(text: str) -> float:
+    """argparse type: a finite number >= 0 (means, rates)."""
+    return _bounded_float(text, 0.0, strict=False)
+
+
+def _bounded_float(text: str, low: float, strict: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < low or (strict and value == low):
+        raise argparse.ArgumentTypeError(f"must be a finite number {'>' if strict else '>='} {low:g}, got {text}")
     return value
 
 

@@ -117,8 +117,12 @@ class ProductSet:
         if not quiet:
             said = ", ".join(f"{k} {getattr(self.geometry, k):.7g} ({sources[k]})" for k in FIELDS)
             scale = ", ".join(dict.fromkeys(how))
+            bare = sum(not p.labelled for p in self.products)
+            unlabelled = (
+                f", {bare} without az (unlabelled columns: distillation's data.unlabelled_size)" if bare else ""
+            )
             print(
-                f"kdssm: {len(self.products)} product(s), {options.level} -> az: geometry {said}; "
+                f"kdssm: {len(self.products)} product(s){unlabelled}, {options.level} -> az: geometry {said}; "
                 f"scale {', '.join(f'{s:.4g}' for s in self.scales)} ({scale})",
                 file=sys.stderr,
             )
@@ -169,6 +173,7 @@ class ProductSet:
         product = self.products[i]
         arr = product.target if product.labelled else product.input
         (a, r), (ch, cw) = product.shape, arr.chunks
+        guard = int(self.geometry.aperture_range()[1])
         rows = np.unique(np.linspace(0, (a - 1) // ch, 4).astype(int))
         cols = np.unique(np.linspace(0, (r - 1) // cw, 4).astype(int))
         powers = []
@@ -178,9 +183,10 @@ class ProductSet:
                 a1, r1 = min(a, a0 + ch), min(r, r0 + cw)
                 if product.labelled:
                     block = product.read(self.cache, "target", a0, a1, r0, r1)  # (lines, bins)
-                else:  # the filter on whole lines of this window
-                    lines = product.read(self.cache, "input", 0, a, r0, r1).T  # (bins, A)
-                    block = matched_filter_lines(lines, self.p[i][r0:r1], self.geometry).T[a0:a1]
+                else:  # the filter on the window's lines and one aperture either side of them
+                    lo, hi = max(0, a0 - guard), min(a, a1 + guard)
+                    lines = product.read(self.cache, "input", lo, hi, r0, r1).T  # (bins, hi - lo)
+                    block = matched_filter_lines(lines, self.p[i][r0:r1], self.geometry).T[a0 - lo : a1 - lo]
                 powers.append(np.abs(block.ravel()) ** 2)
         median = float(np.median(np.concatenate(powers)))
         if not median > 0:

@@ -90,8 +90,13 @@ def simulate_numpy(
     targets_per_column: float | np.ndarray = TARGETS_PER_COLUMN,
     p: np.ndarray | None = None,
     snr_db: tuple[float | np.ndarray, float | np.ndarray] = SNR_DB,
+    parts: bool = False,
 ) -> dict[str, np.ndarray]:
     """Simulate n columns; returns raw (noisy) line, ground truth and the per-column geometry.
+
+    parts: also return what the data hide (for the genie of data/limit.py): the texture "mu" (n, E), the
+    clutter's raw line "clutter_raw" (n, E) and the noise "noise" (n, L) (the targets are the rest), and
+    "origin" (column sample i is grid index i + origin).
 
     p: the columns' positional encodings (n,) (a scene's range bins); drawn uniformly when None.
     targets_per_column: the Poisson mean, one for all or one per column (n,); snr_db: the range the
@@ -112,6 +117,7 @@ def simulate_numpy(
     clutter = _complex_normal(rng, (n, ext), mu / na[:, None])  # scatterer amplitudes
     taps, half_max = aperture_taps(ka, na, prf)
     raw = convolve_same(clutter, taps, half_max)  # (n, ext) complex128
+    clutter_raw = raw.copy() if parts else None
 
     counts = rng.poisson(targets_per_column, n)
     rows = np.repeat(np.arange(n), counts)  # (T,)
@@ -122,8 +128,11 @@ def simulate_numpy(
 
     truth = focus(raw, ka, na, prf)[:, origin : origin + length]  # (n, L) noise-free
     snr = rng.uniform(*snr_db, n)
-    noisy = raw[:, origin : origin + length] + _complex_normal(rng, (n, length), 10.0 ** (-snr / 10.0)[:, None])
-    return {"raw": noisy, "truth": truth, "p": p, "ka": ka, "na": na, "snr_db": snr}
+    noise = _complex_normal(rng, (n, length), 10.0 ** (-snr / 10.0)[:, None])
+    out = {"raw": raw[:, origin : origin + length] + noise, "truth": truth, "p": p, "ka": ka, "na": na, "snr_db": snr}
+    if parts:
+        out |= {"mu": mu, "clutter_raw": clutter_raw, "noise": noise, "origin": origin}
+    return out
 
 
 def to_tensors(line: np.ndarray, p: np.ndarray, truth: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

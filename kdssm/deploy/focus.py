@@ -43,6 +43,7 @@ class FocusRequest:
     num_actors: int = 2
     use_gpu: bool = False
     level: str = "rcmc"  # a product's input level
+    product_scale: float | None = None  # a product's scale (default its column_scale, else estimated)
 
 
 class StopRequests:
@@ -72,7 +73,7 @@ class StopRequests:
 
 def focus_file(req: FocusRequest, progress: bool = True) -> dict:
     """Focus req.input into req.output (+ quick-look PNG); returns the run's figures."""
-    reader = open_scene(req.input, req.level)
+    reader = open_scene(req.input, req.level, req.product_scale)
     out = Path(req.output)
     if isinstance(reader, ProductScene):
         check_product_output(reader, out, ["focused", "matched_filter"] if req.compare else ["focused"])

@@ -44,9 +44,9 @@ def is_product(path: Path) -> bool:
         return False
 
 
-def open_scene(path: str | Path, level: str = "rcmc"):
+def open_scene(path: str | Path, level: str = "rcmc", scale: float | None = None):
     """The reader of a focus input: a Maya4-layout product (ProductScene) or a scene / column set."""
-    return ProductScene(path, level) if is_product(Path(path)) else SceneReader(path)
+    return ProductScene(path, level, scale) if is_product(Path(path)) else SceneReader(path)
 
 
 class ProductScene:
@@ -55,10 +55,11 @@ class ProductScene:
     columns = False
     partial_swath = True  # the product's swath may be narrower than the model's
 
-    def __init__(self, path: str | Path, level: str = "rcmc"):
+    def __init__(self, path: str | Path, level: str = "rcmc", scale: float | None = None):
         self.path = Path(path)
         (product_path,) = expand(str(self.path))
-        self.set = ProductSet(ProductOptions((product_path,), level, SCALE_LENGTH, cache_bytes=CACHE_BYTES), quiet=True)
+        options = ProductOptions((product_path,), level, SCALE_LENGTH, cache_bytes=CACHE_BYTES, scale=scale)
+        self.set = ProductSet(options, quiet=True)
         self.product = self.set.products[0]
         self.scale = self.set.scales[0]
         self.cache = ChunkCache(CACHE_BYTES)

@@ -36,6 +36,7 @@ class FocusActor:
         device: str,
         threads: int,
         level: str = "rcmc",
+        product_scale: float | None = None,
     ):
         import torch
 
@@ -50,7 +51,7 @@ class FocusActor:
             with open(path, "wb") as fh:
                 fh.write(checkpoint)
             model = load_model(path)
-        self.reader = open_scene(input_path, level)
+        self.reader = open_scene(input_path, level, product_scale)
         geometry = check_geometry(self.reader, model.geometry)
         self.p = positional_encodings(self.reader, geometry)
         self.focusers = focusers_for(model, geometry, self.reader.columns, precision, tile_length, device, compare)
@@ -121,6 +122,7 @@ def focus_blocks_on_ray(req, checkpoint_path, geometry, p, spans):
             "compare": req.compare,
             "device": "cuda" if req.use_gpu else "cpu",
             "level": req.level,
+            "product_scale": req.product_scale,
         },
     )
     for row in focused.iter_rows():

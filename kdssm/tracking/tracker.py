@@ -106,7 +106,10 @@ class SweepTracker:
         return self._find_or_create(name, tags, query, start_time)
 
     def rename(self, run_id: str, name: str) -> None:
-        self.client.set_tag(run_id, "mlflow.runName", name)
+        self.set_tag(run_id, "mlflow.runName", name)
+
+    def set_tag(self, run_id: str, key: str, value: str) -> None:
+        self.client.set_tag(run_id, key, value)
 
     def log_params(self, run_id: str, params: dict) -> None:
         logged = self.client.get_run(run_id).data.params

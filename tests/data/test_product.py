@@ -71,6 +71,10 @@ def test_scale_estimated_on_clutter_is_the_written_one(tmp_path):
     products = _set(path)
     assert products.scales[0] == pytest.approx(40.0, rel=0.05)
     assert _set(path, scale=3.0).scales == (3.0,)  # data.product_scale replaces it
+    bare = tmp_path / "bare.zarr"  # no az: estimated on the matched filter of rcmc, its noise included
+    write_product(bare, MINI.geometry(), MINI.length, 4096, 256, seed=2, scale=40.0, targets_per_column=0.0,
+                  state_scale=False, labelled=False)  # fmt: skip
+    assert _set(bare).scales[0] == pytest.approx(40.0, rel=0.06)  # the noise adds, the cut ends take away
 
 
 def test_splits_never_share_ground(product):

@@ -73,3 +73,16 @@ def test_a_product_is_focused_into_zarr_only(product, tmp_path, capsys):
     assert cli(["focus", product["linear"], "--input", str(product["path"]), "--output", str(out)]) == 2
     assert "a product's focus is written as .zarr" in capsys.readouterr().err
     assert not out.exists() and not list(tmp_path.glob(".*partial"))
+
+
+def test_the_scale_training_used_can_be_given(product, tmp_path):
+    outs = {}
+    for scale in ("30", "60"):
+        out = tmp_path / f"scale{scale}.zarr"
+        args = [product["linear"], "--input", product["path"], "--output", out, "--product_scale", scale, "--quiet"]
+        assert cli(["focus", *map(str, args)]) == 0
+        group = zarr.open_group(str(out), mode="r")
+        assert group["kdssm"].attrs["scale"] == float(scale)
+        outs[scale] = group["focused"][...]
+    # a linear model's output, put back into the product's units, does not depend on the scale it ran at
+    np.testing.assert_allclose(outs["30"], outs["60"], rtol=1e-4, atol=1e-3 * np.abs(outs["30"]).max())

@@ -125,6 +125,10 @@ def test_compare_writes_table_json_csv_png(student_run, teacher_run, tmp_path, c
     assert mf["params"] == 0 and mf["latency_ms_b1"] > 0 and mf["param_reduction_pct"] == 100.0
     assert mf["accuracy"] == pytest.approx(metrics.accuracy(matched_filter(test.x, "mini"), test.y))
     assert tiny["param_reduction_pct"] > 0 and tiny["latency_ms_b1"] > 0 and tiny["peak_mem_mb"] is not None
+    limit = data["limit"]  # the genie's, on every test column (mini: all fit its budget)
+    assert limit["columns"] == len(test) and limit["nmse_db"] < mf["nmse_db"] - 10
+    assert mf["from_limit_db"] == pytest.approx(mf["nmse_db"] - limit["nmse_db"])
+    assert "limit (a genie knowing every target" in out and "matched filter" in out.splitlines()[-2]
     assert (tmp_path / "comparison.csv").read_text().startswith("name,model_dim")
     assert (tmp_path / "comparison.png").stat().st_size > 10_000
 

@@ -143,6 +143,13 @@ def test_mlflow_holds_parent_children_teacher_and_registry(sweep, tmp_path):
         assert parent.data.metrics[f"matched_filter.{key}"] == pytest.approx(front["baseline"][key])
         assert parent.data.metrics[f"teacher.{key}"] == pytest.approx(front["teacher"][key])
     assert parent.data.metrics["front_beating_matched_filter"] == sum(e["beats_baseline"] for e in front["front"])
+    limit = front["limit"]  # the genie's limit of the simulated test columns, and how far teacher and filter are
+    assert parent.data.metrics["limit.nmse_db"] == pytest.approx(limit["nmse_db"])
+    assert parent.data.metrics["teacher.from_limit_db"] == pytest.approx(front["teacher"]["nmse_db"] - limit["nmse_db"])
+    assert (
+        parent.data.tags["kdssm.from_limit"].startswith("teacher ")
+        and "dB from the limit" in parent.data.tags["kdssm.from_limit"]
+    )
     parent_files = {f.path for f in client.list_artifacts(parent.info.run_id)}
     assert {
         "pareto.json",
