@@ -3,6 +3,8 @@ clutter's texture and the noise power estimates the clutter by linear MMSE (kdss
 the matched filter and the models given, whole column and valid region.
 
     python benchmarks/bounds.py --models runs/demo/teacher runs/demo/sweep/trials/<id> [--columns 256]
+    python benchmarks/bounds.py --models ... --kinds smooth_texture rough_texture bright_targets \
+        faint_targets targets_at_ends --name bounds_open_statistics
 
 Held-out columns of this project's simulator (seed 11, never a training, validation or test seed of the
 demo); the limit in closed form and, as its check, the genie's estimator run on the columns' own clutter
@@ -23,10 +25,10 @@ from kdssm import metrics
 from kdssm.checkpoint import load_model
 from kdssm.data import matched_filter, simulate
 from kdssm.data.limit import split_limit
+from kdssm.data.simulate import SCENE_KINDS
 from kdssm.evaluate import predict
 from kdssm.geometry import PRESETS, preset_of
 
-KINDS = ("card", "dense", "very_dense", "low_snr", "clutter_only")
 SEED = 11
 
 
@@ -40,6 +42,7 @@ def main() -> None:
     parser.add_argument("--columns", type=int, default=256, help="mini columns per scene kind")
     parser.add_argument("--s1_columns", type=int, default=16, help="s1 columns per scene kind")
     parser.add_argument("--presets", nargs="+", default=["mini", "s1"], choices=tuple(PRESETS))
+    parser.add_argument("--kinds", nargs="+", default=list(SCENE_KINDS), choices=tuple(SCENE_KINDS))
     parser.add_argument("--name", default="bounds", help="the results file's name")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -52,7 +55,7 @@ def main() -> None:
     table = {}
     for preset in args.presets:
         n = args.columns if preset == "mini" else args.s1_columns
-        for kind in KINDS:
+        for kind in args.kinds:
             x, y = simulate(preset, n, SEED, kind)
             limit = split_limit(preset, n, SEED, kind, monte_carlo=True)
             row = {"columns": n, "limit": limit, "matched_filter": scores(matched_filter(x, preset), x, y, preset)}

@@ -11,7 +11,18 @@ from .model import GEOMETRY_FIELDS, check_geometry
 
 Preset = Literal["mini", "s1"]
 PRESETS = ("mini", "s1")
-SceneKindName = Literal["card", "clutter_only", "dense", "very_dense", "low_snr"]  # data.simulate.SCENE_KINDS
+SceneKindName = Literal[
+    "card",
+    "clutter_only",
+    "dense",
+    "very_dense",
+    "low_snr",
+    "smooth_texture",
+    "rough_texture",
+    "bright_targets",
+    "faint_targets",
+    "targets_at_ends",
+]  # fmt: skip  (data.simulate.SCENE_KINDS)
 
 
 class DataConfig(Section):

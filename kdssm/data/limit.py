@@ -86,8 +86,7 @@ def split_limit(preset, n: int, seed: int, kind="card", columns: int | None = No
     from .simulate import scene_draws, simulate_numpy
 
     pre = get_preset(preset)
-    means, snr = scene_draws(n, seed, kind)
-    sim = simulate_numpy(pre, n, seed, means, snr_db=snr, parts=True)
+    sim = simulate_numpy(pre, n, seed, parts=True, **scene_draws(n, seed, kind))
     k = n if columns is None else min(columns, n)
     length, origin, prf = pre.length, sim["origin"], pre.prf_hz
     noise_power = 10.0 ** (-sim["snr_db"][:k] / 10.0)  # (k,)

@@ -20,7 +20,9 @@ SNR_DB = (5.0, 20.0)
 
 @dataclass(frozen=True)
 class SceneKind:
-    """What the columns hold: point targets per column (Poisson mean) and the input SNR range (dB).
+    """What the columns hold: point targets per column (Poisson mean), the input SNR range (dB), and the
+    statistics the card leaves open: the texture's correlation length (samples), the targets' SCR range (dB)
+    and where they fall (uniformly over the extended grid, or within one aperture of the column's ends).
 
     The card's columns are one kind; a SAR user judges a focuser on the others too (a focuser fitted to
     the card's mix can lose to the matched filter where the mix differs, e.g. clutter alone).
@@ -28,6 +30,9 @@ class SceneKind:
 
     targets_per_column: float = TARGETS_PER_COLUMN
     snr_db: tuple[float, float] = SNR_DB
+    texture_sigma: float = TEXTURE_SIGMA
+    scr_db: tuple[float, float] = SCR_DB
+    at_ends: bool = False
 
 
 SCENE_KINDS = {
@@ -36,15 +41,27 @@ SCENE_KINDS = {
     "dense": SceneKind(targets_per_column=12.0),  # 4x the card's targets
     "very_dense": SceneKind(targets_per_column=30.0),  # 10x
     "low_snr": SceneKind(snr_db=(-5.0, 5.0)),  # 10 dB below the card's range
+    # the statistics the card leaves open, each moved alone
+    "smooth_texture": SceneKind(texture_sigma=16.0),  # 4x the correlation length
+    "rough_texture": SceneKind(texture_sigma=1.0),
+    "bright_targets": SceneKind(scr_db=(25.0, 40.0)),
+    "faint_targets": SceneKind(scr_db=(0.0, 10.0)),
+    "targets_at_ends": SceneKind(at_ends=True),  # every target within one aperture of a column end
 }
 MIX_STREAM = 7919  # the second seed word of a mix's kind assignments
 
 
-def _texture(rng: np.random.Generator, n: int, e: int) -> np.ndarray:
-    """Log-normal texture mu (n, e): a Gaussian-smoothed normal field, std 0.5 in log units, mean 1."""
-    radius = int(4 * TEXTURE_SIGMA)
-    w = np.exp(-0.5 * (np.arange(-radius, radius + 1) / TEXTURE_SIGMA) ** 2)
-    w /= np.sqrt(np.sum(w**2))  # smoothing keeps unit variance
+def _texture(rng: np.random.Generator, n: int, e: int, sigma: np.ndarray | None = None) -> np.ndarray:
+    """Log-normal texture mu (n, e): a Gaussian-smoothed normal field, std 0.5 in log units, mean 1.
+
+    sigma: each column's correlation length (n,) (TEXTURE_SIGMA for all by default); the field is drawn
+    for the longest, so columns of the card's length keep the card's draws in any mix that has no longer one.
+    """
+    sigma = np.full(n, TEXTURE_SIGMA) if sigma is None else np.asarray(sigma, dtype=np.float64)
+    radius = int(4 * sigma.max())
+    k = np.arange(-radius, radius + 1)  # (K,)
+    w = np.exp(-0.5 * (k[None, :] / sigma[:, None]) ** 2) * (np.abs(k)[None, :] <= 4 * sigma[:, None])  # (n, K)
+    w /= np.sqrt(np.sum(w**2, axis=1, keepdims=True))  # smoothing keeps unit variance
     field = rng.standard_normal((n, e + 2 * radius))
     smooth = np.fft.irfft(np.fft.rfft(field) * np.fft.rfft(w, field.shape[1]), field.shape[1])
     mu = np.exp(TEXTURE_LOG_STD * smooth[:, 2 * radius :])  # (n, e) valid part of the circular conv
@@ -91,6 +108,9 @@ def simulate_numpy(
     p: np.ndarray | None = None,
     snr_db: tuple[float | np.ndarray, float | np.ndarray] = SNR_DB,
     parts: bool = False,
+    texture_sigma: np.ndarray | None = None,
+    scr_db: tuple[float | np.ndarray, float | np.ndarray] = SCR_DB,
+    at_ends: bool | np.ndarray = False,
 ) -> dict[str, np.ndarray]:
     """Simulate n columns; returns raw (noisy) line, ground truth and the per-column geometry.
 
@@ -100,7 +120,8 @@ def simulate_numpy(
 
     p: the columns' positional encodings (n,) (a scene's range bins); drawn uniformly when None.
     targets_per_column: the Poisson mean, one for all or one per column (n,); snr_db: the range the
-    input SNR is drawn from. With the defaults, the data card's columns (the same draws for a seed).
+    input SNR is drawn from; texture_sigma (n,), scr_db and at_ends (SceneKind's) likewise. With the
+    defaults, the data card's columns (the same draws for a seed).
     """
     rng = np.random.default_rng(seed)
     length, prf = preset.length, preset.prf_hz
@@ -113,7 +134,7 @@ def simulate_numpy(
     origin = int(na.max())
     ext = length + 2 * origin
 
-    mu = _texture(rng, n, ext)  # (n, ext)
+    mu = _texture(rng, n, ext, texture_sigma)  # (n, ext)
     clutter = _complex_normal(rng, (n, ext), mu / na[:, None])  # scatterer amplitudes
     taps, half_max = aperture_taps(ka, na, prf)
     raw = convolve_same(clutter, taps, half_max)  # (n, ext) complex128
@@ -122,7 +143,13 @@ def simulate_numpy(
     counts = rng.poisson(targets_per_column, n)
     rows = np.repeat(np.arange(n), counts)  # (T,)
     pos = rng.uniform(-na[rows], length + na[rows] - 1)  # continuous, over each column's own grid
-    scr = rng.uniform(*SCR_DB, len(rows))
+    ends = np.broadcast_to(np.asarray(at_ends), (n,))[rows]  # (T,) bool
+    if ends.any():  # the same draw mapped onto [-Na, Na) and [L - Na, L + Na): within one aperture of an end
+        t = (pos + na[rows]) / (length + 2 * na[rows] - 1)  # (T,) in [0, 1)
+        near = np.where(t < 0.5, -na[rows] + 4 * na[rows] * t, length - na[rows] + 4 * na[rows] * (t - 0.5))
+        pos = np.where(ends, near, pos)
+    low, high = (np.broadcast_to(np.asarray(b, dtype=np.float64), (n,))[rows] for b in scr_db)
+    scr = rng.uniform(low, high, len(rows))
     amps = 10.0 ** (scr / 20.0) * np.exp(2j * np.pi * rng.uniform(0.0, 1.0, len(rows)))
     _add_point_targets(raw, origin, rows, pos, amps, ka, na, prf)
 
@@ -143,10 +170,9 @@ def to_tensors(line: np.ndarray, p: np.ndarray, truth: np.ndarray) -> tuple[torc
     return x, y
 
 
-def scene_draws(
-    n: int, seed: int, kinds: str | Mapping[str, float]
-) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """Per-column Poisson means (n,) and SNR bounds ((n,), (n,)) for one kind or a mix {kind: weight}.
+def scene_draws(n: int, seed: int, kinds: str | Mapping[str, float]) -> dict:
+    """Each column's draws for one SCENE_KINDS kind or a mix {kind: weight}, as simulate_numpy's keywords:
+    targets_per_column (n,), snr_db ((n,), (n,)), texture_sigma (n,), scr_db ((n,), (n,)), at_ends (n,).
 
     A mix assigns each column a kind from its own generator (seed, MIX_STREAM), so the columns' own draws
     keep the order a single kind gives them.
@@ -159,8 +185,17 @@ def scene_draws(
     weights = np.array([mix[k] for k in names], dtype=np.float64)
     chosen = np.random.default_rng((seed, MIX_STREAM)).choice(len(names), size=n, p=weights / weights.sum())
     scenes = [SCENE_KINDS[names[i]] for i in chosen]
-    means = np.array([s.targets_per_column for s in scenes])  # (n,)
-    return means, (np.array([s.snr_db[0] for s in scenes]), np.array([s.snr_db[1] for s in scenes]))
+
+    def column(field: str) -> np.ndarray:
+        return np.array([getattr(s, field) for s in scenes])
+
+    return {
+        "targets_per_column": column("targets_per_column"),
+        "snr_db": tuple(column("snr_db").T),
+        "texture_sigma": column("texture_sigma"),
+        "scr_db": tuple(column("scr_db").T),
+        "at_ends": column("at_ends"),
+    }
 
 
 def simulate(preset, n: int, seed: int, kind: str | Mapping[str, float] = "card") -> tuple[torch.Tensor, torch.Tensor]:
@@ -168,8 +203,7 @@ def simulate(preset, n: int, seed: int, kind: str | Mapping[str, float] = "card"
     card's by default) or of a mix {kind: weight}; x complex64 (n, L, 2), y complex64 (n, L, 1)."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    means, snr_db = scene_draws(n, seed, kind)
-    sim = simulate_numpy(get_preset(preset), n, seed, means, snr_db=snr_db)
+    sim = simulate_numpy(get_preset(preset), n, seed, **scene_draws(n, seed, kind))
     return to_tensors(sim["raw"], sim["p"], sim["truth"])
 
 

@@ -132,3 +132,28 @@ def test_scene_kind_names_in_the_config_are_the_simulators():
     from kdssm.data.simulate import SCENE_KINDS
 
     assert set(typing.get_args(SceneKindName)) == set(SCENE_KINDS)
+
+
+def test_the_statistics_the_card_leaves_open_move_one_at_a_time():
+    from kdssm.data.simulate import scene_draws, simulate_numpy
+
+    pre = get_preset("mini")
+
+    def columns(kind):
+        return simulate_numpy(pre, 64, 3, parts=True, **scene_draws(64, 3, kind))
+
+    def texture_correlation(sim, lag=4):
+        log_mu = np.log(sim["mu"]) - np.log(sim["mu"]).mean(axis=1, keepdims=True)
+        return float((log_mu[:, lag:] * log_mu[:, :-lag]).mean() / (log_mu**2).mean())
+
+    card, smooth, rough = columns("card"), columns("smooth_texture"), columns("rough_texture")
+    assert texture_correlation(rough) < 0.1 < texture_correlation(card) < 0.9 < texture_correlation(smooth)
+    assert np.array_equal(card["p"], smooth["p"])  # the same columns (a longer texture draws more after them)
+
+    def power(kind):
+        return float(np.mean(np.abs(columns(kind)["truth"]) ** 2))
+
+    assert power("faint_targets") < power("card") < power("bright_targets")
+    ends = np.abs(columns("targets_at_ends")["truth"]) ** 2  # (64, L)
+    na = int(card["na"].max())
+    assert ends[:, : na // 2].mean() > 10 * ends[:, na:-na].mean()  # the targets' focused peaks sit at the ends
