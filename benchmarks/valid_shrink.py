@@ -19,10 +19,11 @@ import argparse
 import numpy as np
 from common import write_result
 
-from kdssm.data.limit import split_limit, valid_rows
+from kdssm.data.limit import split_limit
 from kdssm.data.physics import focus
-from kdssm.data.simulate import scene_draws, simulate_numpy
+from kdssm.data.simulate import scene_draws, simulate_numpy, to_tensors
 from kdssm.geometry import PRESETS
+from kdssm.metrics import valid_mask
 
 SEED = 11
 KINDS = ("card", "low_snr", "dense", "very_dense", "clutter_only", "faint_targets")
@@ -64,7 +65,7 @@ def main() -> None:
         sim = simulate_numpy(pre, args.columns, SEED, **scene_draws(args.columns, SEED, kind))
         ka, na, truth = sim["ka"], sim["na"], sim["truth"]
         filtered = focus(sim["raw"], ka, na, pre.prf_hz)  # (n, L) the matched filter, edges cut
-        valid = valid_rows(na, pre.length)
+        valid = valid_mask(to_tensors(sim["raw"], sim["p"], truth)[0], pre).numpy()  # (n, L) as scores mask
         noises = {
             "known": 10.0 ** (-sim["snr_db"] / 10.0),
             "robust": out_of_band_noise(sim["raw"], ka, na, pre.prf_hz, robust=True),

@@ -12,7 +12,7 @@ from .checkpoint import load_model, read_checkpoint
 from .config import ModelConfig, RunConfig, size_label
 from .data import matched_filter
 from .data.datasets import data_columns, load_split
-from .evaluate import evaluate_matched_filter, evaluate_model, latency_vs_filter, predict
+from .evaluate import evaluate_matched_filter, evaluate_model, from_limit, latency_vs_filter, predict
 from .files import MODEL_FILE
 from .inference import as_focuser
 from .memory import peak_memory_mb
@@ -164,8 +164,7 @@ def add_limit_gaps(rows: list[dict], models: dict, cfg: RunConfig, test, preset)
         y_hat = outputs.get(row["name"])
         if y_hat is None:  # a reduced-precision row: its own figures are beside its fp32 row's
             continue
-        row["from_limit_db"] = metrics.nmse_db(y_hat, y) - limit["nmse_db"]
-        row["from_limit_valid_db"] = metrics.nmse_valid_db(y_hat, y, x, preset) - limit["nmse_valid_db"]
+        row.update(from_limit(y_hat, x, y, preset, limit))
     return limit
 
 

@@ -84,6 +84,16 @@ def split_scores(y_hat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, preset: 
     }
 
 
+def from_limit(y_hat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, preset, limit: dict) -> dict:
+    """How far y_hat is from the genie's limit (data/limit.py), whole and valid region, in dB; x, y, y_hat:
+    the columns the limit was computed on (the split's first limit["columns"])."""
+    scores = split_scores(y_hat, x, y, preset)
+    return {
+        "from_limit_db": scores["nmse_db"] - limit["nmse_db"],
+        "from_limit_valid_db": scores["nmse_valid_db"] - limit["nmse_valid_db"],
+    }
+
+
 def validation_scores(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, preset: str) -> dict:
     """What a search selects on, on validation columns x (N, L, 2), y (N, L, 1)."""
     return split_scores(predict(model, x), x, y, preset)

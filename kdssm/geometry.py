@@ -22,6 +22,8 @@ from .config.base import ConfigError
 from .config.model import GEOMETRY_FIELDS as FIELDS
 from .config.model import check_geometry
 
+ACQUISITION_FIELDS = FIELDS[:4]  # wavelength, velocity, PRF, antenna: all but the swath
+
 
 class GeometryError(ValueError):
     """Geometry fields that cannot describe an acquisition; one line naming the field."""

@@ -16,6 +16,7 @@ from kdssm.data.limit import split_limit_of
 from kdssm.evaluate import (
     evaluate_matched_filter,
     evaluate_model,
+    from_limit,
     latency_vs_filter,
     predict,
     split_scores,
@@ -55,9 +56,7 @@ def reference_scores(cfg: RunConfig, teacher, val, test) -> dict:
         k = limit["columns"]
         x, y = test.x[:k], test.y[:k]
         for name, y_hat in (("teacher", predict(teacher, x)), ("matched_filter", matched_filter(x, preset))):
-            scores = split_scores(y_hat, x, y, preset)
-            reference[name]["from_limit_db"] = scores["nmse_db"] - limit["nmse_db"]
-            reference[name]["from_limit_valid_db"] = scores["nmse_valid_db"] - limit["nmse_valid_db"]
+            reference[name].update(from_limit(y_hat, x, y, preset, limit))
         reference["limit"] = limit
     return reference
 

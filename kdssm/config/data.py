@@ -102,7 +102,7 @@ class DataConfig(Section):
                 raise ConfigError(
                     f"data.train_scenes: weights must be >= 0 with a positive sum, got {dict(self.train_scenes)}"
                 )
-        given = {name: getattr(self, name) for name in GEOMETRY_FIELDS if getattr(self, name) is not None}
+        given = self.stated_fields()
         if self.products:
             files = [f"data.{w}_npz" for w in ("train", "val", "test", "unlabelled") if getattr(self, f"{w}_npz")]
             if files:

@@ -196,14 +196,13 @@ def load_unlabelled(data_cfg) -> Split | None:
 def _product_split(products, data_cfg, which: str) -> Split:
     """A split's columns drawn from the products' azimuth blocks (product_columns.py): the labelled
     products' blocks for train / val / test, the unlabelled products' every tile for "unlabelled"."""
-    labelled = [p.labelled for p in products.products]
     size, seed = getattr(data_cfg, f"{which}_size"), getattr(data_cfg, f"{which}_seed")
     if which == "unlabelled":
-        tiles = [products.tile_starts(i) if not lab else products.tile_starts(i)[:0] for i, lab in enumerate(labelled)]
+        tiles = products.unlabelled_tiles()
         if not any(len(t) for t in tiles):
             raise DataError(f"data.unlabelled_size: {size} unlabelled columns asked, every product has an az level")
     else:
-        if not any(labelled):
+        if not any(p.labelled for p in products.products):
             raise DataError(f"data.products: no product has an az level, so none gives {which} columns with targets")
         tiles = products.split_tiles(data_cfg.val_seed, data_cfg.test_seed)[which]
     index = products.draw(tiles, size, seed)

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .physics import aperture_taps
+from ..geometry import get_preset
+from ..metrics import valid_mask
+from .physics import aperture_taps, focus
+from .simulate import scene_draws, simulate_numpy, to_tensors
 
 
 def column_operators(ka: float, na: int, prf: float, origin: int, length: int, extent: int):
@@ -81,17 +84,14 @@ def split_limit(preset, n: int, seed: int, kind="card", columns: int | None = No
     """The limit on the split simulate(preset, n, seed, kind) makes, over its first `columns` columns (all by
     default): nmse_db and nmse_valid_db of the genie in closed form, and with monte_carlo the same of its
     estimator applied to the columns' own clutter and noise (monte_carlo_nmse_db, ..._valid_db)."""
-    from ..geometry import get_preset
-    from .physics import focus
-    from .simulate import scene_draws, simulate_numpy
-
     pre = get_preset(preset)
     sim = simulate_numpy(pre, n, seed, parts=True, **scene_draws(n, seed, kind))
     k = n if columns is None else min(columns, n)
     length, origin, prf = pre.length, sim["origin"], pre.prf_hz
     noise_power = 10.0 ** (-sim["snr_db"][:k] / 10.0)  # (k,)
     ka, na, mu = sim["ka"][:k], sim["na"][:k], sim["mu"][:k]
-    energy, valid = np.abs(sim["truth"][:k]) ** 2, valid_rows(na, length)  # (k, L) each
+    x, _ = to_tensors(sim["raw"][:k], sim["p"][:k], sim["truth"][:k])
+    energy, valid = np.abs(sim["truth"][:k]) ** 2, valid_mask(x, pre).numpy()  # (k, L) each, as scores mask
     error = np.stack([genie_error(mu[c], ka[c], int(na[c]), prf, origin, length, noise_power[c]) for c in range(k)])
     out = {"columns": k, **_db(error, energy, valid, "")}
     if monte_carlo:
@@ -103,13 +103,6 @@ def split_limit(preset, n: int, seed: int, kind="card", columns: int | None = No
         )
         out |= _db(np.abs(estimate - focused) ** 2, energy, valid, "monte_carlo_")
     return out
-
-
-def valid_rows(na: np.ndarray, length: int) -> np.ndarray:
-    """(k, L) bool: the samples at least (Na - 1) / 2 from either end of each column (the card's valid region)."""
-    half = (np.asarray(na) - 1) // 2
-    rows = np.arange(length)
-    return (rows[None, :] >= half[:, None]) & (rows[None, :] < length - half[:, None])
 
 
 def _db(error: np.ndarray, energy: np.ndarray, valid: np.ndarray, prefix: str) -> dict:

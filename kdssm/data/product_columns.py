@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import functools
 import glob
 import sys
 from dataclasses import dataclass
@@ -31,17 +32,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..geometry import FIELDS, Geometry, GeometryError
+from ..geometry import ACQUISITION_FIELDS, FIELDS, Geometry, GeometryError, columns_of
 from .product import INPUT_LEVELS, ChunkCache, Product, ProductError
 from .product_geometry import GeometryMissing, derive
 from .scene import matched_filter_lines
 from .simulate import simulate_numpy
 
 SPLIT_STREAM = 4211  # the first seed word of the block assignment
-SCALE_WINDOWS = 16  # chunk-sized windows the scale is estimated on, spread over the product
+SCALE_GRID = 4  # chunk-sized windows per axis the scale is estimated on: up to 16, spread over the product
 SCALE_CALIBRATION_COLUMNS = 64
 MIN_BLOCK_TILES = 4  # tiles an azimuth block holds at least (one may go to the gap between splits)
-SHARED = ("wavelength_m", "velocity_m_s", "prf_hz", "antenna_length_m")
 
 
 def expand(spec: str) -> list[Path]:
@@ -55,9 +55,8 @@ def expand(spec: str) -> list[Path]:
         if not matches:
             raise ProductError(f"{part}: no product matches")
         for m in map(Path, matches):
-            is_group = (m / ".zgroup").is_file() or (m / "zarr.json").is_file()
-            if m.is_dir() and not is_group:
-                inner = sorted(c for c in m.iterdir() if (c / ".zgroup").is_file() or (c / "zarr.json").is_file())
+            if m.is_dir() and not _is_group(m):
+                inner = sorted(c for c in m.iterdir() if _is_group(c))
                 if not inner:
                     raise ProductError(f"{m}: neither a Zarr product nor a folder of them")
                 paths.extend(inner)
@@ -66,6 +65,11 @@ def expand(spec: str) -> list[Path]:
     if not paths:
         raise ProductError(f"data.products: {spec!r} names no product")
     return list(dict.fromkeys(paths))
+
+
+def _is_group(path: Path) -> bool:
+    """A Zarr group's folder (format 2 or 3)."""
+    return (path / ".zgroup").is_file() or (path / "zarr.json").is_file()
 
 
 def product_geometry(product: Product, stated: dict) -> tuple[dict, np.ndarray, dict]:
@@ -133,7 +137,7 @@ class ProductSet:
             values, slant, sources = product_geometry(product, stated)
             if first is None:
                 first = values
-            for key in SHARED:
+            for key in ACQUISITION_FIELDS:
                 if abs(values[key] - first[key]) > 1e-6 * abs(first[key]):
                     raise ProductError(
                         f"{product.path}: {key} = {values[key]:g}, the first product's is {first[key]:g}: "
@@ -169,13 +173,13 @@ class ProductSet:
         return self.estimate_scale(i), f"estimated on {'az' if product.labelled else 'the filter of ' + product.level}"
 
     def estimate_scale(self, i: int) -> float:
-        """s of product i estimated on up to 16 chunk windows spread over it (module docstring)."""
+        """s of product i estimated on up to SCALE_GRID^2 chunk windows spread over it (module docstring)."""
         product = self.products[i]
         arr = product.target if product.labelled else product.input
         (a, r), (ch, cw) = product.shape, arr.chunks
         guard = int(self.geometry.aperture_range()[1])
-        rows = np.unique(np.linspace(0, (a - 1) // ch, 4).astype(int))
-        cols = np.unique(np.linspace(0, (r - 1) // cw, 4).astype(int))
+        rows = np.unique(np.linspace(0, (a - 1) // ch, SCALE_GRID).astype(int))
+        cols = np.unique(np.linspace(0, (r - 1) // cw, SCALE_GRID).astype(int))
         powers = []
         for ci in rows:
             for cj in cols:
@@ -196,6 +200,10 @@ class ProductSet:
     # --- tiles and splits -------------------------------------------------------------------------------
     def tile_starts(self, i: int) -> np.ndarray:
         return np.arange(self.products[i].shape[0] // self.options.length) * self.options.length
+
+    def unlabelled_tiles(self) -> list[np.ndarray]:
+        """Per product, the tile starts of its unlabelled columns: every tile of a product without az."""
+        return [self.tile_starts(i)[:0] if p.labelled else self.tile_starts(i) for i, p in enumerate(self.products)]
 
     def split_tiles(self, val_seed: int, test_seed: int) -> dict[str, list[np.ndarray]]:
         """{"train"/"val"/"test": per product, the tile starts a0 (n_tiles,) of that split (none of a product
@@ -285,10 +293,10 @@ def _runs(sorted_index: np.ndarray, chunk_widths: list[int]) -> list[np.ndarray]
     return np.split(np.arange(len(sorted_index)), change)
 
 
+@functools.lru_cache(maxsize=8)
 def clutter_median(geometry: Geometry, length: int) -> float:
-    """median |y|^2 of noise-free focused clutter-only columns of the simulator at this geometry."""
-    from ..geometry import columns_of
-
+    """median |y|^2 of noise-free focused clutter-only columns of the simulator at this geometry (once per
+    geometry: every product of a set shares it)."""
     sim = simulate_numpy(columns_of(geometry, length), SCALE_CALIBRATION_COLUMNS, 0, 0.0)
     return float(np.median(np.abs(sim["truth"]) ** 2))
 

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.product import ChunkCache
 from ..data.product_columns import ProductOptions, ProductSet, expand
 from ..files import remove, swap_in
 from ..geometry import Geometry
@@ -62,7 +61,7 @@ class ProductScene:
         self.set = ProductSet(options, quiet=True)
         self.product = self.set.products[0]
         self.scale = self.set.scales[0]
-        self.cache = ChunkCache(CACHE_BYTES)
+        self.cache = self.set.cache  # one budget for the scale's windows and the lines focused
         self.data = self.product.input
 
     def geometry(self) -> Geometry:
@@ -77,8 +76,8 @@ class ProductScene:
         return self.shape[1]
 
     def slant_ranges(self, geometry: Geometry) -> np.ndarray:
-        g = self.set.geometry
-        return g.slant_range(self.set.p[0])
+        """The product's own slant ranges (R,), whatever geometry the caller focuses with."""
+        return self.set.geometry.slant_range(self.set.p[0])
 
     @property
     def has_truth(self) -> bool:
@@ -116,8 +115,7 @@ class ProductWriter:
     def __init__(self, path: Path, scene: ProductScene, arrays: dict):
         import zarr
 
-        self.path, self.scale = Path(path), scene.scale
-        check_product_output(scene, self.path, list(arrays))
+        self.path, self.scale = Path(path), scene.scale  # focus_file checked the output (check_product_output)
         self.tmp = temporary_of(self.path)
         remove(self.tmp)  # a killed run's leftover
         shutil.copytree(scene.path, self.tmp)

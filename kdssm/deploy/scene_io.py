@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import input_clash, remove, swap_in, unwritable_reason
-from ..geometry import FIELDS, Geometry, GeometryError, describe, get_preset
+from ..geometry import ACQUISITION_FIELDS, FIELDS, Geometry, GeometryError, describe, get_preset
 from .errors import DeployError
 
 SUFFIXES = (".npz", ".zarr")
@@ -167,7 +167,7 @@ def check_geometry(reader: SceneReader, model_geometry: Geometry | None) -> Geom
         return stated
     if stated is not None:
         partial = getattr(reader, "partial_swath", False)  # a product: its range bins are checked one by one
-        for key in FIELDS[:4] if partial else FIELDS:
+        for key in ACQUISITION_FIELDS if partial else FIELDS:
             a, b = getattr(stated, key), getattr(model_geometry, key)
             if abs(a - b) > 1e-6 * abs(b):
                 raise SceneError(
