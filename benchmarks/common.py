@@ -15,6 +15,14 @@ import torch
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def roofline_pass(lines: torch.Tensor, spectra: torch.Tensor) -> torch.Tensor:
+    """The FFT roofline of one focusing pass: lines (B, L) complex64 padded to the spectra's length M, one
+    forward FFT, one multiplication by a spectrum per line (B, M), one inverse FFT; what any single-pass
+    focusing must do, nothing cached or sliced."""
+    padded = torch.nn.functional.pad(lines, (0, spectra.shape[-1] - lines.shape[-1]))
+    return torch.fft.ifft(torch.fft.fft(padded) * spectra)
+
+
 def machine() -> dict:
     """What the numbers were measured on."""
     cpu = platform.processor() or platform.machine()

@@ -10,7 +10,8 @@ few columns each: this checks that the paths run and agree, it is no benchmark.
 2. a distillation epoch of the compressed_gated student from it, bf16 (`kdssm distill`)
 3. the same as a 1-GPU Ray Train run (`--num_workers 1 --use_gpu`, nccl)
 4. the sweep's smoke test of configs/sweep.yaml on the GPU (`kdssm sweep --smoke-test --use_gpu`)
-5. `kdssm focus --device cuda` of an s1 scene, equal to `--device cpu` within 1e-4 of the largest output
+5. `kdssm focus --device cuda` of an s1 scene (the teacher folded, and on tiles; the production filter beside
+   it), equal to `--device cpu` and to each other within 1e-4 of the largest output
 6. `kdssm plan`'s GPU estimate of a teacher training step against the peak torch measures
 
 Without CUDA it says so and exits 2 (`--cpu` runs the same paths on the CPU, to check the script itself).
@@ -80,15 +81,28 @@ def focus_equal(work: Path, device: str) -> str:
     scene = work / "scene.npz"
     kdssm("scene", "--preset", "s1", "--azimuth", "3000", "--range_bins", "32", "--output", str(scene))
     outputs = {}
-    for i, where in enumerate(("cpu", device)):  # --cpu: the same device twice, two outputs
-        path = work / f"focused-{i}-{where}.npz"
-        kdssm("focus", str(work / "teacher-32-true"), "--input", str(scene), "--output", str(path), "--device", where)
-        outputs[i] = np.load(path)["focused"]
-    scale = float(np.abs(outputs[0]).max())
-    diff = float(np.abs(outputs[1] - outputs[0]).max()) / scale
-    if diff > 1e-4:
-        raise RuntimeError(f"{device} differs from cpu by {diff:.2e} of the largest output")
-    return f"{device} vs cpu: {diff:.1e} of the largest output (limit 1e-4)"
+    runs = (("cpu", "auto"), (device, "auto"), (device, "no"))  # the folded path on both, the tiles on the device
+    for i, (where, fold) in enumerate(runs):  # --cpu: the same device twice
+        path = work / f"focused-{i}-{where}-{fold}.npz"
+        kdssm(
+            "focus", str(work / "teacher-32-true"), "--input", str(scene), "--output", str(path), "--device", where,
+            "--fold", fold, "--compare", "matched_filter",
+        )  # fmt: skip
+        outputs[i] = np.load(path)
+    if str(outputs[0]["path"]) != "folded" or str(outputs[2]["path"]) != "tiles":
+        raise RuntimeError(f"paths {outputs[0]['path']}, {outputs[2]['path']}: expected folded and tiles")
+    diffs = {}
+    for name, (a, b, key) in {
+        f"folded {device} vs cpu": (1, 0, "focused"),
+        f"folded vs tiles on {device}": (1, 2, "focused"),
+        f"production filter {device} vs cpu": (1, 0, "matched_filter"),
+    }.items():
+        want = outputs[b][key]
+        diffs[name] = float(np.abs(outputs[a][key] - want).max()) / float(np.abs(want).max())
+    worst = max(diffs, key=diffs.get)
+    if diffs[worst] > 1e-4:
+        raise RuntimeError(f"{worst}: differs by {diffs[worst]:.2e} of the largest output")
+    return ", ".join(f"{k}: {v:.1e}" for k, v in diffs.items()) + " of the largest output (limit 1e-4)"
 
 
 def plan_against_peak(work: Path, device: str) -> str:

@@ -16,7 +16,7 @@ import argparse
 import time
 
 import torch
-from common import write_result
+from common import roofline_pass, write_result
 
 from kdssm.data import matched_filter, simulate
 from kdssm.data.production_filter import ProductionFilter
@@ -47,7 +47,7 @@ def main() -> None:
         fixed = fast.spectra(x[:1, :, 1].real.mean(dim=1).double().numpy()).repeat(len(x), 1)  # (B, M), as stored
 
         def roofline():
-            torch.fft.ifft(torch.fft.fft(lines, n=fast.nfft) * fixed)
+            roofline_pass(lines, fixed)
 
         def cold():
             ProductionFilter(pre.geometry(), pre.length)(x)

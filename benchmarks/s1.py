@@ -10,8 +10,8 @@
 2. Accuracy and speed on test columns: the s1 demo's teacher and every student of its front against the
    matched filter on the s1 test split (whole, valid, accuracy, columns per second at batch 32).
 3. An s1 scene (--azimuth x --range_bins, the s1 geometry, its noise-free truth) through `kdssm focus`'s
-   machinery (tiles, fp32): range bins per second and the scene's whole and valid-region nmse, each focuser
-   against the matched filter.
+   machinery (fp32, folded where a model folds and on tiles; focus.table): range bins per second beside the
+   production matched filter and the FFT roofline, and the scene's whole and valid-region nmse.
 4. The seed-size teacher as a user gets it (loaded from its checkpoint) against the seed's own sarSSM at the
    same dims, eval forward at batch 32, in alternation (median of 5), beside the same model built in process
    (what benchmarks/focus.py measures), with gradients on and off: where 12x became 8x.
@@ -36,13 +36,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import front_checkpoints, write_result
-from focus import alternating, run_scene, scene_arrays, scores
+from focus import alternating, scene_arrays, table
 
 from kdssm.checkpoint import load_model, save_model
 from kdssm.config import RunConfig
 from kdssm.data import simulate
 from kdssm.data.datasets import with_column_geometry
-from kdssm.deploy.engine import MatchedFilterLines, ModelLines
 from kdssm.evaluate import evaluate_matched_filter, evaluate_model
 from kdssm.geometry import PRESETS
 from kdssm.inference import infer
@@ -102,23 +101,18 @@ def test_columns(demo: Path) -> dict:
 
 
 def scene(demo: Path, azimuth: int, range_bins: int) -> dict:
+    """The s1 demo's teacher and front on an s1 scene, beside the production filter and the FFT roofline
+    (focus.table: folded where a model folds, and on tiles)."""
     geometry = PRESETS["s1"].geometry()
     raw, truth, p, valid = scene_arrays(geometry, azimuth, range_bins)
-    out, mf_s = run_scene(MatchedFilterLines(geometry), raw, p)
-    rows = [
-        {"name": "matched filter", "params": 0, "columns_per_second": range_bins / mf_s, **scores(out, truth, valid)}
+    models = [
+        (name, load_model(ckpt), entry) for name, ckpt, entry in front_checkpoints(demo / "sweep", demo / "teacher")
     ]
-    for name, ckpt, _ in front_checkpoints(demo / "sweep", demo / "teacher"):
-        model = load_model(ckpt)
-        out, s = run_scene(ModelLines(model, geometry, "fp32"), raw, p)
-        rows.append({"name": name, "params": count_params(model), "columns_per_second": range_bins / s,
-                     **scores(out, truth, valid)})  # fmt: skip
-    for row in rows:
-        row["speed_vs_matched_filter"] = row["columns_per_second"] / rows[0]["columns_per_second"]
-        print(f"{row['name']:>18}: {row['columns_per_second']:8.0f} range bins/s "
-              f"({row['speed_vs_matched_filter']:.3f} of the filter), scene nmse {row['nmse_db']:.2f} dB, "
-              f"valid {row['nmse_valid_db']:.2f} dB", flush=True)  # fmt: skip
-    return {"azimuth": azimuth, "range_bins": range_bins, "rows": rows}
+    return {
+        "azimuth": azimuth,
+        "range_bins": range_bins,
+        **table("s1", models, geometry, raw, p, truth, valid, 3, ("fp32",)),
+    }
 
 
 def against_the_seed(seed_code: Path, folder: Path) -> dict:

@@ -12,9 +12,16 @@ from .checkpoint import load_model, read_checkpoint
 from .config import ModelConfig, RunConfig, size_label
 from .data import matched_filter
 from .data.datasets import data_columns, load_split
-from .evaluate import evaluate_matched_filter, evaluate_model, from_limit, latency_vs_filter, predict
+from .evaluate import (
+    evaluate_matched_filter,
+    evaluate_model,
+    from_limit,
+    latency_vs_filter,
+    predict,
+    production_filter,
+)
 from .files import MODEL_FILE
-from .inference import as_focuser
+from .inference import deployed
 from .memory import peak_memory_mb
 from .models import count_params
 from .report import aligned
@@ -56,7 +63,7 @@ def describe(name: str, run: Path, model: torch.nn.Module, x: torch.Tensor, y: t
         "num_layers": cfg.num_layers,
         "selectivity": cfg.use_selectivity,
         **scores,
-        "latency_ms_b1": latency_vs_filter(as_focuser(model), x, preset, batch=1)["latency_ms_per_column"],
+        "latency_ms_b1": latency_vs_filter(deployed(model, x.shape[1]), x, preset, batch=1)["latency_ms_per_column"],
         "latency_ms_b32": scores["latency_ms_per_column"],
         "peak_mem_mb": peak_memory_mb(x.shape[1], checkpoint=str(run / MODEL_FILE)),
     }
@@ -65,10 +72,8 @@ def describe(name: str, run: Path, model: torch.nn.Module, x: torch.Tensor, y: t
 def describe_matched_filter(x: torch.Tensor, y: torch.Tensor, preset) -> dict:
     """The classical baseline as a row: no parameters, no dims, its latency measured the same way."""
 
-    def focus(xb):
-        return matched_filter(xb, preset)
-
     scores = evaluate_matched_filter(x, y, preset)
+    focus = production_filter(preset, x.shape[1])
     return {
         "name": MATCHED_FILTER,
         "model_dim": None,

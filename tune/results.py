@@ -14,16 +14,15 @@ from kdssm.data import matched_filter
 from kdssm.data.datasets import data_columns
 from kdssm.data.limit import split_limit_of
 from kdssm.evaluate import (
+    deployed_latency,
     evaluate_matched_filter,
     evaluate_model,
     from_limit,
-    latency_vs_filter,
     predict,
     split_scores,
     validation_scores,
 )
 from kdssm.files import MODEL_FILE
-from kdssm.inference import as_focuser
 from kdssm.train import rundir
 
 from . import objectives as goals
@@ -82,7 +81,7 @@ def finished_trials(cfg: RunConfig, save_dir: Path) -> list[dict]:
     return out
 
 
-def quiet_latency(save_dir: Path, trials: list[dict], reference: dict, x, preset) -> None:
+def quiet_latency(save_dir: Path, trials: list[dict], reference: dict, x, preset, length: int = 0) -> None:
     """Latency of every student and the teacher measured again here, one after another with nothing else
     running (in-trial figures were taken beside other training trials), each beside the matched filter
     (evaluate.latency_vs_filter); updates the metrics in place.
@@ -94,7 +93,7 @@ def quiet_latency(save_dir: Path, trials: list[dict], reference: dict, x, preset
 
     def measured(name: str, checkpoint) -> dict:
         if not isinstance(kept.get(name), dict):  # an older latency.json held the milliseconds alone
-            kept[name] = latency_vs_filter(as_focuser(load_model(checkpoint)), x, preset)
+            kept[name] = deployed_latency(load_model(checkpoint), x, preset, length)
         return kept[name]
 
     if reference.get("checkpoint"):

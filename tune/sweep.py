@@ -242,7 +242,7 @@ def conclude(
     finished = finished_trials(cfg, save_dir)
     if not finished:
         raise DistributedError(f"no trial of the sweep in {save_dir} finished; see {save_dir / TUNE}")
-    quiet_latency(save_dir, finished, reference, test_x, data_columns(cfg.data))
+    quiet_latency(save_dir, finished, reference, test_x, data_columns(cfg.data), cfg.search.latency_length)
     front = front_of(cfg, save_dir, finished, reference)
     stopped = [t["trial_id"] for t in finished if t["summary"].get("stopped_early")]
     pareto.write(save_dir, front, stopped)

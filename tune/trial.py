@@ -25,8 +25,7 @@ from kdssm.checkpoint import load_model
 from kdssm.config import RunConfig
 from kdssm.data.datasets import data_columns, load_split, load_unlabelled
 from kdssm.distill.runner import Columns, Teacher, plan_student
-from kdssm.evaluate import latency_vs_filter
-from kdssm.inference import as_focuser
+from kdssm.evaluate import deployed_latency
 from kdssm.models import build_model, count_params
 from kdssm.models.cost import macs_per_column
 from kdssm.train import distributed, rundir, runner
@@ -77,7 +76,7 @@ def architecture_cost(cfg: RunConfig, student: torch.nn.Module, x: torch.Tensor)
     MACs per column, or its latency as a ratio to the matched filter timed beside it."""
     if cfg.search.cost_measure == "macs":
         return float(macs_per_column(student, x.shape[1]))
-    return latency_vs_filter(as_focuser(student), x, data_columns(cfg.data))["latency_vs_filter"]
+    return deployed_latency(student, x, data_columns(cfg.data), cfg.search.latency_length)["latency_vs_filter"]
 
 
 def best_so_far(history: list[dict], metric: str, mode: str) -> float | None:

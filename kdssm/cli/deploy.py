@@ -30,13 +30,17 @@ def cmd_focus(args: argparse.Namespace) -> int:
         use_gpu=args.use_gpu,
         level=args.level,
         product_scale=args.product_scale,
+        fold=args.fold,
     )
     figures = focus_file(req, progress=not args.quiet)
     unit = "columns" if figures["columns_input"] else "range bins"  # as the progress line counted them
+    if figures["path"] == "folded":
+        how = "folded: one spectrum per range, the model at the lines' ends"
+    else:
+        how = f"tiles of {figures['tile_length']} samples overlapping by {figures['overlap']}"
     print(
         f"focused {figures['columns']} {unit} at {figures['columns_per_second']:,.0f} per second "
-        f"({figures['precision']}, tiles of {figures['tile_length']} samples overlapping by {figures['overlap']}): "
-        f"{figures['output']}, quick-look {figures['quicklook']}"
+        f"({figures['precision']}, {how}): {figures['output']}, quick-look {figures['quicklook']}"
     )
     return 0
 
@@ -160,6 +164,13 @@ def register(sub) -> None:
         "--tile-length",
         type=positive_int,
         help="azimuth samples per tile (default: 8 overlaps, at least 1024)",
+    )
+    foc.add_argument(
+        "--fold",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help="run an edge-gated model folded (one spectrum per range where its gates are closed; the same "
+        "values): auto where it folds and pays (default), yes to demand it, no for tiles",
     )
     foc.add_argument("--device", default="cpu", help="cpu or cuda")
     foc.add_argument("--tracking_uri", "--tracking-uri", help="MLflow tracking URI for a models:/ source")

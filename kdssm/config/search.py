@@ -31,9 +31,15 @@ class SearchConfig(Section):
     )
     cost_measure: Literal["latency", "macs"] = Field(
         "latency",
-        description="the third objective: latency (CPU, batch 32, timed beside the matched filter and kept as "
-        "their ratio, once per model) or macs (multiply-accumulates per column counted from the model: exact, "
-        "the same under any load)",
+        description="the third objective: latency (CPU, batch 32, through the path kdssm focus runs, timed "
+        "beside the production matched filter and kept as their ratio, once per model) or macs "
+        "(multiply-accumulates per column counted from the model: exact, the same under any load)",
+    )
+    latency_length: int = Field(
+        0,
+        ge=0,
+        description="samples of the lines the latency is timed on: 0 the data's columns; a scene's azimuth "
+        "length (e.g. 8192) times what focusing such scenes costs, folded where a student folds",
     )
     workers_per_trial: int = Field(1, ge=1, description="Ray Train workers per student (data-parallel)")
     trial_runner: Literal["auto", "ray_train"] = Field(

@@ -7,55 +7,43 @@ tested equal (tests/data/test_production_filter.py).
 
 g_p the data card's unit-energy reference at the column's slant range (positional encoding p), H the
 largest half aperture of the swath, M = fast_length(L + 2H) the one transform length of every column. The
-spectra are kept by p (a scene's range bins repeat theirs batch after batch; a column set pays once per
-distinct p), at most `max_spectra` of them, oldest out; the last batch's stack is kept whole.
+spectra are kept by p (models/spectrum_cache.py: a scene's range bins repeat theirs pass after pass, a
+column set pays once per distinct p), at most `cache_mb` of them, oldest out; the last batch's stack whole.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..geometry import Geometry
 from ..models.s4d_kernel import fast_length
+from ..models.spectrum_cache import SpectrumCache
 from .physics import aperture_taps
 
 
 class ProductionFilter:
     """Focus (B, L) lines at positional encodings p (B,) -> (B, L) complex64; or data-card columns."""
 
-    def __init__(self, geometry: Geometry, length: int, device: str | torch.device = "cpu", max_spectra: int = 65536):
+    def __init__(self, geometry: Geometry, length: int, device: str | torch.device = "cpu", cache_mb: float = 256.0):
         self.geometry, self.length, self.device = geometry, int(length), torch.device(device)
         self.half = (int(geometry.aperture_range()[1]) - 1) // 2  # H
         self.nfft = fast_length(self.length + 2 * self.half)  # M
-        self.max_spectra = max_spectra
-        self._spectra: OrderedDict[float, torch.Tensor] = OrderedDict()
-        self._batch: tuple[bytes, torch.Tensor] | None = None  # the last batch's p and stacked spectra
+        self.cache = SpectrumCache(self._build, cache_mb)
+
+    def _build(self, p: np.ndarray) -> torch.Tensor:
+        """R_p of distinct p (n,) float64 -> (n, M) complex64 on the device."""
+        r0 = self.geometry.slant_range(np.clip(p, 0.0, 1.0))
+        na = self.geometry.aperture_samples(r0)
+        taps, half = aperture_taps(self.geometry.fm_rate(r0), na, self.geometry.prf_hz)  # (n, 2 half + 1)
+        reference = np.zeros((len(p), self.nfft), dtype=np.complex64)  # lag 0 at H, padded to M
+        reference[:, self.half - half : self.half + half + 1] = np.conj(taps) / np.sqrt(na)[:, None]
+        return torch.fft.fft(torch.from_numpy(reference).to(self.device))
 
     def spectra(self, p: np.ndarray) -> torch.Tensor:
-        """R_p of every p (B,) as (B, M) complex64 on the device, built once per distinct p; a batch of the
-        same p as the last one (a scene's range bins, block after block along azimuth) reuses its stack."""
-        p = np.ascontiguousarray(p, dtype=np.float64)
-        if self._batch is not None and self._batch[0] == p.tobytes():
-            return self._batch[1]
-        keys = [float(v) for v in p]
-        missing = sorted({k for k in keys if k not in self._spectra})
-        if missing:
-            r0 = self.geometry.slant_range(np.clip(np.array(missing), 0.0, 1.0))
-            na = self.geometry.aperture_samples(r0)
-            taps, half = aperture_taps(self.geometry.fm_rate(r0), na, self.geometry.prf_hz)  # (n, 2 half + 1)
-            reference = np.zeros((len(missing), 2 * self.half + 1), dtype=np.complex128)
-            reference[:, self.half - half : self.half + half + 1] = np.conj(taps) / np.sqrt(na)[:, None]
-            spectra = torch.fft.fft(torch.from_numpy(reference.astype(np.complex64)).to(self.device), n=self.nfft)
-            for key, spectrum in zip(missing, spectra):
-                self._spectra[key] = spectrum
-            while len(self._spectra) > self.max_spectra:
-                self._spectra.popitem(last=False)
-        stacked = torch.stack([self._spectra[k] for k in keys])
-        self._batch = (p.tobytes(), stacked)
-        return stacked
+        """R_p of every p (B,) as (B, M) complex64 on the device (kept by p: models/spectrum_cache.py)."""
+        return self.cache.get(p)
 
     @torch.no_grad()
     def focus_lines(self, lines: torch.Tensor, p: np.ndarray) -> torch.Tensor:
@@ -63,7 +51,8 @@ class ProductionFilter:
         if lines.shape[1] != self.length:
             raise ValueError(f"the filter was built for lines of {self.length} samples, got {lines.shape[1]}")
         lines = lines.to(self.device, torch.complex64)
-        spectrum = torch.fft.fft(lines, n=self.nfft) * self.spectra(p)  # (B, M)
+        # padded first: torch's own padding for fft(n=M) costs about as much as the transform
+        spectrum = torch.fft.fft(F.pad(lines, (0, self.nfft - self.length))) * self.spectra(p)  # (B, M)
         return torch.fft.ifft(spectrum)[:, self.half : self.half + lines.shape[1]]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

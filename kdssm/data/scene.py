@@ -14,15 +14,21 @@ TARGET_DENSITY = TARGETS_PER_COLUMN / 256  # point targets per azimuth sample, a
 
 
 def simulate_scene(
-    geometry: Geometry, azimuth: int, range_bins: int, seed: int, targets_per_sample: float = TARGET_DENSITY
+    geometry: Geometry,
+    azimuth: int,
+    range_bins: int,
+    seed: int,
+    targets_per_sample: float = TARGET_DENSITY,
+    p: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """raw (A, R) complex64 (noisy), truth (A, R) complex64 (noise-free focused), slant_range_m (R,) float64.
 
-    The range bins spread evenly over the swath; every range bin is one data-card column of A samples.
+    The range bins spread evenly over the swath, or lie at positional encodings p (R,); every range bin is
+    one data-card column of A samples.
     """
     if azimuth < 1 or range_bins < 1:
         raise ValueError(f"a scene needs at least one sample and one range bin, got {azimuth} x {range_bins}")
-    p = np.linspace(0.0, 1.0, range_bins)  # (R,)
+    p = np.linspace(0.0, 1.0, range_bins) if p is None else np.asarray(p, dtype=np.float64)  # (R,)
     sim = simulate_numpy(
         columns_of(geometry, azimuth), range_bins, seed, targets_per_column=targets_per_sample * azimuth, p=p
     )

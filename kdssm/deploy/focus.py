@@ -42,6 +42,7 @@ class FocusRequest:
     address: str | None = None
     num_actors: int = 2
     use_gpu: bool = False
+    fold: str = "auto"  # the folded path: auto (where the model folds and it pays), yes, no (engine.py)
     level: str = "rcmc"  # a product's input level
     product_scale: float | None = None  # a product's scale (default its column_scale, else estimated)
 
@@ -94,7 +95,10 @@ def focus_file(req: FocusRequest, progress: bool = True) -> dict:
     model, ckpt = load_source(req.model, req.tracking_uri)
     geometry = check_geometry(reader, model.geometry)
     p = positional_encodings(reader, geometry)
-    focusers = focusers_for(model, geometry, reader.columns, req.precision, req.tile_length, req.device, req.compare)
+    length = reader.shape[1] if reader.columns else reader.shape[0]  # the samples of every line
+    focusers = focusers_for(
+        model, geometry, reader.columns, req.precision, req.tile_length, req.device, req.compare, req.fold, length
+    )
     total = reader.range_bins
     shown = panels(list(focusers), reader.has_truth)
     if reader.columns:
@@ -142,8 +146,8 @@ def check_room(reader: SceneReader | ProductScene, focusers: dict, shapes: dict,
     from ..resources import COMPLEX, available_memory, mb, model_memory
 
     lines = focusers[main_output(reader.columns)]
-    tile = min(lines.tile_length, reader.shape[1] if reader.columns else reader.shape[0])
-    model = model_memory(lines.model.config, lines.tiles_per_call, tile, "forward").total
+    tile = lines.model_length(reader.shape[1] if reader.columns else reader.shape[0])
+    model = model_memory(lines.model.config, lines.per_call(tile), tile, "forward").total
     output = sum(int(np.prod(shape)) * COMPLEX for shape, _ in shapes.values())
     per_column = output // reader.range_bins
     block = batch * per_column * (1 + len(shapes))  # the block read, and every focuser's output of it
@@ -184,6 +188,7 @@ def _stream(
         stops.check()
     lines = focusers[main]
     figures = {
+        "path": lines.path,
         "tile_length": int(lines.tile_length),
         "overlap": int(lines.overlap),
         "tiles_exact_for_linear_models": bool(lines.exact),
@@ -208,5 +213,5 @@ def _put_fields(writer: SceneWriter, reader: SceneReader, geometry, p, figures: 
     if not reader.columns:
         writer.put("slant_range_m", geometry.slant_range(p))
         writer.put("edge_samples", geometry.half_aperture(p).astype(np.int64))
-    for key in ("precision", "tile_length", "overlap", "columns_per_second"):
+    for key in ("precision", "path", "tile_length", "overlap", "columns_per_second"):
         writer.put(key, figures[key])

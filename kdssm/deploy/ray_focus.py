@@ -37,6 +37,7 @@ class FocusActor:
         threads: int,
         level: str = "rcmc",
         product_scale: float | None = None,
+        fold: str = "auto",
     ):
         import torch
 
@@ -54,7 +55,9 @@ class FocusActor:
         self.reader = open_scene(input_path, level, product_scale)
         geometry = check_geometry(self.reader, model.geometry)
         self.p = positional_encodings(self.reader, geometry)
-        self.focusers = focusers_for(model, geometry, self.reader.columns, precision, tile_length, device, compare)
+        columns = self.reader.columns
+        length = self.reader.shape[1] if columns else self.reader.shape[0]
+        self.focusers = focusers_for(model, geometry, columns, precision, tile_length, device, compare, fold, length)
 
     def __call__(self, batch: dict) -> dict:
         from .engine import focus_block
@@ -123,6 +126,7 @@ def focus_blocks_on_ray(req, checkpoint_path, geometry, p, spans):
             "device": "cuda" if req.use_gpu else "cpu",
             "level": req.level,
             "product_scale": req.product_scale,
+            "fold": req.fold,
         },
     )
     for row in focused.iter_rows():

@@ -11,8 +11,8 @@ or an `InferenceModel(model)`. It returns the reference's values to float32 roun
   column's power the sum of the real view's squares;
 - a gate's hidden layer splits W [m; pos] + b = W_m m + (W_pos pos + b), so no feature tensor is
   concatenated;
-- each layer's kernels are read from its cached grid spectra (S4DConv.grid_spectra, built on first need
-  per column length and rebuilt when a parameter changes), weighted in place per column;
+- each layer's kernels are read from its cached grid spectra (S4DConv.grid_spectra, the rows built on first
+  need per column length and rebuilt when a parameter changes), weighted in place per column;
 - a layer whose gate acts at the edges only (gate_region edges) adds nothing elsewhere: its activation,
   mixing and gate run on the samples within half an aperture of either end (8-10 % of a 1,000-sample
   line), its convolution still on the whole line.
@@ -61,15 +61,16 @@ def convolve(conv: nn.Module, u: torch.Tensor, p: torch.Tensor | None) -> torch.
     if len(conv.grid) > 1 and p is None:
         raise ValueError("a range-conditioned S4D layer needs the positional encoding p")
     idx, w = conv.grid.locate(p) if len(conv.grid) > 1 else (None, None)  # (B, 2) int64, (B, 2) float32
-    table = conv.grid_spectra(length, None if idx is None else idx.flatten())  # (G, H, N), cached
+    rows, slot = conv.grid_spectra(length, None if idx is None else idx.flatten())  # (R, H, N), (G,): cached
     # padded first: torch's own padding for fft(n=N) costs about twice the transform
-    u_f = torch.fft.fft(F.pad(u, (0, table.shape[-1] - length)))  # (B, H, N)
+    u_f = torch.fft.fft(F.pad(u, (0, rows.shape[-1] - length)))  # (B, H, N)
     if idx is None:
-        u_f.mul_(table)
+        u_f.mul_(rows)  # the one grid point, (1, H, N)
     else:
+        idx = slot[idx.to(slot.device)]  # (B, 2): rows of the two grid points
         w = w.to(u.dtype)[:, :, None, None]  # (B, 2, 1, 1) complex64
-        spectrum = table.index_select(0, idx[:, 0]).mul_(w[:, 0])  # (B, H, N)
-        spectrum.addcmul_(table.index_select(0, idx[:, 1]), w[:, 1])
+        spectrum = rows.index_select(0, idx[:, 0]).mul_(w[:, 0])  # (B, H, N)
+        spectrum.addcmul_(rows.index_select(0, idx[:, 1]), w[:, 1])
         u_f.mul_(spectrum)
     y = torch.fft.ifft(u_f)[..., :length]  # (B, H, L)
     return torch.addcmul(y, u, torch.view_as_complex(conv.d)[:, None])
@@ -139,16 +140,28 @@ def infer(model: nn.Module, x: torch.Tensor, return_features: bool = False):
         return _infer(model, x.to(torch.complex64), return_features)
 
 
-def _infer(model: nn.Module, x: torch.Tensor, return_features: bool):
+def line_scale(line: torch.Tensor) -> torch.Tensor:
+    """The rms a scale-equivariant model divides each line by: (B, L) complex64 -> (B, 1) float32."""
+    return power(line).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-6)
+
+
+def _infer(
+    model: nn.Module,
+    x: torch.Tensor,
+    return_features: bool,
+    position: torch.Tensor | None = None,
+    scale: torch.Tensor | None = None,
+):
+    """infer() of x; a window of a longer line (folded.py) passes that line's `position` features
+    (B, 3, L) float32 of the window's samples and its `scale` (B, 1)."""
     cfg = model.config
     line = x[..., 0]  # (B, L) complex64
     p = x[..., 1].real.mean(dim=1)  # (B,) float32
     if cfg.scale_equivariant:
-        scale = power(line).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-6)  # (B, 1)
+        scale = line_scale(line) if scale is None else scale  # (B, 1)
         line = line / scale
     u = line.unsqueeze(1) * torch.view_as_complex(model.input_proj.weight)[None, :, :]  # (B, H, L) complex64
-    position = None
-    if len(model.gates):
+    if len(model.gates) and position is None:
         position = position_features(p, x.shape[1], model.geometry).transpose(1, 2).contiguous()  # (B, 3, L)
     edge = _edge_width(position) if any(g.edges_only for g in model.gates.values()) else None
     features = []

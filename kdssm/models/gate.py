@@ -39,16 +39,26 @@ from .complex import ComplexLinear
 POSITION_FEATURES = 3  # e_left, e_right, p
 
 
-def position_features(p: torch.Tensor, length: int, geometry: Geometry | None) -> torch.Tensor:
-    """(B,) positional encodings -> (B, L, 3) float32 [e_left, e_right, p] (see the module docstring)."""
+def edge_half(p: torch.Tensor, length: int, geometry: Geometry | None) -> torch.Tensor:
+    """a of each column (B,) as p's dtype: its half aperture (at least 1), (L - 1) / 2 without a geometry.
+    The samples i < a and L - 1 - i < a are its edges (whole numbers with a geometry)."""
     if geometry is None:
-        half = torch.full_like(p, max(1.0, (length - 1) / 2.0))  # (B,)
-    else:
-        half = geometry.half_aperture(p.double().clamp(0.0, 1.0)).clamp_min(1).to(p.dtype)  # (B,)
-    i = torch.arange(length, device=p.device, dtype=p.dtype)[None, :]  # (1, L)
-    left = (i / half[:, None]).clamp(max=1.0)  # (B, L)
+        return torch.full_like(p, max(1.0, (length - 1) / 2.0))  # (B,)
+    return geometry.half_aperture(p.double().clamp(0.0, 1.0)).clamp_min(1).to(p.dtype)  # (B,)
+
+
+def position_features(
+    p: torch.Tensor, length: int, geometry: Geometry | None, samples: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(B,) positional encodings -> (B, S, 3) float32 [e_left, e_right, p] (see the module docstring) of the
+    `samples` (S,) int64 of columns of `length` (all L of them when None)."""
+    half = edge_half(p, length, geometry)  # (B,)
+    if samples is None:
+        samples = torch.arange(length, device=p.device)
+    i = samples.to(device=p.device, dtype=p.dtype)[None, :]  # (1, S)
+    left = (i / half[:, None]).clamp(max=1.0)  # (B, S)
     right = ((length - 1 - i) / half[:, None]).clamp(max=1.0)
-    return torch.stack([left, right, p[:, None].expand(-1, length)], dim=-1).float()
+    return torch.stack([left, right, p[:, None].expand(-1, i.shape[1])], dim=-1).float()
 
 
 def edge_mask(position: torch.Tensor) -> torch.Tensor:

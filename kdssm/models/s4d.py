@@ -102,17 +102,18 @@ class S4DConv(nn.Module):
     def kernel_spectrum(self, length: int, index: torch.Tensor | None = None) -> torch.Tensor:
         """FFT of the circular two-sided kernels of the grid points `index` (all when None), (G, H, N)
         complex64 with N = fft_length(L) (2L without a window, about L + Na / 2 with one), built from the
-        parameters (differentiable). The inference implementation reads the cached table of grid_spectra."""
+        parameters (differentiable). The inference implementation reads the cached rows of grid_spectra."""
         k = self.kernel_taps(length, index)  # (G, D, H, taps)
         n = self.fft_length(length)
         return torch.fft.fft(circular_kernel(k[:, 0], k[:, 1] if self.bidirectional else None, n))  # (G, H, N)
 
-    def grid_spectra(self, length: int, needed: torch.Tensor | None = None) -> torch.Tensor:
-        """The grid's spectra table (G, H, N) complex64 for the inference implementation (kdssm/inference),
-        cached, its rows built on first
-        need: `needed` (grid indices, int64) are built if they are not yet, all rows when None. A few
-        columns (a short validation, a scene's first tiles) then build the kernels they read, not the
-        whole grid's (440 points a layer for the s1 teacher: minutes on a CPU).
+    def grid_spectra(self, length: int, needed: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The grid's spectra for the inference implementation (kdssm/inference), cached and built on first
+        need: (rows (R, H, N) complex64, slot (G,) int64 on the rows' device), rows[slot[g]] grid point g's
+        spectrum (slot -1: not built yet). `needed` (grid indices, int64) are built if they are not yet, all
+        points when None. A few columns (a short validation, a scene's first tiles, a scene's narrow range
+        span) then build and hold the kernels they read, not the whole grid's (440 points a layer for the s1
+        teacher: minutes on a CPU, and 1.9 GB a layer at 8,192-sample lines).
 
         The cache key holds every parameter's version counter and storage, so an optimizer step,
         load_state_dict or a device move starts a new table.
@@ -122,21 +123,21 @@ class S4DConv(nn.Module):
         stamp = tuple((p._version, p.data_ptr()) for p in params)
         hit = self._cache.get(key)
         if hit is None or hit["stamp"] != stamp:
-            hit = {"stamp": stamp, "table": None, "built": torch.zeros(len(self.grid), dtype=torch.bool)}
+            hit = {"stamp": stamp, "rows": None, "slot": torch.full((len(self.grid),), -1, dtype=torch.long)}
             self._cache[key] = hit
-        built = hit["built"]  # (G,) bool, on the CPU
-        if hit["table"] is not None and bool(built.all()):  # the usual case once a split has run: no index read
-            return hit["table"]
+        slot = hit["slot"]  # (G,) int64, on the CPU
+        if hit["rows"] is not None and bool((slot >= 0).all()):  # the usual case once a split has run
+            return hit["rows"], hit["slot_device"]
         wanted = torch.arange(len(self.grid)) if needed is None else needed.cpu().unique()
-        missing = wanted[~built[wanted]]
+        missing = wanted[slot[wanted] < 0]
         if len(missing):
             with torch.no_grad():
                 rows = self.kernel_spectrum(length, missing.to(self.rho.device))  # (G_missing, H, N)
-            if hit["table"] is None:
-                hit["table"] = rows.new_zeros((len(self.grid), *rows.shape[1:]))  # (G, H, N)
-            hit["table"][missing.to(rows.device)] = rows
-            built[missing] = True
-        return hit["table"]
+            start = 0 if hit["rows"] is None else hit["rows"].shape[0]
+            hit["rows"] = rows if hit["rows"] is None else torch.cat([hit["rows"], rows])
+            slot[missing] = torch.arange(start, start + len(missing))
+            hit["slot_device"] = slot.to(rows.device)
+        return hit["rows"], hit["slot_device"]
 
     def column_spectra(self, length: int, p: torch.Tensor | None) -> torch.Tensor:
         """Each column's kernel spectrum, (B, H, N) complex64 ((1, H, N) without range conditioning), for

@@ -18,7 +18,7 @@ def test_equal_to_the_exact_filter(preset):
     assert y_hat.dtype == torch.complex64 and y_hat.shape == exact.shape
     assert metrics.nmse_db(y_hat, exact) < -100
     assert metrics.nmse_db(fast(x), exact) < -100  # again, from the cached spectra
-    assert len(fast._spectra) == 24
+    assert len(fast.cache) == 24
 
 
 def test_lines_of_another_length_are_refused():

@@ -32,11 +32,18 @@ def gated_student(
         activation=activation,
         geometry=MINI.to_dict(),
     ).eval()
+    return made_to_act(model, gates=0.3, mixing=0.05)
+
+
+def made_to_act(model: SarSSM, gates: float, mixing: float, skips: float = 0.0) -> SarSSM:
+    """Perturb a fresh model's gate outputs, mixings and skips (these std devs) so it is not the linear start."""
     with torch.no_grad():
         for gate in model.gates.values():
-            gate.out.weight.normal_(0.0, 0.3)
+            gate.out.weight.normal_(0.0, gates)
         for layer in model.layers:
-            layer.mix.weight.add_(0.05 * torch.randn_like(layer.mix.weight))
+            layer.mix.weight.add_(mixing * torch.randn_like(layer.mix.weight))
+            if skips:
+                layer.conv.d.add_(skips * torch.randn_like(layer.conv.d))
     return model
 
 

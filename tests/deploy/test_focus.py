@@ -151,6 +151,7 @@ def test_bad_scenes_get_one_line_and_nothing_written(files, tmp_path, capsys, ca
         (["--tile_length", "100"], "--tile_length 100 must exceed twice the overlap (198 samples"),
         (["--batch_columns", "0"], "--batch_columns/--batch-columns: must be >= 1, got 0"),
         (["--address", "auto", "--num_actors", "0"], "--num_actors/--num-actors: must be >= 1, got 0"),
+        (["--fold", "yes"], "--fold yes: cannot fold: its gates act on every sample (model.gate_region all)"),
     ],
 )
 def test_bad_focus_flags_get_one_line(files, tmp_path, capsys, flags, message):
@@ -158,6 +159,31 @@ def test_bad_focus_flags_get_one_line(files, tmp_path, capsys, flags, message):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_folded_focus_equals_whole_line_focusing(files, tmp_path, capsys):
+    """An edge-gated student folded (auto picks it on 700-sample lines) gives the tiles' values (one tile
+    here: the whole line), and says which path ran."""
+    student = saved(gated_student(gate_layers="last", gate_region="edges"), tmp_path / "edges")
+    folded, tiles = tmp_path / "folded.zarr", tmp_path / "tiles.npz"
+    scene = files["root"] / "scene.npz"
+    assert cli(["focus", student, "--input", str(scene), "--output", str(folded), "--batch_columns", "16"]) == 0
+    assert "(fp32, folded: one spectrum per range" in capsys.readouterr().out
+    assert _focus(student, "--input", scene, "--output", tiles, "--fold", "no") == 0
+    got, want = zarr.open_group(str(folded), mode="r"), np.load(tiles)
+    assert got.attrs["path"] == "folded" and str(want["path"]) == "tiles"
+    change = np.linalg.norm(got["focused"][...] - want["focused"]) / np.linalg.norm(want["focused"])
+    assert change < 1e-5
+
+
+def test_a_fold_of_a_scene_shorter_than_an_aperture_is_one_line(files, tmp_path, capsys):
+    student = saved(gated_student(gate_layers="last", gate_region="edges"), tmp_path / "edges")
+    scene = np.load(files["root"] / "scene.npz")
+    short = _bad(files, tmp_path, "short.npz", raw=scene["raw"][:60], slant_range_m=scene["slant_range_m"])
+    assert _focus(student, "--input", short, "--output", tmp_path / "o.npz", "--fold", "yes") == 2
+    err = capsys.readouterr().err
+    assert "lines of 60 samples are shorter than one aperture (99 samples)" in err and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["edges", "short.npz"]
 
 
 def test_existing_output_is_kept_without_overwrite(files, tmp_path, capsys):

@@ -79,12 +79,12 @@ def test_circular_kernel_layout():
 
 def test_grid_spectra_cached_for_inference_and_invalidated_by_updates():
     conv = S4DConv(4, 16)
-    first = conv.grid_spectra(32)
-    assert conv.grid_spectra(32) is first  # cached
+    first, slot = conv.grid_spectra(32)
+    assert conv.grid_spectra(32)[0] is first and slot.tolist() == [0]  # cached
     torch.testing.assert_close(first, conv.kernel_spectrum(32).detach())  # the table is the kernels' spectra
     with torch.no_grad():
         conv.log_dt.add_(0.1)  # an in-place update, as an optimizer step does
-    second = conv.grid_spectra(32)
+    second, _ = conv.grid_spectra(32)
     assert second is not first and not torch.allclose(second, first)
     assert conv.kernel_spectrum(32).requires_grad  # the reference always builds them, differentiable
 
@@ -239,9 +239,10 @@ def test_no_grad_forwards_build_only_the_grid_rows_their_columns_read():
         convolve(conv, u.transpose(1, 2), p)
         (entry,) = conv._cache.values()
         read = conv.grid.locate(p)[0].flatten().unique()
-        assert set(entry["built"].nonzero().flatten().tolist()) == set(read.tolist())
+        assert set((entry["slot"] >= 0).nonzero().flatten().tolist()) == set(read.tolist())
+        assert entry["rows"].shape[0] == len(read)  # only what was read is held
         whole = conv.kernel_spectrum(64, torch.arange(len(conv.grid)))  # built directly, uncached
-        torch.testing.assert_close(entry["table"][read], whole[read])
-        table = conv.grid_spectra(64)  # every row now
-        assert bool(entry["built"].all()) and table is entry["table"]
-        torch.testing.assert_close(table, whole)
+        torch.testing.assert_close(entry["rows"][entry["slot"][read]], whole[read])
+        rows, slot = conv.grid_spectra(64)  # every row now
+        assert bool((entry["slot"] >= 0).all()) and rows is entry["rows"]
+        torch.testing.assert_close(rows[slot], whole)
