@@ -9,7 +9,8 @@ trained, so no training run can do better than this. Schemes:
 - `uniform8` (today's seed configs): 8 equally spaced points in p, no aperture window;
 - `aperture_k` (new): points keyed by aperture length, k per bucket, interpolation within a bucket.
 The shipped model's own floor adds the mode fit of the matched-filter initialisation: an impulse
-through an untrained one-layer model (range_points_per_aperture 3) against the exact reference.
+through an untrained one-layer model (range_points_per_aperture 3) against the exact reference; at the demo
+teacher's width (16 channels) also with 4 and 6 points and 128 or 256 states.
 Costs: a training step (forward + backward, batch 32) and a cached eval forward of the demo teacher
 (16/128/3, gated) on mini, with the uniform 8-point grid and with the aperture grid, side by side.
 Writes benchmarks/results/range_floor.json.
@@ -72,10 +73,10 @@ def scheme_floor_db(preset, grid) -> float:
 
 
 @torch.no_grad()
-def model_floor_db(preset, points_per_aperture: int, state_dim: int) -> tuple[float, float]:
+def model_floor_db(preset, points_per_aperture: int, state_dim: int, model_dim: int = 2) -> tuple[float, float]:
     """(floor of the untrained matched-filter model through impulses, its kernel fit dB)."""
     model = SarSSM(
-        model_dim=2,
+        model_dim=model_dim,
         state_dim=state_dim,
         num_layers=1,
         use_selectivity=False,
@@ -152,9 +153,19 @@ def main() -> None:
         row["model_aperture_3"], row["model_fit_db"] = model_floor_db(preset, 3, state)
         floors[name] = row
         print(name, {k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
+    # the demo teacher's width (16 channels) as it starts, the linear floor its valid region sits on: grid
+    # points per aperture against state size (the filter's valid-region error on dense mini scenes is about
+    # -40.6 dB, on very dense ones -45.0: bounds.json)
+    teacher = {}
+    for points, state in ((3, 128), (4, 128), (6, 128), (4, 256), (6, 256)):
+        floor, fit = model_floor_db(PRESETS["mini"], points, state, model_dim=16)
+        teacher[f"16/{state}, {points} points"] = {"floor_db": floor, "fit_db": fit}
+        print("demo teacher width", points, state, round(floor, 2), round(fit, 2), flush=True)
     costs = step_costs()
     print("costs", costs, flush=True)
-    path = write_result("range_floor", {"floors_db": floors, "costs_mini_demo_teacher": costs})
+    path = write_result(
+        "range_floor", {"floors_db": floors, "demo_teacher_floors": teacher, "costs_mini_demo_teacher": costs}
+    )
     print(f"wrote {path}")
 
 
