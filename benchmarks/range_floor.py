@@ -10,7 +10,7 @@ trained, so no training run can do better than this. Schemes:
 - `aperture_k` (new): points keyed by aperture length, k per bucket, interpolation within a bucket.
 The shipped model's own floor adds the mode fit of the matched-filter initialisation: an impulse
 through an untrained one-layer model (range_points_per_aperture 3) against the exact reference; at the demo
-teacher's width (16 channels) also with 4 and 6 points and 128 or 256 states.
+teacher's width (16 channels) also with 4 and 6 points and 128 or 256 states, and with model.aperture_gain.
 Costs: a training step (forward + backward, batch 32) and a cached eval forward of the demo teacher
 (16/128/3, gated) on mini, with the uniform 8-point grid and with the aperture grid, side by side.
 Writes benchmarks/results/range_floor.json.
@@ -73,9 +73,12 @@ def scheme_floor_db(preset, grid) -> float:
 
 
 @torch.no_grad()
-def model_floor_db(preset, points_per_aperture: int, state_dim: int, model_dim: int = 2) -> tuple[float, float]:
+def model_floor_db(
+    preset, points_per_aperture: int, state_dim: int, model_dim: int = 2, aperture_gain: bool = False
+) -> tuple[float, float]:
     """(floor of the untrained matched-filter model through impulses, its kernel fit dB)."""
     model = SarSSM(
+        aperture_gain=aperture_gain,
         model_dim=model_dim,
         state_dim=state_dim,
         num_layers=1,
@@ -156,11 +159,16 @@ def main() -> None:
     # the demo teacher's width (16 channels) as it starts, the linear floor its valid region sits on: grid
     # points per aperture against state size (the filter's valid-region error on dense mini scenes is about
     # -40.6 dB, on very dense ones -45.0: bounds.json)
+    # (model.aperture_gain: each grid point's kernels scaled by sqrt(Ta PRF / Na), so the fit need not follow
+    # the steps of 1/sqrt(Na) where Na is rounded)
     teacher = {}
-    for points, state in ((3, 128), (4, 128), (6, 128), (4, 256), (6, 256)):
-        floor, fit = model_floor_db(PRESETS["mini"], points, state, model_dim=16)
-        teacher[f"16/{state}, {points} points"] = {"floor_db": floor, "fit_db": fit}
-        print("demo teacher width", points, state, round(floor, 2), round(fit, 2), flush=True)
+    arms = [(3, 128, False), (4, 128, False), (6, 128, False), (4, 256, False), (6, 256, False)]
+    arms += [(3, 128, True), (4, 128, True), (6, 128, True), (8, 128, True)]
+    for points, state, gain in arms:
+        floor, fit = model_floor_db(PRESETS["mini"], points, state, model_dim=16, aperture_gain=gain)
+        name = f"16/{state}, {points} points" + (", aperture gain" if gain else "")
+        teacher[name] = {"floor_db": floor, "fit_db": fit}
+        print("demo teacher width", name, round(floor, 2), round(fit, 2), flush=True)
     costs = step_costs()
     print("costs", costs, flush=True)
     path = write_result(

@@ -76,6 +76,12 @@ class ModelConfig(Section):
         description="grid points per aperture length when the geometry "
         "is known (kernels interpolate only within one aperture length)",
     )
+    aperture_gain: bool = Field(
+        False,
+        description="scale each grid point's kernels by sqrt(Ta PRF / Na): the card's reference amplitude "
+        "1/sqrt(Na) steps with Na's rounding, which one continuous response cannot follow (on mini it bounds "
+        "the matched-filter fit at -47.5 dB; with the gain -60); needs the geometry",
+    )
     geometry: dict | None = Field(
         None,
         description="acquisition geometry the model focuses (the data card's six "

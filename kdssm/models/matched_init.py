@@ -54,10 +54,11 @@ def reference_taps(grid: ApertureGrid, index: int) -> np.ndarray:
     return np.exp(1j * np.pi * g.fm_rate(r0) * (lags / g.prf_hz) ** 2) / math.sqrt(2 * half + 1)
 
 
-def _design(dt: float, poles: np.ndarray, half: int) -> np.ndarray:
-    """Rows l = 0 .. half of dt exp(A_n dt l), plus the D column (l = 0 only): (half + 1, N + 1) complex128."""
+def _design(dt: float, poles: np.ndarray, half: int, gain: float = 1.0) -> np.ndarray:
+    """Rows l = 0 .. half of gain dt exp(A_n dt l), plus the D column (l = 0 only, the skip: no gain):
+    (half + 1, N + 1) complex128."""
     lags = np.arange(half + 1)[:, None]
-    modes = dt * np.exp(poles[None, :] * dt * lags)
+    modes = gain * dt * np.exp(poles[None, :] * dt * lags)
     d_column = (lags == 0).astype(np.complex128)
     return np.concatenate([modes, d_column], axis=1)
 
@@ -69,16 +70,20 @@ def _tap_weights(half: int) -> np.ndarray:
     return w
 
 
-def fit_reference(grid: ApertureGrid, dt: np.ndarray, poles: np.ndarray) -> tuple[np.ndarray, float]:
+def fit_reference(
+    grid: ApertureGrid, dt: np.ndarray, poles: np.ndarray, gain: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
     """Ridge least squares of the reference functions over the grid: (C (N,) and D, as (N + 1,)), fit dB.
 
-    dt: (G,) step size of each grid point; poles: (N,) continuous-time A_n.
+    dt: (G,) step size of each grid point; poles: (N,) continuous-time A_n; gain: (G,) the kernels' fixed
+    scale per grid point (model.aperture_gain), the fit's design multiplied by it.
     """
+    gain = np.ones(len(grid)) if gain is None else gain
     fit = np.unique(np.linspace(0, len(grid) - 1, min(FIT_POINTS, len(grid))).round().astype(int))
     rows, targets, weights = [], [], []
     for g in fit:
         half = int(grid.half_aperture[g])
-        rows.append(_design(dt[g], poles, half))
+        rows.append(_design(dt[g], poles, half, gain[g]))
         targets.append(reference_taps(grid, g))
         weights.append(np.sqrt(_tap_weights(half)))
     a = np.concatenate(rows) * np.concatenate(weights)[:, None]
@@ -93,7 +98,7 @@ def fit_reference(grid: ApertureGrid, dt: np.ndarray, poles: np.ndarray) -> tupl
         half = int(grid.half_aperture[g])
         w = _tap_weights(half)
         target = reference_taps(grid, g)
-        err += float((w * np.abs(_design(dt[g], poles, half) @ solution - target) ** 2).sum())
+        err += float((w * np.abs(_design(dt[g], poles, half, gain[g]) @ solution - target) ** 2).sum())
         ref += float((w * np.abs(target) ** 2).sum())
     return solution, 10.0 * math.log10(max(err / ref, 1e-30))
 
@@ -112,8 +117,10 @@ class ReferenceFit:
 
 
 @functools.lru_cache(maxsize=16)
-def reference_fit(geometry: Geometry, points_per_aperture: int, model_dim: int, modes: int) -> ReferenceFit:
-    """The least squares of the module docstring, once per (geometry, grid, model_dim, modes) in a process.
+def reference_fit(
+    geometry: Geometry, points_per_aperture: int, model_dim: int, modes: int, aperture_gain: bool = False
+) -> ReferenceFit:
+    """The least squares of the module docstring, once per (geometry, grid, model_dim, modes, gain) in a process.
 
     Raises ConfigError (one line) when the model is too small to hold the reference function.
     """
@@ -125,7 +132,7 @@ def reference_fit(geometry: Geometry, points_per_aperture: int, model_dim: int, 
     groups = min(model_dim, math.ceil(needed / modes))
     omega = np.linspace(0.0, FREQUENCY_MARGIN * 2 * math.pi * tau_top, groups * modes)  # (groups * M,)
     alpha = 0.5 * (omega[1] - omega[0]) if len(omega) > 1 else 1.0
-    solution, fit_db = fit_reference(grid, dt, -alpha + 1j * omega)
+    solution, fit_db = fit_reference(grid, dt, -alpha + 1j * omega, grid.amplitude if aperture_gain else None)
     if fit_db > TOO_SMALL_DB:
         raise ConfigError(
             f"model.state_dim: {groups} x {modes} modes fit the reference function only to "
@@ -149,7 +156,7 @@ def initialise_matched_filter(model) -> float:
     if not isinstance(grid, ApertureGrid):
         raise ConfigError("model.init: matched_filter needs a range-conditioned model with a geometry")
     h, modes = cfg.model_dim, cfg.state_dim // 2
-    fit = reference_fit(grid.geometry, cfg.range_points_per_aperture, h, modes)
+    fit = reference_fit(grid.geometry, cfg.range_points_per_aperture, h, modes, cfg.aperture_gain)
     group_of = np.arange(h) % fit.groups  # channel -> group
     share = np.bincount(group_of, minlength=fit.groups)  # channels per group: their kernels add up
     channel_omega = fit.omega.reshape(modes, fit.groups).T[group_of]  # (H, M)

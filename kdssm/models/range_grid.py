@@ -76,6 +76,10 @@ class ApertureGrid:
         self.p = np.asarray(p)  # (G,)
         self.rho = np.log(geometry.slant_range(self.p) / geometry.mid_range())  # (G,)
         self.half_aperture = np.asarray(half, dtype=np.int64)  # (G,) (Na - 1) / 2 of each point
+        # sqrt(x / Na), x = Ta PRF unrounded: what takes a response whose amplitude follows R^-1/2 smoothly
+        # (dt C, s4d_kernel.py) to the card's 1/sqrt(Na), which steps where Na is rounded (model.aperture_gain)
+        x = geometry.aperture_time(geometry.slant_range(self.p)) * geometry.prf_hz  # (G,)
+        self.amplitude = np.sqrt(x / (2 * self.half_aperture + 1))  # (G,)
         self.na_min = buckets[0][0]
         # per bucket: index of its first point, its point count and its p interval
         self._first = torch.tensor(first, dtype=torch.long)

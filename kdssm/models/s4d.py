@@ -42,6 +42,7 @@ class S4DConv(nn.Module):
         dt_min: float = 1e-3,
         dt_max: float = 1e-1,
         kernel: str = "fast",
+        aperture_gain: bool = False,
     ):
         super().__init__()
         modes = state_dim // 2
@@ -52,6 +53,8 @@ class S4DConv(nn.Module):
         half = self.grid.half_aperture
         self.max_half = None if half is None else int(half.max())
         self.register_buffer("half_aperture", None if half is None else torch.tensor(half), persistent=False)
+        gain = torch.tensor(self.grid.amplitude, dtype=torch.float32) if aperture_gain and half is not None else None
+        self.register_buffer("gain", gain, persistent=False)  # (G,) model.aperture_gain, else None
         log_dt = torch.rand(channels) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
         self.log_dt = nn.Parameter(log_dt)  # (H,)
         self.dt_slope = nn.Parameter(torch.zeros(channels)) if range_conditioning else None  # (H,)
@@ -92,6 +95,9 @@ class S4DConv(nn.Module):
             half = self.half_aperture if index is None else self.half_aperture[index]  # (G,)
             inside = torch.arange(taps, device=k.device)[None, :] <= half[:, None]  # (G, taps) bool
             k = k * inside[:, None, None, :]
+        if self.gain is not None:
+            gain = self.gain if index is None else self.gain[index]  # (G,)
+            k = k * gain[:, None, None, None]
         return k
 
     def kernels(self, length: int, index: torch.Tensor | None = None) -> torch.Tensor:

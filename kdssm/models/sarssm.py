@@ -53,6 +53,7 @@ class SarSSM(nn.Module):
                 range_grid=cfg.range_grid,
                 geometry=self.geometry,
                 points_per_aperture=cfg.range_points_per_aperture,
+                aperture_gain=cfg.aperture_gain,
                 dt_min=cfg.dt_min,
                 dt_max=cfg.dt_max,
                 kernel=kernel,

@@ -30,6 +30,7 @@ OTHER = {  # options beside activation, gate and norm, each on a gated model
     "no range conditioning": dict(range_conditioning=False, init="random"),
     "one-sided": dict(bidirectional=False, init="random"),
     "no scale equivariance": dict(scale_equivariant=False),
+    "aperture gain": dict(aperture_gain=True, range_points_per_aperture=4),
     "unknown geometry": dict(geometry=None),
 }
 CASES = {

@@ -31,6 +31,21 @@ def test_untrained_model_is_the_matched_filter(mini_columns, dims):
     assert abs(metrics.nmse_valid_db(y_hat, y, x, "mini") - metrics.nmse_valid_db(mf, y, x, "mini")) < 0.6
 
 
+def test_the_aperture_gain_removes_the_amplitude_steps(mini_columns):
+    """model.aperture_gain: the card's 1/sqrt(Na) steps where Na is rounded; one continuous response cannot
+    follow them (the fit stops near -47 dB on mini), a fixed sqrt(Ta PRF / Na) per grid point can."""
+    x, _ = mini_columns
+    fits, errors = {}, {}
+    for gain in (False, True):
+        model = SarSSM(model_dim=16, state_dim=128, num_layers=1, use_selectivity=False, dropout=0.0, geometry=MINI,
+                       range_points_per_aperture=6, aperture_gain=gain).eval()  # fmt: skip
+        with torch.no_grad():
+            errors[gain] = metrics.nmse_db(model(x), matched_filter(x, "mini"))
+        fits[gain] = model.init_fit_db
+    assert fits[False] > -49 and fits[True] < -58
+    assert errors[True] < errors[False] - 6  # the untrained model is the filter to that much better
+
+
 def test_untrained_s1_model_focuses():
     x, y = simulate("s1", 6, seed=4)
     model = SarSSM(model_dim=2, state_dim=256, num_layers=1, use_selectivity=False, geometry=S1).eval()
