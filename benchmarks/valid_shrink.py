@@ -1,15 +1,16 @@
 """What a shrink of the matched filter's output can win inside the valid region, before any model learns one:
 a per-sample Wiener gain g = max(0, 1 - N / S), S the local mean of |filter output|^2, N the focused noise
-power (the input's: the reference has unit energy), with N known (genie), estimated robustly from each
-column's out-of-band Doppler bins (Hann-tapered periodogram, median / ln 2), or naively (their mean).
+power (the input's: the reference has unit energy), with N known (genie), estimated robustly by the
+library's estimator (kdssm.models.valid_shrink.noise_power: a high-pass past the processed band and a low
+quantile over time of its power, so the bursts where bright targets' chirps start or end are left out), or
+naively (the same probe's mean power).
 
     python benchmarks/valid_shrink.py [--columns 256]
 
-The bound issue 32's level-aware shrink is judged against: if a known N gains little, no learned shrink
-of this form will; the estimated N shows what the estimate costs. Held-out columns of this project's
-simulator (seed 11). The card's point targets are not band-limited (their apertures are cut sharply, so the
-windowed chirp's spectrum has tails past the processed band 20-40 dB above the noise): any out-of-band
-estimate reads them, whatever the taper.
+The bound model.valid_shrink is judged against: if a known N gains little, no learned shrink of this form
+will; the estimated N shows what the estimate costs. Held-out columns of this project's simulator (seed 11).
+The card's point targets are not band-limited (their apertures are cut sharply, so the windowed chirp's
+spectrum has tails past the processed band 20-40 dB above the noise): the probe's mean reads them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import torch
 from common import write_result
 
 from kdssm.data.limit import split_limit
@@ -24,23 +26,17 @@ from kdssm.data.physics import focus
 from kdssm.data.simulate import scene_draws, simulate_numpy, to_tensors
 from kdssm.geometry import PRESETS
 from kdssm.metrics import valid_mask
+from kdssm.models.valid_shrink import ValidShrink
 
 SEED = 11
 KINDS = ("card", "low_snr", "dense", "very_dense", "clutter_only", "faint_targets")
 
 
-def out_of_band_noise(line: np.ndarray, ka: np.ndarray, na: np.ndarray, prf: float, robust: bool) -> np.ndarray:
-    """Noise power per column (n,) from the Doppler bins outside the processed band |f| > Ka Na / (2 PRF)."""
-    n, length = line.shape
-    taper = np.hanning(length)
-    spectrum = np.abs(np.fft.fft(line * taper, axis=1)) ** 2 / np.sum(taper**2)  # (n, L) white noise: its power
-    freq = np.abs(np.fft.fftfreq(length, d=1.0 / prf))  # (L,) Hz
-    outside = freq[None, :] > (ka * na / prf / 2.0)[:, None] * 1.05  # a 5 % margin past the band edge
-    out = np.empty(n)
-    for c in range(n):
-        bins = spectrum[c, outside[c]]
-        out[c] = np.median(bins) / np.log(2.0) if robust else bins.mean()
-    return out
+def probe_noise(line: np.ndarray, p: np.ndarray, robust: bool) -> np.ndarray:
+    """Noise power per column (n,) of raw lines (n, L): the library's estimate, or its probe's mean power."""
+    x = torch.view_as_real(torch.from_numpy(line.astype(np.complex64)))
+    estimates = ValidShrink(PRESETS["mini"].geometry()).column_noise(x, torch.from_numpy(p).float())
+    return estimates[0 if robust else 1].double().numpy()
 
 
 def shrink(y: np.ndarray, noise: np.ndarray, window: int) -> np.ndarray:
@@ -57,7 +53,7 @@ def valid_db(y_hat: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--columns", type=int, default=256)
-    parser.add_argument("--windows", type=int, nargs="+", default=[1, 3, 7])
+    parser.add_argument("--windows", type=int, nargs="+", default=[3, 7, 15, 31])
     args = parser.parse_args()
     pre = PRESETS["mini"]
     rows = {}
@@ -68,8 +64,8 @@ def main() -> None:
         valid = valid_mask(to_tensors(sim["raw"], sim["p"], truth)[0], pre).numpy()  # (n, L) as scores mask
         noises = {
             "known": 10.0 ** (-sim["snr_db"] / 10.0),
-            "robust": out_of_band_noise(sim["raw"], ka, na, pre.prf_hz, robust=True),
-            "naive": out_of_band_noise(sim["raw"], ka, na, pre.prf_hz, robust=False),
+            "robust": probe_noise(sim["raw"], sim["p"], robust=True),
+            "naive": probe_noise(sim["raw"], sim["p"], robust=False),
         }
         base = valid_db(filtered, truth, valid)
         limit = split_limit("mini", args.columns, SEED, kind)["nmse_valid_db"]

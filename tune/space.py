@@ -26,6 +26,7 @@ SPACE_PARAMS = {
     "gate_width": "model",
     "gate_hidden": "model",
     "gate_layers": "model",
+    "valid_shrink": "model",
     "temperature": "distillation",
     "alpha": "distillation",
     "beta": "distillation",

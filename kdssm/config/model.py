@@ -82,6 +82,13 @@ class ModelConfig(Section):
         "1/sqrt(Na) steps with Na's rounding, which one continuous response cannot follow (on mini it bounds "
         "the matched-filter fit at -47.5 dB; with the gain -60); needs the geometry",
     )
+    valid_shrink: bool = Field(
+        False,
+        description="a learned real gain on the focused line inside the valid region, from its local power "
+        "against the column's noise power (estimated from out-of-band Doppler content, bright targets "
+        "excluded); starts at 1 (the model as it is), denoises where noise dominates; needs the geometry; "
+        "a shrunk model cannot be folded (kdssm focus runs it on tiles)",
+    )
     geometry: dict | None = Field(
         None,
         description="acquisition geometry the model focuses (the data card's six "

@@ -161,7 +161,7 @@ def _infer(
         scale = line_scale(line) if scale is None else scale  # (B, 1)
         line = line / scale
     u = line.unsqueeze(1) * torch.view_as_complex(model.input_proj.weight)[None, :, :]  # (B, H, L) complex64
-    if len(model.gates) and position is None:
+    if (len(model.gates) or model.shrink is not None) and position is None:
         position = position_features(p, x.shape[1], model.geometry).transpose(1, 2).contiguous()  # (B, 3, L)
     edge = _edge_width(position) if any(g.edges_only for g in model.gates.values()) else None
     features = []
@@ -179,6 +179,8 @@ def _infer(
         if return_features:
             features.append(u.transpose(1, 2))  # (B, L, H)
     y = _mix(model.output_proj.weight, u).transpose(1, 2)  # (B, L, 1) complex64
+    if model.shrink is not None:
+        y = model.shrink(y[..., 0], line, p, position.transpose(1, 2)).unsqueeze(-1)  # (B, L, 1)
     if cfg.scale_equivariant:
         y = y * scale.unsqueeze(-1)
     return (y, features) if return_features else y

@@ -46,6 +46,11 @@ def fold_blocker(model: nn.Module) -> str:
     """Why `model` cannot be folded ('' when it can): its linear interior must be a windowed convolution."""
     cfg = model.config
     gated = cfg.gated_layer_indices
+    if cfg.valid_shrink:
+        return (
+            "its valid-region shrink (model.valid_shrink) scales every sample by its local power, "
+            "so no part of a line is linear"
+        )
     if gated and cfg.gate_region != "edges":
         return "its gates act on every sample (model.gate_region all), so no part of a line is linear"
     prefix = gated[0] if gated else cfg.num_layers

@@ -161,6 +161,7 @@ class FrozenSarSSM(nn.Module):
         self.input_proj = block_linear(model.input_proj.weight.detach())
         self.layers = nn.ModuleList(FrozenLayer(model, i, length, power_of_two) for i in range(cfg.num_layers))
         self.output_proj = block_linear(model.output_proj.weight.detach())
+        self.shrink = copy.deepcopy(model.shrink)  # valid_shrink.py, already real arithmetic (None without)
         self.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -171,10 +172,13 @@ class FrozenSarSSM(nn.Module):
             scale = torch.sqrt((line * line).sum(dim=-1).mean(dim=1, keepdim=True)).clamp_min(1e-6)  # (B, 1)
             line = line / scale.unsqueeze(-1)
         u = apply_linear(self.input_proj, line.unsqueeze(-2))  # (B, T, H, 2)
-        position = position_features(p, x.shape[1], self.geometry) if self.gated else None  # (B, T, 3)
+        wanted = self.gated or self.shrink is not None
+        position = position_features(p, x.shape[1], self.geometry) if wanted else None  # (B, T, 3)
         for layer in self.layers:
             u = layer(u, p, position)
         y = apply_linear(self.output_proj, u)  # (B, T, 1, 2)
+        if self.shrink is not None:
+            y = y * self.shrink.gain(y.pow(2).sum(dim=(-2, -1)), line, p, position)[:, :, None, None]
         if scale is not None:
             y = y * scale[:, :, None, None]
         return y

@@ -14,6 +14,8 @@ one 2), with H channels, N = the layer's FFT length, G_w the gate width, G_h its
               mixing      4 H^2 L
               gate        4 G_w H L + (G_w + 3) G_h L + 2 G_h L + 4 H L (the complex gain times the update)
   output projection       4 H L
+  valid shrink            2 x fft(L) + 2 L (the noise probe: forward, inverse, the response)
+                          + 2 L W (the window means) + (W + 3) S_h L + S_h W L (its MLP) + W L + 2 L (the gain)
 
 Element-wise transcendental functions (exp, log1p, gelu, sqrt) and the scale's division are not MACs
 and are left out; a gate acting at the edges only is counted on the whole line (an upper bound: its
@@ -51,4 +53,23 @@ def layer_macs(model: nn.Module, index: int, length: int) -> int:
 def macs_per_column(model: nn.Module, length: int) -> int:
     """Real multiply-accumulates of a SarSSM's inference on one column of `length` samples (docstring)."""
     h = model.config.model_dim
-    return 4 * h * length + sum(layer_macs(model, i, length) for i in range(len(model.layers))) + 4 * h * length
+    layers = sum(layer_macs(model, i, length) for i in range(len(model.layers)))
+    return 4 * h * length + layers + 4 * h * length + shrink_macs(model, length)
+
+
+def shrink_macs(model: nn.Module, length: int) -> int:
+    """Real MACs of a model's valid-region shrink on one column (0 without one)."""
+    shrink = getattr(model, "shrink", None)
+    if shrink is None:
+        return 0
+    hidden, features = shrink.hidden.weight.shape
+    windows = features - 3
+    probe = 2 * fft_macs(1, length) + 2 * length
+    return (
+        probe
+        + 2 * length * windows
+        + features * hidden * length
+        + hidden * windows * length
+        + windows * length
+        + 2 * length
+    )

@@ -18,6 +18,7 @@ from ..geometry import Geometry
 from .complex import ComplexLayerNorm, ComplexLinear, power
 from .gate import SelectivityGate, position_features
 from .s4d import SSM_PARAMETER_NAMES, S4DBlock
+from .valid_shrink import ValidShrink
 
 
 class SarSSM(nn.Module):
@@ -67,6 +68,9 @@ class SarSSM(nn.Module):
             }
         )
         self.output_proj = ComplexLinear(h, OUTPUT_CHANNELS, bias=False)
+        if cfg.valid_shrink and self.geometry is None:
+            raise ConfigError("model.valid_shrink needs the acquisition geometry (a data preset or its six fields)")
+        self.shrink = ValidShrink(self.geometry) if cfg.valid_shrink else None  # valid_shrink.py
         self.init_used, self.init_fit_db = "random", None  # what this model started from
         if initialise and cfg.init != "random":
             self._start_as_matched_filter(explicit=cfg.init == "matched_filter")
@@ -100,7 +104,8 @@ class SarSSM(nn.Module):
             scale = power(line).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-6)  # (B, 1)
             line = line / scale
         u = self.input_proj(line.unsqueeze(-1))  # (B, L, H) complex64
-        position = position_features(p, x.shape[1], self.geometry) if len(self.gates) else None  # (B, L, 3)
+        wanted = len(self.gates) or self.shrink is not None
+        position = position_features(p, x.shape[1], self.geometry) if wanted else None  # (B, L, 3)
         features = []
         for i, (norm, layer) in enumerate(zip(self.norms, self.layers)):
             v = norm(u)
@@ -111,6 +116,8 @@ class SarSSM(nn.Module):
             u = u + update
             features.append(u)
         y = self.output_proj(u)  # (B, L, 1) complex64
+        if self.shrink is not None:
+            y = self.shrink(y[..., 0], line, p, position).unsqueeze(-1)  # (B, L, 1)
         if self.config.scale_equivariant:
             y = y * scale.unsqueeze(-1)
         return (y, features) if return_features else y

@@ -16,9 +16,13 @@ def linear_student() -> SarSSM:
 
 
 def gated_student(
-    norm: str = "none", activation: str = "identity", gate_layers: str = "last", gate_region: str = "all"
+    norm: str = "none",
+    activation: str = "identity",
+    gate_layers: str = "last",
+    gate_region: str = "all",
+    valid_shrink: bool = False,
 ) -> SarSSM:
-    """A gated student whose gates and mixing are perturbed, so the model is not linear."""
+    """A gated student whose gates, mixing (and shrink) are perturbed, so the model is not linear."""
     torch.manual_seed(1)
     model = SarSSM(
         model_dim=4,
@@ -30,9 +34,18 @@ def gated_student(
         gate_width=4,
         norm=norm,
         activation=activation,
+        valid_shrink=valid_shrink,
         geometry=MINI.to_dict(),
     ).eval()
+    if valid_shrink:
+        with torch.no_grad():
+            model.shrink.out.weight.normal_(0.0, 0.3)
     return made_to_act(model, gates=0.3, mixing=0.05)
+
+
+def shrunk_student() -> SarSSM:
+    """An edge-gated student with a valid-region shrink, gates and shrink made to act."""
+    return gated_student(gate_layers="not_first", gate_region="edges", valid_shrink=True)
 
 
 def made_to_act(model: SarSSM, gates: float, mixing: float, skips: float = 0.0) -> SarSSM:

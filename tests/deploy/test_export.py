@@ -6,7 +6,7 @@ import torch
 from kdssm.deploy.errors import DeployError
 from kdssm.deploy.export import check_columns, export_model, run_exported
 
-from .models import gated_student, saved
+from .models import gated_student, saved, shrunk_student
 
 
 @pytest.fixture(scope="module")
@@ -14,13 +14,22 @@ def student(tmp_path_factory):
     return saved(gated_student("none", "identity", "all"), tmp_path_factory.mktemp("export") / "student")
 
 
+@pytest.fixture(scope="module")
+def shrunk(tmp_path_factory):
+    return saved(shrunk_student(), tmp_path_factory.mktemp("export") / "shrunk")
+
+
+MAKERS = {"gated": lambda: gated_student("none", "identity", "all"), "shrunk": shrunk_student}
+
+
+@pytest.mark.parametrize("which", sorted(MAKERS))
 @pytest.mark.parametrize("fmt, suffix", [("torchscript", ".pt"), ("exported-program", ".pt2"), ("onnx", ".onnx")])
-def test_export_reproduces_the_eager_model(student, tmp_path, fmt, suffix):
+def test_export_reproduces_the_eager_model(student, shrunk, tmp_path, fmt, suffix, which):
     out = tmp_path / f"student{suffix}"
-    figures = export_model(student, fmt, out, length=256)
+    figures = export_model({"gated": student, "shrunk": shrunk}[which], fmt, out, length=256)
     assert out.is_file() and figures["relative_error"] <= 1e-5
     # another batch size than the one exported with, checked here independently of the command's own check
-    model = gated_student("none", "identity", "all")
+    model = MAKERS[which]()
     x = check_columns(model, 256)[:5]
     got = torch.view_as_complex(run_exported(fmt, out, torch.view_as_real(x).contiguous()).contiguous())
     want = model(x).detach()

@@ -93,6 +93,7 @@ def test_the_folded_spectra_follow_the_parameters():
         (dict(gate_region="all"), "gates act on every sample"),
         (dict(norm="layer"), "normalise the stream"),
         (dict(activation="gelu"), "activation (gelu) is not linear"),
+        (dict(valid_shrink=True), "valid-region shrink (model.valid_shrink)"),
     ],
 )
 def test_what_cannot_fold_says_why_and_what_runs_instead(change, why):

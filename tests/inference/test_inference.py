@@ -31,6 +31,7 @@ OTHER = {  # options beside activation, gate and norm, each on a gated model
     "one-sided": dict(bidirectional=False, init="random"),
     "no scale equivariance": dict(scale_equivariant=False),
     "aperture gain": dict(aperture_gain=True, range_points_per_aperture=4),
+    "valid shrink": dict(valid_shrink=True, gate_region="edges"),
     "unknown geometry": dict(geometry=None),
 }
 CASES = {
@@ -57,6 +58,8 @@ def model_of(options: dict) -> SarSSM:
         for norm in model.norms:
             if hasattr(norm, "gain"):
                 norm.gain.add_(0.1 * torch.randn_like(norm.gain))
+        if model.shrink is not None:
+            model.shrink.out.weight.normal_(0.0, 0.3)
     return model
 
 

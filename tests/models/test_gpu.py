@@ -37,3 +37,23 @@ def test_autocast_keeps_ffts_in_fp32():
         out = model(x.cuda())
     assert out.dtype == torch.complex64 and torch.isfinite(torch.view_as_real(out)).all()
     (out - y.cuda()).abs().pow(2).mean().backward()
+
+
+def test_cuda_valid_shrink_matches_cpu():
+    """The noise probe (FFTs, sort), the window means and the gain on the device."""
+    torch.manual_seed(0)
+    model = SarSSM(
+        model_dim=4,
+        state_dim=32,
+        num_layers=2,
+        gate_region="edges",
+        gate_layers="not_first",
+        valid_shrink=True,
+        geometry=PRESETS["mini"].geometry().to_dict(),
+    ).eval()
+    with torch.no_grad():
+        model.shrink.out.weight.normal_(0.0, 0.3)
+        x, _ = simulate("mini", 4, 0, kind="low_snr")
+        cpu = model(x)
+        gpu = model.cuda()(x.cuda()).cpu()
+    torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-3 * float(cpu.abs().max()))

@@ -47,3 +47,11 @@ def test_the_loss_recipe_is_searchable():
     assert dist["preserve_distribution"] == od.CategoricalDistribution([True, False])
     sample = space.apply(RunConfig(), {"preserve_distribution": False, "teacher_bound": False})
     assert not sample.distillation.preserve_distribution and not sample.distillation.teacher_bound
+
+
+def test_the_valid_shrink_is_searchable():
+    """A shrunk student cannot be folded (slower on scenes): the search weighs that, the default keeps it off."""
+    cfg = RunConfig.from_dict({"search": {"space": {"valid_shrink": {"choices": [False, True]}}}})
+    assert space.distributions(cfg.search)["valid_shrink"] == od.CategoricalDistribution([False, True])
+    assert space.apply(RunConfig(), {"valid_shrink": True}).model.valid_shrink
+    assert not RunConfig().model.valid_shrink
