@@ -1,22 +1,31 @@
-"""Does distillation transfer? The demo student from the demo teacher on `mini`, against its twin on
-ground truth alone.
+"""Is distillation worth it, with error bars? A protocol: arms x label counts x seeds, paired bootstrap.
 
-    python benchmarks/distill_gain.py [--teacher runs/demo/teacher] [--epochs 10]
+    python benchmarks/distill_gain.py --teacher RUN [--student configs/demo/student.yaml]
+        [--labels 16 64 256 1024] [--seeds 0 1 2] [--unlabelled 4096] [--epochs 10]
+        [--arms twin distilled self_training full_labels full_converged] [--temperatures 2.5]
+        [--alpha 0.5 --beta 0.5 --gamma 0 --preserve_distribution] [--curriculum 0] [--name distill_gain]
 
-(a) scarce labels: 256 labelled + 4,096 unlabelled columns (the teacher labels them) distilled, against
-    the same student on the 256 labelled columns alone with the same number of optimiser steps (then
-    the same with 64 labelled); a student taught by the teacher's labels can at best reach the teacher,
-    so the JSON records that ceiling (twin's nmse minus the teacher's) beside each gain;
-(b) full labels: 4,352 labelled columns, distilled against ground truth alone at equal epochs; beside
-    it the same distillation without the teacher bound (distillation.teacher_bound false: the
-    teacher's labels pull everywhere, also where the student is already closer to the truth) and with
-    the seeds' feature and distribution terms added (gamma 0.05, preserve_distribution).
-The recipe (--alpha --beta --gamma --preserve_distribution) defaults to the teacher's labels and the
-ground truth alone, the terms that measurably transfer (README, *Does distillation transfer?*).
-The presets' retention with gated students is benchmarks/distill_presets.py's. Writes
-benchmarks/results/distill_gain.json; the matched filter on the same test columns is in it.
-Acceptance (issue 12): (a) >= 2 dB better whole-column nmse and within 0.5 dB in nmse_valid_db;
-(b) no worse, gain reported.
+For each label count L and seed s (training.seed: the initialisation and the order; the columns are the
+same for every seed), the student of --student is trained as
+- twin: on the L labelled columns alone, for as many optimiser steps as the distilled arm takes;
+- distilled (one arm per --temperatures value): L labelled + U unlabelled columns, the teacher labels all;
+- self_training: the same, the twin of the same L and seed labelling them instead of the teacher (so the
+  control has the same inputs, steps and loss, and only the labeller differs);
+- full_labels: L + U columns with their true labels, the same steps (shared by every L: one run a seed);
+- full_converged: the same columns for --converged_epochs, the best epoch on validation.
+Every run is scored on the test split per column; the arms' nmse (averaged over seeds) and every difference
+come with a 95 % paired bootstrap interval over test columns and seeds (distill_stats.py), and the share of
+the gap closed rho = (twin - distilled) / (twin - full_labels) with its interval. The teacher's own score
+and the matched filter's are recorded beside them. The recipe (--alpha --beta --gamma --preserve_distribution,
+--curriculum) replaces the student config's distillation weights; by default the ground truth and the
+teacher's labels alone, the terms that measurably transfer. The losses treat the teacher's labels as the twin's
+(kdssm.distill.module.teacher_label_loss), so the arms differ by their labels only.
+
+Writes benchmarks/results/<name>.json after each label count (a stopped run keeps what finished, marked
+"complete": false). Acceptance (issue 33): at 64 labels rho >= 0.75 with the interval's lower end above 0.5,
+at 256 rho >= 0.5 with its lower end above 0; distilled beats self-training at 64 labels by >= 0.5 dB with
+the interval below 0. A bad request (a label count above the training split, seeds that repeat, an arm that
+does not exist) is one line and nothing is written.
 """
 
 from __future__ import annotations
@@ -27,161 +36,210 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import add_recipe_args, recipe, write_result
+from distill_stats import column_errors, gap_closed, nmse_db, paired_difference
 
+from kdssm import load_model
 from kdssm.config import RunConfig
+from kdssm.data.baseline import matched_filter
+from kdssm.data.datasets import load_split
 from kdssm.distill.runner import distill_run
-from kdssm.models import MODEL_PRESETS
+from kdssm.evaluate import predict
 from kdssm.train.runner import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
-KEEP = ("params", "nmse_db", "nmse_valid_db", "accuracy", "retention", "pslr_db")
+ARMS = ("twin", "distilled", "self_training", "full_labels", "full_converged")
 
 
-def scores(summary: dict) -> dict:
-    out = {k: summary[k] for k in KEEP if k in summary}
-    return out | {
-        "epochs": summary["training"]["epochs"],
-        "train_seconds": summary["training"]["train_seconds"],
-        "best_epoch": summary["training"].get("best_epoch"),
+class RequestError(ValueError):
+    """A request the protocol cannot run; the message is the one line the user sees."""
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--teacher", required=True, help="the teacher's run folder")
+    parser.add_argument("--student", default=str(ROOT / "configs/demo/student.yaml"), help="the student's run config")
+    parser.add_argument("--labels", type=int, nargs="+", default=[16, 64, 256, 1024], help="labelled column counts")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds, one run each")
+    parser.add_argument("--unlabelled", type=int, default=4096, help="unlabelled columns U")
+    parser.add_argument("--epochs", type=int, default=10, help="epochs of the distilled arm over L + U columns")
+    parser.add_argument("--converged_epochs", type=int, default=40, help="epochs of full_converged (best on val)")
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), help=f"arms to run, of {', '.join(ARMS)}")
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[2.5], help="one distilled arm each")
+    add_recipe_args(parser)
+    parser.add_argument("--curriculum", type=int, default=0, help="student-only epochs first")
+    parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap replicates")
+    parser.add_argument("--name", default="distill_gain", help="benchmarks/results/<name>.json")
+    return parser.parse_args(argv)
+
+
+def check(args: argparse.Namespace, base: RunConfig) -> None:
+    """Everything a run could refuse, before anything runs or is written."""
+    unknown = [a for a in args.arms if a not in ARMS]
+    if unknown:
+        raise RequestError(f"--arms: no arm named {unknown[0]!r} (choose from {', '.join(ARMS)})")
+    if len(set(args.seeds)) != len(args.seeds):
+        raise RequestError(f"--seeds: {args.seeds} repeats a seed; each seed is one run of every arm")
+    if len(set(args.temperatures)) != len(args.temperatures):
+        raise RequestError(f"--temperatures: {args.temperatures} repeats a value")
+    split = base.data.train_size
+    above = [n for n in args.labels if n < 1 or n > split]
+    if above:
+        raise RequestError(f"--labels: {above[0]} is outside 1..{split}, the student config's training split")
+    if not (Path(args.teacher) / "model.ckpt").is_file():
+        raise RequestError(f"--teacher: {args.teacher} holds no model.ckpt")
+
+
+def fixed(base: RunConfig, seed: int, data: dict, epochs: int, distillation: dict | None = None, stop=False):
+    """base for exactly `epochs` epochs (no wall clock; early stopping only where asked) at `seed`."""
+    training = {
+        "num_epochs": epochs,
+        "max_minutes": 0.0,
+        "early_stopping_patience": base.training.early_stopping_patience if stop else 100000,
+        "seed": seed,
     }
-
-
-def fixed_length(base: RunConfig, data: dict, epochs: int, distillation: dict | None = None) -> RunConfig:
-    """base on `data` for exactly `epochs` epochs: no time limit, no early stopping."""
-    training = {"num_epochs": epochs, "max_minutes": 0.0, "early_stopping_patience": 100000}
     return base.with_overrides({"data": data, "training": training, "distillation": distillation or {}})
 
 
-def pair(
-    base: RunConfig,
-    teacher: Path,
-    tmp: Path,
-    name: str,
-    distilled_data: dict,
-    alone_data: dict,
-    distilled_epochs: int,
-    alone_epochs: int,
-) -> dict:
-    """One distilled student and its ground-truth twin (same student, same seed)."""
-    kd = distill_run(fixed_length(base, distilled_data, distilled_epochs), teacher, tmp / f"kd-{name}", progress=False)
-    alone = train_run(fixed_length(base, alone_data, alone_epochs), tmp / f"gt-{name}", kind="student", progress=False)
-    alone_scores = scores(alone) | {"retention": alone["accuracy"] / kd["teacher"]["accuracy"]}
-    return {
-        "distilled": scores(kd),
-        "ground_truth_only": alone_scores,
-        "gain_nmse_db": alone["nmse_db"] - kd["nmse_db"],
-        "gain_nmse_valid_db": alone["nmse_valid_db"] - kd["nmse_valid_db"],
-        "teacher": {k: kd["teacher"][k] for k in ("nmse_db", "nmse_valid_db", "accuracy")},
-        "matched_filter": {k: kd["matched_filter"][k] for k in ("nmse_db", "nmse_valid_db", "accuracy")},
+class Scorer:
+    """Each run's per-column test errors (distill_stats.column_errors) on one fixed test split."""
+
+    def __init__(self, base: RunConfig):
+        split = load_split(base.data, "test")
+        self.x, self.y = split.x, split.y
+        _, self.energy = column_errors(self.y.numpy(), self.y.numpy())
+        self.filter = column_errors(matched_filter(self.x, base.data.preset).numpy(), self.y.numpy())[0]
+
+    def errors(self, run: Path) -> np.ndarray:
+        model = load_model(run)
+        return column_errors(predict(model, self.x).numpy(), self.y.numpy())[0]
+
+
+def steps_of(columns: int, epochs: int, batch: int) -> int:
+    return epochs * math.ceil(columns / batch)
+
+
+def run_label_count(args, base, scorer, teacher: Path, tmp: Path, labels: int, shared: dict) -> dict:
+    """Every arm at `labels` labelled columns, each seed; the per-column errors (seeds, n) by arm."""
+    batch = base.training.batch_size
+    total = labels + args.unlabelled
+    steps = steps_of(total, args.epochs, batch)
+    twin_epochs = math.ceil(steps / math.ceil(labels / batch))
+    errors: dict[str, list] = {}
+    for seed in args.seeds:
+        twin_dir = tmp / f"twin-{labels}-{seed}"
+        if "twin" in args.arms or "self_training" in args.arms:
+            train_run(fixed(base, seed, {"train_size": labels}, twin_epochs), twin_dir, kind="student", progress=False)
+            errors.setdefault("twin", []).append(scorer.errors(twin_dir))
+        scarce = {"train_size": labels, "unlabelled_size": args.unlabelled}
+        if "distilled" in args.arms:
+            for t in args.temperatures:
+                out = tmp / f"kd-{labels}-{seed}-{t}"
+                distill_run(fixed(base, seed, scarce, args.epochs, {"temperature": t}), teacher, out, progress=False)
+                errors.setdefault(f"distilled_T{t:g}", []).append(scorer.errors(out))
+        if "self_training" in args.arms:
+            out = tmp / f"self-{labels}-{seed}"
+            distill_run(fixed(base, seed, scarce, args.epochs), twin_dir, out, progress=False)
+            errors.setdefault("self_training", []).append(scorer.errors(out))
+        for arm in ("full_labels", "full_converged"):
+            if arm in args.arms:
+                key = (arm, seed)
+                if key not in shared:  # the same L + U true labels for every label count
+                    epochs = args.epochs if arm == "full_labels" else args.converged_epochs
+                    out = tmp / f"{arm}-{seed}"
+                    cfg = fixed(base, seed, {"train_size": total}, epochs, stop=arm == "full_converged")
+                    train_run(cfg, out, kind="student", progress=False)
+                    shared[key] = scorer.errors(out)
+                errors.setdefault(arm, []).append(shared[key])
+    return {"steps": steps, "twin_epochs": twin_epochs, "errors": {k: np.stack(v) for k, v in errors.items()}}
+
+
+def summarise(args, scorer: Scorer, found: dict) -> dict:
+    """Scores, differences and rho with their intervals for one label count."""
+    e, energy, n = found["errors"], scorer.energy, args.bootstrap
+    row = {
+        "optimiser_steps": found["steps"],
+        "twin_epochs": found["twin_epochs"],
+        "nmse_db": {arm: nmse_db(err, energy) for arm, err in e.items()},
+        "nmse_db_by_seed": {arm: [nmse_db(err[None, i], energy) for i in range(len(err))] for arm, err in e.items()},
     }
+    differences, rho = {}, {}
+    for arm in [a for a in e if a.startswith("distilled")]:
+        if "twin" in e:
+            differences[f"{arm}_minus_twin"] = paired_difference(e[arm], e["twin"], energy, n)
+        if "self_training" in e:
+            differences[f"{arm}_minus_self_training"] = paired_difference(e[arm], e["self_training"], energy, n)
+        if "twin" in e and "full_labels" in e:
+            rho[arm] = gap_closed(e["twin"], e[arm], e["full_labels"], energy, n)
+        if "twin" in e and "full_converged" in e:
+            rho[f"{arm}_of_converged"] = gap_closed(e["twin"], e[arm], e["full_converged"], energy, n)
+    return row | {"differences": differences, "rho": rho}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--teacher", default=str(ROOT / "runs/demo/teacher"), help="teacher run folder")
-    parser.add_argument("--student", default=str(ROOT / "configs/demo/student.yaml"))
-    parser.add_argument(
-        "--preset", choices=tuple(MODEL_PRESETS), help="the student's size from a preset (its gate kept)"
-    )
-    parser.add_argument("--epochs", type=int, default=25, help="epochs of the distilled runs")
-    parser.add_argument(
-        "--labelled",
-        type=int,
-        nargs="+",
-        default=[256, 64],
-        help="labelled column counts for (a); the first is the acceptance case",
-    )
-    parser.add_argument("--unlabelled", type=int, default=4096)
-    parser.add_argument("--batch", type=int, default=32)
-    add_recipe_args(parser)
-    parser.add_argument("--curriculum", type=int, default=0, help="student-only epochs first")
-    parser.add_argument("--skip_b", action="store_true", help="run (a) only")
-    parser.add_argument("--name", default="distill_gain", help="benchmarks/results/<name>.json")
-    args = parser.parse_args()
+def rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def acceptance(rows: dict, temperature: float) -> dict:
+    arm = f"distilled_T{temperature:g}"
+    out = {}
+    for labels, rho_min, low_min in (("64", 0.75, 0.5), ("256", 0.5, 0.0)):
+        r = rows.get(labels, {}).get("rho", {}).get(arm)
+        if r and r["rho"] is not None and r["interval"]:
+            out[f"rho_at_{labels}"] = r["rho"] >= rho_min and r["interval"][0] > low_min
+    d = rows.get("64", {}).get("differences", {}).get(f"{arm}_minus_self_training")
+    if d:
+        out["beats_self_training_at_64_by_0_5_db"] = d["difference_db"] <= -0.5 and d["interval_db"][1] < 0
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    try:
+        base = RunConfig.from_file(args.student)
+        base = base.with_overrides({"distillation": recipe(args) | {"curriculum_epochs": args.curriculum}})
+        check(args, base)
+    except (RequestError, OSError, ValueError) as err:
+        print(f"distill_gain: {err}", file=sys.stderr)
+        return 2
     teacher = Path(args.teacher)
-    size = {k: MODEL_PRESETS[args.preset][k] for k in ("model_dim", "state_dim", "num_layers")} if args.preset else {}
-    base = RunConfig.from_file(args.student).with_overrides(
-        {
-            "model": size,
-            "training": {"batch_size": args.batch},
-            "distillation": recipe(args) | {"curriculum_epochs": args.curriculum},
-        }
-    )
-    results = {"a_by_labelled": {}}
+    scorer = Scorer(base)
+    teacher_score = nmse_db(scorer.errors(teacher)[None], scorer.energy)
+    record = {
+        "student": base.model.to_dict(),
+        "distillation": base.distillation.to_dict(),
+        "teacher_dir": str(teacher),
+        "teacher_nmse_db": teacher_score,
+        "matched_filter_nmse_db": nmse_db(scorer.filter[None], scorer.energy),
+        "test_columns": len(scorer.energy),
+        "labels": args.labels,
+        "seeds": args.seeds,
+        "unlabelled": args.unlabelled,
+        "epochs": args.epochs,
+        "converged_epochs": args.converged_epochs,
+        "temperatures": args.temperatures,
+        "bootstrap": args.bootstrap,
+        "rows": {},
+        "complete": False,
+    }
+    shared: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for labelled in args.labelled:
-            steps = args.epochs * math.ceil((labelled + args.unlabelled) / args.batch)
-            alone_epochs = math.ceil(steps / math.ceil(labelled / args.batch))  # the same optimiser steps
-            a = pair(
-                base,
-                teacher,
-                Path(tmp),
-                f"scarce{labelled}",
-                {"train_size": labelled, "unlabelled_size": args.unlabelled},
-                {"train_size": labelled},
-                args.epochs,
-                alone_epochs,
-            )
-            # distilled on the teacher's labels, a student can at best match the teacher
-            a |= {
-                "labelled": labelled,
-                "optimiser_steps": steps,
-                "teacher_ceiling_gain_db": a["ground_truth_only"]["nmse_db"] - a["teacher"]["nmse_db"],
-            }
-            results["a_by_labelled"][str(labelled)] = a
-            print(
-                f"(a) {labelled} labelled + {args.unlabelled} unlabelled: nmse {a['distilled']['nmse_db']:.2f} vs "
-                f"{a['ground_truth_only']['nmse_db']:.2f} dB alone (gain {a['gain_nmse_db']:+.2f}, teacher ceiling "
-                f"{a['teacher_ceiling_gain_db']:+.2f}), valid {a['distilled']['nmse_valid_db']:.2f} vs "
-                f"{a['ground_truth_only']['nmse_valid_db']:.2f}",
-                flush=True,
-            )
-        full = args.labelled[0] + args.unlabelled
-        if args.skip_b:
-            return finish(args, base, teacher, results)
-        results["b_full_labels"] = pair(
-            base, teacher, Path(tmp), "full", {"train_size": full}, {"train_size": full}, args.epochs, args.epochs
-        )
-        b = results["b_full_labels"]
-        variants = {
-            "without_teacher_bound": {"teacher_bound": False},
-            "with_seed_terms": {"gamma": 0.05, "preserve_distribution": True},
-        }
-        for name, distillation in variants.items():
-            variant = fixed_length(base, {"train_size": full}, args.epochs, distillation)
-            kd = distill_run(variant, teacher, Path(tmp) / f"kd-full-{name}", progress=False)
-            b[f"distilled_{name}"] = scores(kd) | {"distillation": distillation}
-            b[f"gain_{name}_nmse_db"] = b["ground_truth_only"]["nmse_db"] - kd["nmse_db"]
-        print(
-            f"(b) {full} labelled: nmse {b['distilled']['nmse_db']:.2f} vs {b['ground_truth_only']['nmse_db']:.2f} "
-            f"dB alone (gain {b['gain_nmse_db']:+.2f}; without the teacher bound "
-            f"{b['gain_without_teacher_bound_nmse_db']:+.2f}, "
-            f"with the seeds' terms {b['gain_with_seed_terms_nmse_db']:+.2f})",
-            flush=True,
-        )
-    finish(args, base, teacher, results)
-
-
-def finish(args: argparse.Namespace, base: RunConfig, teacher: Path, results: dict) -> None:
-    a, b = results["a_by_labelled"][str(args.labelled[0])], results.get("b_full_labels")
-    acceptance = {
-        "a_gain_at_least_2_db": a["gain_nmse_db"] >= 2.0,
-        "a_valid_within_0_5_db": a["gain_nmse_valid_db"] >= -0.5,
-    } | ({"b_no_worse": b["gain_nmse_db"] >= 0.0} if b else {})
-    path = write_result(
-        args.name,
-        {
-            "student": base.model.to_dict(),
-            "distillation": base.distillation.to_dict(),
-            "teacher_dir": str(teacher),
-            **results,
-            "acceptance": acceptance,
-        },
-    )
-    print(f"{acceptance} -> {path}")
+        for labels in args.labels:
+            found = run_label_count(args, base, scorer, teacher, Path(tmp), labels, shared)
+            row = summarise(args, scorer, found)
+            record["rows"][str(labels)] = row
+            scores = ", ".join(f"{arm} {v:.2f}" for arm, v in row["nmse_db"].items())
+            rhos = ", ".join(f"rho {k} {rounded(r['rho'])}" for k, r in row["rho"].items())
+            print(f"{labels} labels: {scores}; {rhos}", flush=True)
+            record["acceptance"] = acceptance(record["rows"], args.temperatures[0])
+            write_result(args.name, record)
+    record["complete"] = True
+    print(f"{record['acceptance']} -> {write_result(args.name, record)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

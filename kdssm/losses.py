@@ -62,6 +62,7 @@ def distillation_loss(
     mask: torch.Tensor | None = None,
     trust: torch.Tensor | None = None,
     eps: float = EPS,
+    columns: bool = False,
 ) -> torch.Tensor:
     """Distillation as a Gaussian likelihood of the teacher's labels, (B, L, C) complex:
 
@@ -74,7 +75,8 @@ def distillation_loss(
     only its size. Without a profile (teacher_error None) every e_i is 0. `mask` (B, L, 1) keeps a
     region (the valid one), as the ground-truth objective weighs it. `trust` k (B, L, C) in [0, 1]
     (default 1) drops terms from the numerator only (`teacher_bound`), so a dropped position does not
-    raise the weight of the others.
+    raise the weight of the others. `columns`: the same ratio per column, averaged over the columns (as
+    column_normalised_mse weighs ground truth), so a column of clutter alone counts as one with a target.
     """
     w = torch.ones_like(student.real[:1])  # (1, L, C)
     if teacher_error is not None:
@@ -84,6 +86,9 @@ def distillation_loss(
     err = power(student - teacher)  # (B, L, C)
     if trust is not None:
         err = err * trust.to(err.dtype)
+    if columns:
+        dims = tuple(range(1, err.dim()))
+        return ((w * err).sum(dim=dims) / (w * power(teacher)).sum(dim=dims).clamp_min(eps)).mean()
     return (w * err).sum() / (w * power(teacher)).sum().clamp_min(eps)
 
 

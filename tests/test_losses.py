@@ -34,6 +34,8 @@ def test_temperature_changes_the_distillation_gradient():
         float(losses.normalised_mse(s, t)), rel=1e-5
     )
     assert float(losses.distillation_loss(s, t, 4.0)) == pytest.approx(float(losses.normalised_mse(s, t)), rel=1e-6)
+    per_column = losses.distillation_loss(s, t, 4.0, columns=True)  # no profile: each column's own nmse
+    assert float(per_column) == pytest.approx(float(losses.column_normalised_mse(s, t)), rel=1e-6)
 
 
 def test_teacher_bound_keeps_the_teacher_only_where_it_is_closer_to_the_truth():

@@ -170,13 +170,23 @@ class DistillationModule(GroundTruthModule):
         trust: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The teacher's output taken as a label with the ground-truth objective's own weighting: the
-        whole column plus valid_weight x the valid region (distillation_loss on each), so a column the
-        teacher labels teaches what a labelled one does. `trust` (B, L, 1) as `trust()` gives it."""
+        whole column, column_weight x each column's own ratio, valid_weight x the valid region
+        (distillation_loss on each), so a column the teacher labels teaches what a labelled one does.
+        `trust` (B, L, 1) as `trust()` gives it."""
 
         def loss(mask: torch.Tensor | None = None) -> torch.Tensor:
             return losses.distillation_loss(s_out, t_out, temperature, self.teacher_error, mask, trust)
 
-        return self.whole_plus_valid(x, loss, loss)
+        def whole() -> torch.Tensor:
+            out = loss()
+            if self.cfg.column_weight > 0:
+                per_column = losses.distillation_loss(
+                    s_out, t_out, temperature, self.teacher_error, None, trust, columns=True
+                )
+                out = out + self.cfg.column_weight * per_column
+            return out
+
+        return self.whole_plus_valid(x, whole, loss)
 
     def log_terms(self, prefix: str, terms: dict, batch_size: int) -> None:
         for name, value in terms.items():

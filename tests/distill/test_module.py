@@ -21,12 +21,13 @@ TERM_WEIGHT = {
 }
 
 
-def make_module(teacher, **overrides):
+def make_module(teacher, training: TrainConfig | None = None, **overrides):
     torch.manual_seed(1)  # the same student for every variant of a test
     student = SarSSM(model_dim=3, state_dim=8, num_layers=2, use_selectivity=False, dropout=0.0)
     dcfg = DistillConfig(**{**WEIGHTS, "curriculum_epochs": 0, **overrides})
     pairs = coupling_pairs(teacher.config.num_layers, 2)
-    return DistillationModule(student, teacher, dcfg, TrainConfig(), 10, "mini", pairs, features_cached=True)
+    tcfg = training or TrainConfig()
+    return DistillationModule(student, teacher, dcfg, tcfg, 10, "mini", pairs, features_cached=True)
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +204,15 @@ def test_confidence_softness_is_its_own_knob_and_defaults_to_the_temperature(bat
         changed = other.loss_terms(data, state)
     assert float(changed["confidence"]) != pytest.approx(float(base["confidence"]), rel=1e-3)
     torch.testing.assert_close(changed["distillation"], base["distillation"])  # the temperature's use is untouched
+
+
+@pytest.mark.parametrize("column_weight", [0.0, 1.0])
+def test_a_teacher_label_weighs_a_column_as_a_true_label_does(batch, column_weight):
+    """The teacher term and the ground-truth term are the same objective of their labels (whole columns,
+    each column's own ratio, the valid region), so the twin and the distilled student differ by their
+    labels only (issue 33)."""
+    teacher, (x, y, *_) = batch
+    module = make_module(teacher, TrainConfig(valid_weight=30.0, column_weight=column_weight))
+    s_out = y + 0.1 * torch.randn_like(y)
+    as_teacher = module.teacher_label_loss(s_out, y, x, 2.5)  # no error profile: the temperature weighs nothing
+    assert float(as_teacher) == pytest.approx(float(module.ground_truth_loss(s_out, y, x)), rel=1e-5)

@@ -1,0 +1,137 @@
+"""benchmarks/distill_gain.py's protocol: the paired bootstrap (golden values), bad requests refused in one
+line with nothing written, and a tiny real run of every arm."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from kdssm.config import RunConfig
+
+from .conftest import TINY_DATA
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+stats = _load("distill_stats")
+
+
+def arms(seed: int = 0, seeds: int = 3, columns: int = 40):
+    rng = np.random.default_rng(seed)
+    energy = rng.uniform(1.0, 100.0, columns)
+    twin = rng.uniform(0.5, 1.5, (seeds, columns)) * energy * 0.1
+    return twin, energy
+
+
+def test_column_errors_sum_each_column():
+    y = np.array([[[1 + 1j], [2 + 0j]], [[0 + 1j], [0 + 0j]]])
+    err, energy = stats.column_errors(y + 1.0, y)
+    np.testing.assert_allclose(err, [2.0, 2.0])
+    np.testing.assert_allclose(energy, [6.0, 1.0])
+
+
+def test_an_arm_against_itself_differs_by_nothing():
+    twin, energy = arms()
+    same = stats.paired_difference(twin, twin.copy(), energy, replicates=200)
+    assert same["difference_db"] == 0.0 and same["interval_db"] == [0.0, 0.0]
+
+
+def test_halving_every_error_is_minus_3_db_in_every_replicate():
+    twin, energy = arms()
+    half = stats.paired_difference(twin * 0.5, twin, energy, replicates=200)
+    assert half["difference_db"] == pytest.approx(-3.0103, abs=1e-4)
+    assert half["interval_db"] == pytest.approx([-3.0103, -3.0103], abs=1e-4)  # paired: no spread at all
+
+
+def test_the_interval_carries_the_seed_spread():
+    """One seed much worse than the others: the columns alone would give a narrow interval, the seeds widen it."""
+    twin, energy = arms()
+    distilled = twin * 0.5
+    distilled[0] *= 4.0  # seed 0 of the distilled arm is worse than its twin
+    diff = stats.paired_difference(distilled, twin, energy, replicates=500)
+    low, high = diff["interval_db"]
+    assert low < diff["difference_db"] < high and high - low > 1.0
+
+
+def test_rho_golden_values():
+    twin, energy = arms()
+    full = twin * 0.5
+    assert stats.gap_closed(twin, full, full, energy, 200)["rho"] == pytest.approx(1.0)
+    assert stats.gap_closed(twin, twin, full, energy, 200)["rho"] == pytest.approx(0.0)
+    between = twin * 10 ** (-0.15)  # -1.5 dB of the -3.01 dB gap
+    r = stats.gap_closed(twin, between, full, energy, 200)
+    assert r["rho"] == pytest.approx(1.5 / 3.0103, rel=1e-4) and r["undefined_share"] == 0.0
+    assert stats.gap_closed(twin, between, twin, energy, 50)["rho"] is None  # no gap: rho is undefined
+    with pytest.raises(ValueError, match="same seeds and columns"):
+        stats.gap_closed(twin, between[:2], full, energy)
+
+
+@pytest.fixture
+def protocol(monkeypatch, tmp_path):
+    module = _load("distill_gain")
+    common = sys.modules["common"]
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
+    return module
+
+
+@pytest.fixture
+def student_yaml(tmp_path):
+    cfg = RunConfig.from_dict(
+        {
+            "model": dict(model_dim=2, state_dim=8, num_layers=2, use_selectivity=True, gate_width=2, gate_hidden=4),
+            "data": {**TINY_DATA, "train_size": 48, "test_size": 24},
+            "training": {"batch_size": 16},
+            "distillation": {"curriculum_epochs": 0, "gamma": 0.0},
+        }
+    )
+    path = tmp_path / "student.yaml"
+    cfg.dump(path)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--labels", "64"], "--labels: 64 is outside 1..48"),
+        (["--seeds", "0", "1", "0"], "--seeds: [0, 1, 0] repeats a seed"),
+        (["--arms", "twin", "teacher_only"], "--arms: no arm named 'teacher_only'"),
+    ],
+)
+def test_bad_requests_are_one_line_and_write_nothing(
+    protocol, student_yaml, teacher_run, tmp_path, capsys, flags, message
+):
+    code = protocol.main(["--teacher", str(teacher_run), "--student", student_yaml, "--labels", "8", *flags])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.slow
+def test_every_arm_runs_and_is_scored_with_intervals(protocol, student_yaml, teacher_run, tmp_path):
+    torch.manual_seed(0)
+    flags = ["--labels", "8", "--seeds", "0", "1", "--unlabelled", "16", "--epochs", "1", "--converged_epochs", "2"]
+    code = protocol.main(
+        ["--teacher", str(teacher_run), "--student", student_yaml, *flags, "--bootstrap", "50", "--name", "tiny"]
+    )
+    assert code == 0
+    record = json.loads((tmp_path / "results" / "tiny.json").read_text())
+    assert record["complete"] and record["test_columns"] == 24
+    row = record["rows"]["8"]
+    assert set(row["nmse_db"]) == {"twin", "distilled_T2.5", "self_training", "full_labels", "full_converged"}
+    assert all(len(v) == 2 for v in row["nmse_db_by_seed"].values())
+    d = row["differences"]["distilled_T2.5_minus_twin"]
+    assert d["interval_db"][0] <= d["difference_db"] <= d["interval_db"][1]
+    assert row["optimiser_steps"] == 2 and row["twin_epochs"] == 2  # 24 columns in 2 batches, 8 in 1
+    assert set(row["rho"]) == {"distilled_T2.5", "distilled_T2.5_of_converged"}
