@@ -4,6 +4,7 @@
         [--labels 16 64 256 1024] [--seeds 0 1 2] [--unlabelled 4096] [--epochs 10]
         [--arms twin distilled self_training full_labels full_converged] [--temperatures 2.5]
         [--alpha 0.5 --beta 0.5 --gamma 0 --preserve_distribution] [--curriculum 0] [--name distill_gain]
+        [--tracking_uri URI [--experiment kdssm-distill-protocol]]
 
 For each label count L and seed s (training.seed: the initialisation and the order; the columns are the
 same for every seed), the student of --student is trained as
@@ -20,6 +21,10 @@ and the matched filter's are recorded beside them. The recipe (--alpha --beta --
 --curriculum) replaces the student config's distillation weights; by default the ground truth and the
 teacher's labels alone, the terms that measurably transfer. The losses treat the teacher's labels as the twin's
 (kdssm.distill.module.teacher_label_loss), so the arms differ by their labels only.
+
+With --tracking_uri the finished protocol is one MLflow experiment: a parent run (the settings, the
+teacher's and the filter's scores, the JSON and the table as artifacts) and a child run per label count and
+arm (its nmse, per seed, and its differences and rho with their intervals).
 
 Writes benchmarks/results/<name>.json after each label count (a stopped run keeps what finished, marked
 "complete": false). Acceptance (issue 33): at 64 labels rho >= 0.75 with the interval's lower end above 0.5,
@@ -48,6 +53,7 @@ from kdssm.data.baseline import matched_filter
 from kdssm.data.datasets import load_split
 from kdssm.distill.runner import distill_run
 from kdssm.evaluate import predict
+from kdssm.tracking.uri import check_reachable
 from kdssm.train.runner import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +79,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--curriculum", type=int, default=0, help="student-only epochs first")
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap replicates")
     parser.add_argument("--name", default="distill_gain", help="benchmarks/results/<name>.json")
+    parser.add_argument("--tracking_uri", help="log the finished protocol to this MLflow tracking URI")
+    parser.add_argument("--experiment", default="kdssm-distill-protocol", help="the MLflow experiment")
     return parser.parse_args(argv)
 
 
@@ -91,6 +99,8 @@ def check(args: argparse.Namespace, base: RunConfig) -> None:
         raise RequestError(f"--labels: {above[0]} is outside 1..{split}, the student config's training split")
     if not (Path(args.teacher) / "model.ckpt").is_file():
         raise RequestError(f"--teacher: {args.teacher} holds no model.ckpt")
+    if args.tracking_uri:
+        check_reachable(args.tracking_uri, key="--tracking_uri")
 
 
 def fixed(base: RunConfig, seed: int, data: dict, epochs: int, distillation: dict | None = None, stop=False):
@@ -196,13 +206,71 @@ def acceptance(rows: dict, temperature: float) -> dict:
     return out
 
 
+def table(record: dict) -> str:
+    """The protocol's results as a Markdown table: every label count and arm."""
+    lines = ["| labels | arm | nmse dB | vs twin dB [95 %] | rho [95 %] |", "|---|---|---|---|---|"]
+    for labels, row in record["rows"].items():
+        for arm, score in row["nmse_db"].items():
+            d = row["differences"].get(f"{arm}_minus_twin")
+            r = row["rho"].get(arm)
+            versus = f"{d['difference_db']:+.2f} [{d['interval_db'][0]:+.2f}, {d['interval_db'][1]:+.2f}]" if d else ""
+            share = f"{r['rho']:.2f} [{r['interval'][0]:.2f}, {r['interval'][1]:.2f}]" if r and r["interval"] else ""
+            lines.append(f"| {labels} | {arm} | {score:.2f} | {versus} | {share} |")
+    return "\n".join(lines) + "\n"
+
+
+def log_to_mlflow(uri: str, experiment: str, record: dict, result: Path) -> str:
+    """The finished protocol as one experiment: a parent run with the JSON and the table, a child run per
+    label count and arm; returns the parent's run id."""
+    from mlflow import MlflowClient
+
+    from kdssm.tracking.tracker import ROLE, find_or_create_experiment, quiet_mlflow
+
+    quiet_mlflow()
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = find_or_create_experiment(client, experiment, result.parent / "mlartifacts")
+    parent = client.create_run(experiment_id, tags={ROLE: "distill_protocol"}, run_name=result.stem).info.run_id
+    for key in ("teacher_dir", "labels", "seeds", "unlabelled", "epochs", "converged_epochs", "temperatures"):
+        client.log_param(parent, key, record[key])
+    for key, value in record["distillation"].items():
+        client.log_param(parent, f"distillation.{key}", value)
+    client.log_metric(parent, "teacher_nmse_db", record["teacher_nmse_db"])
+    client.log_metric(parent, "matched_filter_nmse_db", record["matched_filter_nmse_db"])
+    client.log_artifact(parent, str(result))
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "table.md").write_text(table(record))
+        client.log_artifact(parent, str(Path(tmp) / "table.md"))
+    for labels, row in record["rows"].items():
+        for arm, score in row["nmse_db"].items():
+            tags = {"mlflow.parentRunId": parent, ROLE: "distill_arm", "kdssm.arm": arm, "kdssm.labels": labels}
+            child = client.create_run(experiment_id, tags=tags, run_name=f"{arm} at {labels} labels").info.run_id
+            client.log_metric(child, "nmse_db", score)
+            for seed, value in zip(record["seeds"], row["nmse_db_by_seed"][arm]):
+                client.log_metric(child, "nmse_db_by_seed", value, step=seed)
+            for name, d in row["differences"].items():
+                if name.startswith(f"{arm}_minus_"):
+                    other = name.removeprefix(f"{arm}_minus_")
+                    client.log_metric(child, f"minus_{other}_db", d["difference_db"])
+                    client.log_metric(child, f"minus_{other}_low_db", d["interval_db"][0])
+                    client.log_metric(child, f"minus_{other}_high_db", d["interval_db"][1])
+            r = row["rho"].get(arm)
+            if r and r["rho"] is not None:
+                client.log_metric(child, "rho", r["rho"])
+                if r["interval"]:
+                    client.log_metric(child, "rho_low", r["interval"][0])
+                    client.log_metric(child, "rho_high", r["interval"][1])
+            client.set_terminated(child)
+    client.set_terminated(parent)
+    return parent
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     try:
         base = RunConfig.from_file(args.student)
         base = base.with_overrides({"distillation": recipe(args) | {"curriculum_epochs": args.curriculum}})
         check(args, base)
-    except (RequestError, OSError, ValueError) as err:
+    except (RequestError, OSError, ValueError) as err:  # TrackingError and ConfigError are ValueErrors
         print(f"distill_gain: {err}", file=sys.stderr)
         return 2
     teacher = Path(args.teacher)
@@ -237,7 +305,11 @@ def main(argv: list[str] | None = None) -> int:
             record["acceptance"] = acceptance(record["rows"], args.temperatures[0])
             write_result(args.name, record)
     record["complete"] = True
-    print(f"{record['acceptance']} -> {write_result(args.name, record)}")
+    result = write_result(args.name, record)
+    print(f"{record['acceptance']} -> {result}")
+    if args.tracking_uri:
+        run = log_to_mlflow(args.tracking_uri, args.experiment, record, result)
+        print(f"MLflow: experiment {args.experiment}, run {run}")
     return 0
 
 

@@ -122,8 +122,21 @@ def test_bad_requests_are_one_line_and_write_nothing(
 def test_every_arm_runs_and_is_scored_with_intervals(protocol, student_yaml, teacher_run, tmp_path):
     torch.manual_seed(0)
     flags = ["--labels", "8", "--seeds", "0", "1", "--unlabelled", "16", "--epochs", "1", "--converged_epochs", "2"]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    tracking = ["--tracking_uri", uri, "--experiment", "protocol"]
     code = protocol.main(
-        ["--teacher", str(teacher_run), "--student", student_yaml, *flags, "--bootstrap", "50", "--name", "tiny"]
+        [
+            "--teacher",
+            str(teacher_run),
+            "--student",
+            student_yaml,
+            *flags,
+            "--bootstrap",
+            "50",
+            "--name",
+            "tiny",
+            *tracking,
+        ]
     )
     assert code == 0
     record = json.loads((tmp_path / "results" / "tiny.json").read_text())
@@ -135,3 +148,28 @@ def test_every_arm_runs_and_is_scored_with_intervals(protocol, student_yaml, tea
     assert d["interval_db"][0] <= d["difference_db"] <= d["interval_db"][1]
     assert row["optimiser_steps"] == 2 and row["twin_epochs"] == 2  # 24 columns in 2 batches, 8 in 1
     assert set(row["rho"]) == {"distilled_T2.5", "distilled_T2.5_of_converged"}
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name("protocol")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    runs = client.search_runs([experiment.experiment_id])
+    parent = [r for r in runs if r.data.tags["kdssm.role"] == "distill_protocol"]
+    arms = {r.data.tags["kdssm.arm"]: r for r in runs if r.data.tags["kdssm.role"] == "distill_arm"}
+    assert len(parent) == 1 and set(arms) == set(row["nmse_db"])
+    assert all(r.data.tags["mlflow.parentRunId"] == parent[0].info.run_id for r in arms.values())
+    assert arms["twin"].data.metrics["nmse_db"] == pytest.approx(row["nmse_db"]["twin"])
+    assert arms["distilled_T2.5"].data.metrics["minus_twin_db"] == pytest.approx(d["difference_db"])
+    artifacts = {a.path for a in client.list_artifacts(parent[0].info.run_id)}
+    assert artifacts == {"tiny.json", "table.md"}
+
+
+def test_an_unreachable_tracking_server_is_refused_before_anything_runs(
+    protocol, student_yaml, teacher_run, tmp_path, capsys
+):
+    missing = f"sqlite:///{tmp_path / 'missing' / 'mlflow.db'}"
+    code = protocol.main(
+        ["--teacher", str(teacher_run), "--student", student_yaml, "--labels", "8", "--tracking_uri", missing]
+    )
+    assert code == 2 and "--tracking_uri" in capsys.readouterr().err and not (tmp_path / "results").exists()

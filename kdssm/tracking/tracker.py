@@ -65,6 +65,19 @@ def is_outage(err: BaseException) -> bool:
     return isinstance(err, OSError)  # connection refused or reset, timeouts (requests' errors are OSErrors)
 
 
+def find_or_create_experiment(client: MlflowClient, name: str, local_artifacts: Path) -> str:
+    """The id of experiment `name`, created where missing (its artifacts in `local_artifacts` when the
+    tracking URI is a local store, the server's own location otherwise) and tagged with EXPERIMENT_KIND."""
+    found = client.get_experiment_by_name(name)
+    if found is None:
+        local = urlparse(client.tracking_uri).scheme in ("sqlite", "file", "")
+        location = Path(local_artifacts).resolve().as_uri() if local else None
+        return client.create_experiment(name, artifact_location=location, tags=dict([EXPERIMENT_KIND]))
+    if found.tags.get(EXPERIMENT_KIND[0]) is None:
+        client.set_experiment_tag(found.experiment_id, *EXPERIMENT_KIND)
+    return found.experiment_id
+
+
 class SweepTracker:
     """Find-or-create writes of a sweep's runs, models and registry entries through one MlflowClient."""
 
@@ -73,17 +86,7 @@ class SweepTracker:
         self.uri = uri
         self.sweep_dir = Path(sweep_dir).resolve()
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        found = self.client.get_experiment_by_name(experiment)
-        if found is None:
-            local = urlparse(uri).scheme in ("sqlite", "file", "")
-            location = (self.sweep_dir / "mlartifacts").as_uri() if local else None
-            self.experiment_id = self.client.create_experiment(
-                experiment, artifact_location=location, tags=dict([EXPERIMENT_KIND])
-            )
-        else:
-            self.experiment_id = found.experiment_id
-            if found.tags.get(EXPERIMENT_KIND[0]) is None:
-                self.client.set_experiment_tag(self.experiment_id, *EXPERIMENT_KIND)
+        self.experiment_id = find_or_create_experiment(self.client, experiment, self.sweep_dir / "mlartifacts")
         self.experiment = experiment
         self.parent_id = self._find_or_create(
             "sweep",
