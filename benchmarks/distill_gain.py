@@ -9,7 +9,8 @@
 For each label count L and seed s (training.seed: the initialisation and the order; the columns are the
 same for every seed), the student of --student is trained as
 - twin: on the L labelled columns alone, for as many optimiser steps as the distilled arm takes;
-- distilled (one arm per --temperatures value): L labelled + U unlabelled columns, the teacher labels all;
+- distilled (one arm per --temperatures value, each compared with the first): L labelled + U unlabelled
+  columns, the teacher labels all;
 - self_training: the same, the twin of the same L and seed labelling them instead of the teacher (so the
   control has the same inputs, steps and loss, and only the labeller differs);
 - full_labels: L + U columns with their true labels, the same steps (shared by every L: one run a seed);
@@ -177,7 +178,10 @@ def summarise(args, scorer: Scorer, found: dict) -> dict:
         "nmse_db_by_seed": {arm: [nmse_db(err[None, i], energy) for i in range(len(err))] for arm, err in e.items()},
     }
     differences, rho = {}, {}
-    for arm in [a for a in e if a.startswith("distilled")]:
+    distilled = [a for a in e if a.startswith("distilled")]
+    for arm in distilled[1:]:  # every temperature against the first one given
+        differences[f"{arm}_minus_{distilled[0]}"] = paired_difference(e[arm], e[distilled[0]], energy, n)
+    for arm in distilled:
         if "twin" in e:
             differences[f"{arm}_minus_twin"] = paired_difference(e[arm], e["twin"], energy, n)
         if "self_training" in e:
