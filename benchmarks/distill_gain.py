@@ -13,7 +13,7 @@ same for every seed), the student of --student is trained as
   columns, the teacher labels all;
 - self_training: the same, the twin of the same L and seed labelling them instead of the teacher (so the
   control has the same inputs, steps and loss, and only the labeller differs);
-- full_labels: L + U columns with their true labels, the same steps (shared by every L: one run a seed);
+- full_labels: L + U columns with their true labels, the same steps;
 - full_converged: the same columns for --converged_epochs, the best epoch on validation.
 Every run is scored on the test split per column; the arms' nmse (averaged over seeds) and every difference
 come with a 95 % paired bootstrap interval over test columns and seeds (distill_stats.py), and the share of
@@ -157,8 +157,8 @@ def run_label_count(args, base, scorer, teacher: Path, tmp: Path, labels: int, s
             errors.setdefault("self_training", []).append(scorer.errors(out))
         for arm in ("full_labels", "full_converged"):
             if arm in args.arms:
-                key = (arm, seed)
-                if key not in shared:  # the same L + U true labels for every label count
+                key = (arm, seed, total)
+                if key not in shared:  # one run a seed and column count (label counts of one total share it)
                     epochs = args.epochs if arm == "full_labels" else args.converged_epochs
                     out = tmp / f"{arm}-{seed}"
                     cfg = fixed(base, seed, {"train_size": total}, epochs, stop=arm == "full_converged")
