@@ -46,7 +46,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import add_recipe_args, recipe, write_result
-from distill_stats import column_errors, gap_closed, nmse_db, paired_difference
+from distill_stats import column_energy, column_errors, gap_closed, nmse_db, paired_difference
 
 from kdssm import load_model
 from kdssm.config import RunConfig
@@ -121,7 +121,7 @@ class Scorer:
     def __init__(self, base: RunConfig):
         split = load_split(base.data, "test")
         self.x, self.y = split.x, split.y
-        _, self.energy = column_errors(self.y.numpy(), self.y.numpy())
+        self.energy = column_energy(self.y.numpy())
         self.filter = column_errors(matched_filter(self.x, base.data.preset).numpy(), self.y.numpy())[0]
 
     def errors(self, run: Path) -> np.ndarray:

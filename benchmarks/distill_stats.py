@@ -24,12 +24,15 @@ from __future__ import annotations
 import numpy as np
 
 
+def column_energy(z: np.ndarray) -> np.ndarray:
+    """z (n, L[, 1]) complex -> sum_i |z|^2 of each column (n,) float64."""
+    power = np.abs(np.asarray(z)) ** 2
+    return power.sum(axis=tuple(range(1, power.ndim))).astype(np.float64)
+
+
 def column_errors(y_hat: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """y_hat, y (n, L[, 1]) complex -> (err (n,), energy (n,)) float64 per column."""
-    diff = np.abs(np.asarray(y_hat) - np.asarray(y)) ** 2
-    energy = np.abs(np.asarray(y)) ** 2
-    axes = tuple(range(1, diff.ndim))
-    return diff.sum(axis=axes).astype(np.float64), energy.sum(axis=axes).astype(np.float64)
+    return column_energy(np.asarray(y_hat) - np.asarray(y)), column_energy(y)
 
 
 def nmse_db(err: np.ndarray, energy: np.ndarray) -> float:

@@ -13,6 +13,7 @@ from .config import ModelConfig, RunConfig, size_label
 from .data import matched_filter
 from .data.datasets import data_columns, load_split
 from .evaluate import (
+    deployed_latency,
     evaluate_matched_filter,
     evaluate_model,
     from_limit,
@@ -21,7 +22,6 @@ from .evaluate import (
     production_filter,
 )
 from .files import MODEL_FILE
-from .inference import deployed
 from .memory import peak_memory_mb
 from .models import count_params
 from .report import aligned
@@ -63,7 +63,7 @@ def describe(name: str, run: Path, model: torch.nn.Module, x: torch.Tensor, y: t
         "num_layers": cfg.num_layers,
         "selectivity": cfg.use_selectivity,
         **scores,
-        "latency_ms_b1": latency_vs_filter(deployed(model, x.shape[1]), x, preset, batch=1)["latency_ms_per_column"],
+        "latency_ms_b1": deployed_latency(model, x, preset, batch=1)["latency_ms_per_column"],
         "latency_ms_b32": scores["latency_ms_per_column"],
         "peak_mem_mb": peak_memory_mb(x.shape[1], checkpoint=str(run / MODEL_FILE)),
     }

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config.model import INPUT_CHANNELS
-from ..models.complex import modrelu, power
+from ..models.complex import line_scale, modrelu, power
 from ..models.gate import edge_mask, position_features
 
 
@@ -140,11 +140,6 @@ def infer(model: nn.Module, x: torch.Tensor, return_features: bool = False):
         return _infer(model, x.to(torch.complex64), return_features)
 
 
-def line_scale(line: torch.Tensor) -> torch.Tensor:
-    """The rms a scale-equivariant model divides each line by: (B, L) complex64 -> (B, 1) float32."""
-    return power(line).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-6)
-
-
 def _infer(
     model: nn.Module,
     x: torch.Tensor,
@@ -161,7 +156,7 @@ def _infer(
         scale = line_scale(line) if scale is None else scale  # (B, 1)
         line = line / scale
     u = line.unsqueeze(1) * torch.view_as_complex(model.input_proj.weight)[None, :, :]  # (B, H, L) complex64
-    if (len(model.gates) or model.shrink is not None) and position is None:
+    if model.reads_position and position is None:
         position = position_features(p, x.shape[1], model.geometry).transpose(1, 2).contiguous()  # (B, 3, L)
     edge = _edge_width(position) if any(g.edges_only for g in model.gates.values()) else None
     features = []

@@ -32,10 +32,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models.complex import line_scale
 from ..models.gate import edge_half, position_features
 from ..models.s4d_kernel import circular_kernel, fast_length
 from ..models.spectrum_cache import SpectrumCache
-from .channels_first import _infer, line_scale
+from .channels_first import _infer
 
 
 class FoldError(ValueError):

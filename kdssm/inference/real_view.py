@@ -157,7 +157,7 @@ class FrozenSarSSM(nn.Module):
         self.length = length
         self.geometry = model.geometry
         self.scale_equivariant = cfg.scale_equivariant
-        self.gated = len(model.gates) > 0
+        self.reads_position = model.reads_position
         self.input_proj = block_linear(model.input_proj.weight.detach())
         self.layers = nn.ModuleList(FrozenLayer(model, i, length, power_of_two) for i in range(cfg.num_layers))
         self.output_proj = block_linear(model.output_proj.weight.detach())
@@ -172,8 +172,7 @@ class FrozenSarSSM(nn.Module):
             scale = torch.sqrt((line * line).sum(dim=-1).mean(dim=1, keepdim=True)).clamp_min(1e-6)  # (B, 1)
             line = line / scale.unsqueeze(-1)
         u = apply_linear(self.input_proj, line.unsqueeze(-2))  # (B, T, H, 2)
-        wanted = self.gated or self.shrink is not None
-        position = position_features(p, x.shape[1], self.geometry) if wanted else None  # (B, T, 3)
+        position = position_features(p, x.shape[1], self.geometry) if self.reads_position else None  # (B, T, 3)
         for layer in self.layers:
             u = layer(u, p, position)
         y = apply_linear(self.output_proj, u)  # (B, T, 1, 2)

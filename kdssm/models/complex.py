@@ -36,6 +36,11 @@ def power(z: torch.Tensor) -> torch.Tensor:
     return _Power.apply(z.resolve_conj())
 
 
+def line_scale(line: torch.Tensor) -> torch.Tensor:
+    """The rms a scale-equivariant model divides each line by: (B, L) complex64 -> (B, 1) float32."""
+    return power(line).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-6)
+
+
 def to_real(z: torch.Tensor) -> torch.Tensor:
     """(.., C) complex -> (.., 2C) real, [re_0, im_0, re_1, im_1, ...] (a view); real input as it is."""
     return torch.view_as_real(z.resolve_conj()).flatten(-2) if z.is_complex() else z

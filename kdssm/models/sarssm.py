@@ -15,7 +15,7 @@ from torch import nn
 from ..config import ConfigError, ModelConfig
 from ..config.model import INPUT_CHANNELS, OUTPUT_CHANNELS
 from ..geometry import Geometry
-from .complex import ComplexLayerNorm, ComplexLinear, power
+from .complex import ComplexLayerNorm, ComplexLinear, line_scale
 from .gate import SelectivityGate, position_features
 from .s4d import SSM_PARAMETER_NAMES, S4DBlock
 from .valid_shrink import ValidShrink
@@ -92,6 +92,11 @@ class SarSSM(nn.Module):
             return
         self.init_used = "matched_filter"
 
+    @property
+    def reads_position(self) -> bool:
+        """Whether a gate or the valid-region shrink reads the samples' position features (gate.py)."""
+        return len(self.gates) > 0 or self.shrink is not None
+
     def forward(self, x: torch.Tensor, return_features: bool = False):
         """x (B, L, 2) complex64 -> y (B, L, 1) complex64 [, per-layer features, each (B, L, H)].
 
@@ -101,11 +106,10 @@ class SarSSM(nn.Module):
         line = x[..., 0]  # (B, L) complex64
         p = x[..., 1].real.mean(dim=1)  # (B,) float32, constant along a column
         if self.config.scale_equivariant:  # focusing is linear: predict on unit-rms columns
-            scale = power(line).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-6)  # (B, 1)
+            scale = line_scale(line)  # (B, 1)
             line = line / scale
         u = self.input_proj(line.unsqueeze(-1))  # (B, L, H) complex64
-        wanted = len(self.gates) or self.shrink is not None
-        position = position_features(p, x.shape[1], self.geometry) if wanted else None  # (B, L, 3)
+        position = position_features(p, x.shape[1], self.geometry) if self.reads_position else None  # (B, L, 3)
         features = []
         for i, (norm, layer) in enumerate(zip(self.norms, self.layers)):
             v = norm(u)

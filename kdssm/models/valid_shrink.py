@@ -111,7 +111,7 @@ class ValidShrink(nn.Module):
     def column_noise(self, line: torch.Tensor, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """noise_power's (N_hat, N_mean), each (B,) float32, of raw lines' real view (B, L, 2) at p (B,)."""
         r0 = self.geometry.slant_range(p.double().clamp(0.0, 1.0))  # (B,) float64
-        ka, na = self.geometry.fm_rate(r0), self.geometry.aperture_samples(r0).double()  # (B,), (B,)
+        ka, na = self.geometry.fm_rate(r0), self.geometry.aperture_samples(r0)  # (B,) float64, (B,) int64
         return noise_power(line, ka.float(), na.float(), self.geometry.prf_hz)
 
     def gain(self, power: torch.Tensor, line: torch.Tensor, p: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
@@ -122,7 +122,7 @@ class ValidShrink(nn.Module):
         column = torch.stack([noise.log(), (mean / noise).log(), p.float()], dim=-1)  # (B, 3)
         shared = column[:, None, :].expand(-1, power.shape[1], -1)  # (B, L, 3)
         weights = self.out(F.gelu(self.hidden(torch.cat([ratios, shared], dim=-1))))  # (B, L, W) a_w
-        change = (weights * torch.exp(-ratios)).sum(dim=-1)  # (B, L) sum_w a_w N_hat / S_w
+        change = (weights * torch.exp(-ratios)).sum(dim=-1)  # (B, L) sum_w a_w N_hat / (S_w + FLOOR N_hat)
         return (1.0 - change * (1.0 - edge_mask(position))).clamp_min(0.0)  # (B, L) float32
 
     def forward(self, y: torch.Tensor, line: torch.Tensor, p: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
