@@ -89,6 +89,12 @@ class ModelConfig(Section):
         "excluded); starts at 1 (the model as it is), denoises where noise dominates; needs the geometry; "
         "a shrunk model cannot be folded (kdssm focus runs it on tiles)",
     )
+    shrink_targets: bool = Field(
+        False,
+        description="with valid_shrink: subtract the point targets that CLEAN finds in the valid region "
+        "(their focused responses, fitted at fractional positions) and shrink only the rest, so the noise "
+        "beside a bright target's sidelobes is shrunk too and the target stays whole",
+    )
     geometry: dict | None = Field(
         None,
         description="acquisition geometry the model focuses (the data card's six "

@@ -177,7 +177,7 @@ class FrozenSarSSM(nn.Module):
             u = layer(u, p, position)
         y = apply_linear(self.output_proj, u)  # (B, T, 1, 2)
         if self.shrink is not None:
-            y = y * self.shrink.gain(y.pow(2).sum(dim=(-2, -1)), line, p, position)[:, :, None, None]
+            y = self.shrink.shrink_real(y[:, :, 0], line, p, position)[:, :, None]  # (B, T, 1, 2)
         if scale is not None:
             y = y * scale[:, :, None, None]
         return y

@@ -16,6 +16,9 @@ one 2), with H channels, N = the layer's FFT length, G_w the gate width, G_h its
   output projection       4 H L
   valid shrink            2 x fft(L) + 2 L (the noise probe: forward, inverse, the response)
                           + 2 L W (the window means) + (W + 3) S_h L + S_h W L (its MLP) + W L + 2 L (the gain)
+              its targets I x (6 D K + 16 L) (CLEAN, target_clean.py: I iterations, each fitting D offsets
+                          on K = 2 F + 1 samples (4 D K, their energies 2 D K), the amplitude and the subtraction
+                          (8 L), both again in the amplitudes' refit (8 L)); without shrink_targets 0
 
 Element-wise transcendental functions (exp, log1p, gelu, sqrt) and the scale's division are not MACs
 and are left out; a gate acting at the edges only is counted on the whole line (an upper bound: its
@@ -27,6 +30,8 @@ from __future__ import annotations
 import math
 
 from torch import nn
+
+from . import target_clean
 
 
 def fft_macs(channels: int, n: int) -> int:
@@ -65,8 +70,13 @@ def shrink_macs(model: nn.Module, length: int) -> int:
     hidden, features = shrink.hidden.weight.shape
     windows = features - 3
     probe = 2 * fft_macs(1, length) + 2 * length
+    clean = 0
+    if shrink.targets:
+        fitted = target_clean.OFFSET_STEPS * (2 * target_clean.FIT_HALF_WIDTH + 1)  # D K
+        clean = target_clean.ITERATIONS * (6 * fitted + 16 * length)
     return (
         probe
+        + clean
         + 2 * length * windows
         + features * hidden * length
         + hidden * windows * length

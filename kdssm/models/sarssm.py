@@ -70,7 +70,9 @@ class SarSSM(nn.Module):
         self.output_proj = ComplexLinear(h, OUTPUT_CHANNELS, bias=False)
         if cfg.valid_shrink and self.geometry is None:
             raise ConfigError("model.valid_shrink needs the acquisition geometry (a data preset or its six fields)")
-        self.shrink = ValidShrink(self.geometry) if cfg.valid_shrink else None  # valid_shrink.py
+        if cfg.shrink_targets and not cfg.valid_shrink:
+            raise ConfigError("model.shrink_targets needs model.valid_shrink: targets are subtracted before the shrink")
+        self.shrink = ValidShrink(self.geometry, targets=cfg.shrink_targets) if cfg.valid_shrink else None
         self.init_used, self.init_fit_db = "random", None  # what this model started from
         if initialise and cfg.init != "random":
             self._start_as_matched_filter(explicit=cfg.init == "matched_filter")

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..geometry import Geometry
+from . import target_clean
 from .gate import edge_mask
 
 WINDOWS = (1, 3, 7, 15, 31, 63)  # samples over which the focused power is averaged
@@ -98,25 +99,31 @@ def local_power(power: torch.Tensor) -> torch.Tensor:
 
 
 class ValidShrink(nn.Module):
-    """g y inside the valid region (module docstring); geometry: the model's acquisition geometry."""
+    """g y inside the valid region (module docstring); geometry: the model's acquisition geometry; targets:
+    subtract the point targets CLEAN finds first (target_clean.py) and shrink only the rest, t + g (y - t)."""
 
-    def __init__(self, geometry: Geometry, hidden: int = 16):
+    def __init__(self, geometry: Geometry, hidden: int = 16, targets: bool = False):
         super().__init__()
         self.geometry = geometry
+        self.targets = targets
         self.hidden = nn.Linear(FEATURES, hidden)
         self.out = nn.Linear(hidden, len(WINDOWS))  # a_w
         nn.init.zeros_(self.out.weight)  # gain 1 at the start: the model as it is
         nn.init.zeros_(self.out.bias)
 
+    def column_geometry(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """p (B,) -> each column's Ka (B,) float32 Hz/s and Na (B,) float32 samples."""
+        r0 = self.geometry.slant_range(p.double().clamp(0.0, 1.0))  # (B,) float64
+        return self.geometry.fm_rate(r0).float(), self.geometry.aperture_samples(r0).float()
+
     def column_noise(self, line: torch.Tensor, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """noise_power's (N_hat, N_mean), each (B,) float32, of raw lines' real view (B, L, 2) at p (B,)."""
-        r0 = self.geometry.slant_range(p.double().clamp(0.0, 1.0))  # (B,) float64
-        ka, na = self.geometry.fm_rate(r0), self.geometry.aperture_samples(r0)  # (B,) float64, (B,) int64
-        return noise_power(line, ka.float(), na.float(), self.geometry.prf_hz)
+        ka, na = self.column_geometry(p)
+        return noise_power(line, ka, na, self.geometry.prf_hz)
 
     def gain(self, power: torch.Tensor, line: torch.Tensor, p: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
-        """|y|^2 (B, L) float32 of the focused line, the raw line's real view (B, L, 2), p (B,), position
-        (B, L, 3) -> g (B, L) float32 (the real-view twin calls this too)."""
+        """|r|^2 (B, L) float32 of what is shrunk, the raw line's real view (B, L, 2), p (B,), position
+        (B, L, 3) -> g (B, L) float32."""
         noise, mean = self.column_noise(line, p)  # (B,), (B,)
         ratios = torch.log(local_power(power) / noise[:, None, None] + FLOOR)  # (B, L, W) log(S_w / N_hat + FLOOR)
         column = torch.stack([noise.log(), (mean / noise).log(), p.float()], dim=-1)  # (B, 3)
@@ -125,6 +132,19 @@ class ValidShrink(nn.Module):
         change = (weights * torch.exp(-ratios)).sum(dim=-1)  # (B, L) sum_w a_w N_hat / (S_w + FLOOR N_hat)
         return (1.0 - change * (1.0 - edge_mask(position))).clamp_min(0.0)  # (B, L) float32
 
+    def shrink_real(self, y: torch.Tensor, line: torch.Tensor, p: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
+        """Real views: y (B, L, 2) focused, line (B, L, 2) raw, p (B,), position (B, L, 3) -> (B, L, 2) the
+        shrunk focused line, t + g (y - t) (t = 0 without targets); the complex forward and the real-view
+        twin both run this."""
+        found = torch.zeros_like(y)
+        if self.targets:
+            ka, na = self.column_geometry(p)
+            valid = edge_mask(position) < 0.5  # (B, L)
+            found = target_clean.targets(y, valid, ka, na, self.geometry.prf_hz)  # (B, L, 2)
+        rest = y - found  # (B, L, 2) clutter plus noise (and what CLEAN missed)
+        return found + rest * self.gain(rest.pow(2).sum(dim=-1), line, p, position)[..., None]
+
     def forward(self, y: torch.Tensor, line: torch.Tensor, p: torch.Tensor, position: torch.Tensor) -> torch.Tensor:
         """y (B, L) complex64 focused, line (B, L) complex64 raw -> (B, L) complex64: the shrunk focused line."""
-        return y * self.gain(y.real.pow(2) + y.imag.pow(2), torch.view_as_real(line), p, position)
+        shrunk = self.shrink_real(torch.view_as_real(y), torch.view_as_real(line), p, position)  # (B, L, 2)
+        return torch.view_as_complex(shrunk.contiguous())

@@ -21,6 +21,7 @@ def gated_student(
     gate_layers: str = "last",
     gate_region: str = "all",
     valid_shrink: bool = False,
+    shrink_targets: bool = False,
 ) -> SarSSM:
     """A gated student whose gates, mixing (and shrink) are perturbed, so the model is not linear."""
     torch.manual_seed(1)
@@ -35,6 +36,7 @@ def gated_student(
         norm=norm,
         activation=activation,
         valid_shrink=valid_shrink,
+        shrink_targets=shrink_targets,
         geometry=MINI.to_dict(),
     ).eval()
     if valid_shrink:
@@ -44,8 +46,9 @@ def gated_student(
 
 
 def shrunk_student() -> SarSSM:
-    """An edge-gated student with a valid-region shrink, gates and shrink made to act."""
-    return gated_student(gate_layers="not_first", gate_region="edges", valid_shrink=True)
+    """An edge-gated student with a valid-region shrink (point targets subtracted first), gates and shrink
+    made to act."""
+    return gated_student(gate_layers="not_first", gate_region="edges", valid_shrink=True, shrink_targets=True)
 
 
 def made_to_act(model: SarSSM, gates: float, mixing: float, skips: float = 0.0) -> SarSSM:

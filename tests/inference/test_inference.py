@@ -32,6 +32,7 @@ OTHER = {  # options beside activation, gate and norm, each on a gated model
     "no scale equivariance": dict(scale_equivariant=False),
     "aperture gain": dict(aperture_gain=True, range_points_per_aperture=4),
     "valid shrink": dict(valid_shrink=True, gate_region="edges"),
+    "valid shrink, targets": dict(valid_shrink=True, shrink_targets=True, gate_region="edges"),
     "unknown geometry": dict(geometry=None),
 }
 CASES = {
@@ -66,6 +67,8 @@ def model_of(options: dict) -> SarSSM:
 def columns(batch: int = 5, length: int = 256) -> torch.Tensor:
     g = torch.Generator().manual_seed(1)
     raw = torch.randn(batch, length, dtype=torch.complex64, generator=g) * 3.0
+    t = torch.arange(length) - (length - 1) / 2 - 0.3  # a bright chirp mid-column: something to focus
+    raw += 10.0 * torch.exp(-1j * torch.pi * 0.006 * t**2).to(torch.complex64) * (t.abs() < 45)
     p = torch.linspace(0.0, 1.0, batch)[:, None].expand(batch, length)
     return torch.stack([raw, p.to(torch.complex64)], dim=-1)  # (B, L, 2)
 

@@ -39,8 +39,9 @@ def test_autocast_keeps_ffts_in_fp32():
     (out - y.cuda()).abs().pow(2).mean().backward()
 
 
-def test_cuda_valid_shrink_matches_cpu():
-    """The noise probe (FFTs, sort), the window means and the gain on the device."""
+@pytest.mark.parametrize("targets", [False, True])
+def test_cuda_valid_shrink_matches_cpu(targets):
+    """The noise probe (FFTs, sort), CLEAN's targets, the window means and the gain on the device."""
     torch.manual_seed(0)
     model = SarSSM(
         model_dim=4,
@@ -49,11 +50,12 @@ def test_cuda_valid_shrink_matches_cpu():
         gate_region="edges",
         gate_layers="not_first",
         valid_shrink=True,
+        shrink_targets=targets,
         geometry=PRESETS["mini"].geometry().to_dict(),
     ).eval()
     with torch.no_grad():
         model.shrink.out.weight.normal_(0.0, 0.3)
-        x, _ = simulate("mini", 4, 0, kind="low_snr")
+        x, _ = simulate("mini", 4, 0, kind="low_snr")  # its targets 5-20 dB above clutter of the noise's power
         cpu = model(x)
         gpu = model.cuda()(x.cuda()).cpu()
     torch.testing.assert_close(gpu, cpu, rtol=1e-3, atol=1e-3 * float(cpu.abs().max()))

@@ -112,11 +112,20 @@ def test_its_cost_is_counted():
     by_hand = 2 * fft_macs(1, length) + 2 * length + 2 * length * windows
     by_hand += (windows + 3) * hidden * length + hidden * windows * length + windows * length + 2 * length
     assert macs_per_column(shrunk, length) - macs_per_column(plain, length) == by_hand
+    shrunk.shrink.targets = True  # 8 iterations of 21 offsets on 49 samples, the amplitude twice over L
+    assert macs_per_column(shrunk, length) - macs_per_column(plain, length) == by_hand + 8 * (6 * 21 * 49 + 16 * length)
 
 
-def test_a_shrink_learns_to_denoise_the_valid_region_at_low_snr():
+def test_the_targets_need_the_shrink():
+    with pytest.raises(ConfigError, match="shrink_targets needs model.valid_shrink"):
+        SarSSM(model_dim=2, state_dim=16, num_layers=1, shrink_targets=True, geometry=MINI.geometry().to_dict())
+
+
+@pytest.mark.parametrize("targets, least", [(False, 0.8), (True, 1.6)])
+def test_a_shrink_learns_to_denoise_the_valid_region_at_low_snr(targets, least):
     """The matched filter frozen, only the shrink trained (120 steps): inside the valid region it beats the
-    filter on held-out low-SNR columns by most of what a Wiener gain with the noise known wins there (1.3 dB)."""
+    filter on held-out low-SNR columns by most of what a Wiener gain with the noise known wins there (1.3 dB),
+    and with the targets subtracted first by more than that gain could (CLEAN and the noise known: 2.0 dB)."""
     torch.manual_seed(0)
     model = SarSSM(
         model_dim=2,
@@ -124,6 +133,7 @@ def test_a_shrink_learns_to_denoise_the_valid_region_at_low_snr():
         num_layers=2,
         use_selectivity=False,
         valid_shrink=True,
+        shrink_targets=targets,
         dropout=0.0,
         geometry=MINI.geometry().to_dict(),
     )
@@ -145,4 +155,4 @@ def test_a_shrink_learns_to_denoise_the_valid_region_at_low_snr():
         optimiser.step()
     with torch.no_grad():
         after = metrics.nmse_valid_db(model(x_test), y_test, x_test, "mini")
-    assert before - after > 0.8  # 1.27 dB when written
+    assert before - after > least  # 1.32 and 2.12 dB when written
