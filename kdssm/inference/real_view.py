@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models.complex import complex_mul
 from ..models.gate import edge_mask, position_features
 from ..models.s4d_kernel import circular_kernel
 from ..models.sarssm import SarSSM
@@ -48,13 +49,6 @@ def apply_linear(linear: nn.Module, z: torch.Tensor) -> torch.Tensor:
     dtype = weight.dtype if isinstance(weight, torch.Tensor) else torch.float32  # int8 modules take float32
     out = linear(flat.to(dtype)).float()  # (..., 2 out)
     return out.unflatten(-1, (-1, 2))
-
-
-def complex_mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(a0 + j a1)(b0 + j b1) on real views (..., 2), broadcast."""
-    re = a[..., 0] * b[..., 0] - a[..., 1] * b[..., 1]
-    im = a[..., 0] * b[..., 1] + a[..., 1] * b[..., 0]
-    return torch.stack([re, im], dim=-1)
 
 
 def magnitude(z: torch.Tensor) -> torch.Tensor:

@@ -41,6 +41,12 @@ def line_scale(line: torch.Tensor) -> torch.Tensor:
     return power(line).mean(dim=1, keepdim=True).sqrt().clamp_min(1e-6)
 
 
+def complex_mul(a: torch.Tensor, b: torch.Tensor, conjugate_a: bool = False) -> torch.Tensor:
+    """(a0 + j a1)(b0 + j b1) on real views (..., 2), broadcast (conj(a) b with conjugate_a)."""
+    a_re, a_im = a[..., 0], (-a[..., 1] if conjugate_a else a[..., 1])
+    return torch.stack([a_re * b[..., 0] - a_im * b[..., 1], a_re * b[..., 1] + a_im * b[..., 0]], dim=-1)
+
+
 def to_real(z: torch.Tensor) -> torch.Tensor:
     """(.., C) complex -> (.., 2C) real, [re_0, im_0, re_1, im_1, ...] (a view); real input as it is."""
     return torch.view_as_real(z.resolve_conj()).flatten(-2) if z.is_complex() else z

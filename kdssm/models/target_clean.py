@@ -37,6 +37,8 @@ import math
 
 import torch
 
+from .complex import complex_mul
+
 ITERATIONS = 8  # targets subtracted per column at most (the card: ~1.4 a column; dense scenes ~7)
 THRESHOLD = 30.0  # x B: a peak under ~15 dB above the clutter plus noise is left to the shrink
 OFFSET_STEPS = 21  # fractional positions tried in [-0.5, 0.5] samples (0.05 apart) ...
@@ -74,12 +76,6 @@ def psf_reference(u: torch.Tensor, ka: torch.Tensor, na: torch.Tensor, prf_hz: f
     inside = (m.abs() <= half) & ((uu + m).abs() <= na / 2.0)
     terms = torch.exp(-1j * math.pi * ka * (uu * uu + 2.0 * uu * m) / prf_hz**2)
     return torch.where(inside, terms, 0.0).sum(dim=-1) / torch.sqrt(na[..., 0])
-
-
-def complex_mul(a: torch.Tensor, b: torch.Tensor, conjugate_a: bool = False) -> torch.Tensor:
-    """Real views (..., 2) -> (..., 2): a b (or conj(a) b)."""
-    ar, ai = a[..., 0], (-a[..., 1] if conjugate_a else a[..., 1])
-    return torch.stack([ar * b[..., 0] - ai * b[..., 1], ar * b[..., 1] + ai * b[..., 0]], dim=-1)
 
 
 def valid_median(power: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
