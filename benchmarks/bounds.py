@@ -36,6 +36,15 @@ def scores(y_hat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, preset: str) -
     return {"nmse_db": metrics.nmse_db(y_hat, y), "nmse_valid_db": metrics.nmse_valid_db(y_hat, y, x, preset)}
 
 
+ARCHITECTURE = ("num_layers", "model_dim", "state_dim", "gate_width", "gate_hidden", "valid_shrink", "shrink_targets")
+
+
+def architecture(model: torch.nn.Module) -> dict:
+    """What a row's model is: its depth, widths, gate and shrink options and its parameter count."""
+    fields = {key: getattr(model.config, key) for key in ARCHITECTURE}
+    return fields | {"params": sum(p.numel() for p in model.parameters())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="*", default=[], type=Path, help="run folders or model.ckpt files")
@@ -76,7 +85,8 @@ def main() -> None:
                 if isinstance(v, dict) and "nmse_db" in v
             )
             print(f"{preset:>4} {kind:>12}: {shown}", flush=True)
-    print(write_result(args.name, {"seed": SEED, "models": list(models), "rows": table}))
+    shapes = {name: architecture(model) for name, (model, _) in models.items()}
+    print(write_result(args.name, {"seed": SEED, "models": list(models), "architectures": shapes, "rows": table}))
 
 
 if __name__ == "__main__":

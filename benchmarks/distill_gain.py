@@ -94,6 +94,8 @@ def check(args: argparse.Namespace, base: RunConfig) -> None:
         raise RequestError(f"--seeds: {args.seeds} repeats a seed; each seed is one run of every arm")
     if len(set(args.temperatures)) != len(args.temperatures):
         raise RequestError(f"--temperatures: {args.temperatures} repeats a value")
+    if min(args.temperatures) <= 0:  # distillation.temperature > 0; found here, not after the first arms ran
+        raise RequestError(f"--temperatures: {min(args.temperatures):g} is not above 0 (T -> 0: give 0.01)")
     split = base.data.train_size
     above = [n for n in args.labels if n < 1 or n > split]
     if above:
