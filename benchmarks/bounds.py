@@ -28,6 +28,7 @@ from kdssm.data.limit import split_limit
 from kdssm.data.simulate import SCENE_KINDS
 from kdssm.evaluate import predict
 from kdssm.geometry import PRESETS, preset_of
+from kdssm.models import count_params
 
 SEED = 11
 
@@ -42,7 +43,7 @@ ARCHITECTURE = ("num_layers", "model_dim", "state_dim", "gate_width", "gate_hidd
 def architecture(model: torch.nn.Module) -> dict:
     """What a row's model is: its depth, widths, gate and shrink options and its parameter count."""
     fields = {key: getattr(model.config, key) for key in ARCHITECTURE}
-    return fields | {"params": sum(p.numel() for p in model.parameters())}
+    return fields | {"params": count_params(model)}
 
 
 def main() -> None:

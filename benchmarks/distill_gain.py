@@ -49,7 +49,7 @@ from common import add_recipe_args, recipe, write_result
 from distill_stats import column_energy, column_errors, gap_closed, nmse_db, paired_difference
 
 from kdssm import load_model
-from kdssm.config import RunConfig
+from kdssm.config import ConfigError, RunConfig
 from kdssm.data.baseline import matched_filter
 from kdssm.data.datasets import load_split
 from kdssm.distill.runner import distill_run
@@ -94,8 +94,11 @@ def check(args: argparse.Namespace, base: RunConfig) -> None:
         raise RequestError(f"--seeds: {args.seeds} repeats a seed; each seed is one run of every arm")
     if len(set(args.temperatures)) != len(args.temperatures):
         raise RequestError(f"--temperatures: {args.temperatures} repeats a value")
-    if min(args.temperatures) <= 0:  # distillation.temperature > 0; found here, not after the first arms ran
-        raise RequestError(f"--temperatures: {min(args.temperatures):g} is not above 0 (T -> 0: give 0.01)")
+    for t in args.temperatures:  # each distilled arm's config checked by the config's own bounds, before any arm runs
+        try:
+            base.with_overrides({"distillation": {"temperature": t}})
+        except ConfigError as err:
+            raise RequestError(f"--temperatures: {t:g} is refused ({err})") from None
     split = base.data.train_size
     above = [n for n in args.labels if n < 1 or n > split]
     if above:

@@ -25,7 +25,7 @@ from kdssm.distill.module import DistillationModule
 from kdssm.distill.schedules import coupling_pairs, teacher_layers
 from kdssm.inference import infer
 from kdssm.memory import peak_memory_mb
-from kdssm.models import MODEL_PRESETS, SarSSM
+from kdssm.models import MODEL_PRESETS, SarSSM, count_params
 from kdssm.models.s4d_kernel import kernel_chunked, kernel_reference
 
 GOALS = {
@@ -152,7 +152,7 @@ def inference(device, x, preset: str, repeats: int) -> dict:
                 f"b{b}_ms_per_column": 1e3 * timed(lambda: infer(model, x[:b].to(device)), device, repeats) / b
                 for b in (1, 32)
             }
-        rows[name]["params"] = sum(p.numel() for p in model.parameters())
+        rows[name]["params"] = count_params(model)
     rows["matched_filter"] = {
         f"b{b}_ms_per_column": 1e3 * timed(lambda: matched_filter(x[:b], preset), device, repeats) / b for b in (1, 32)
     }

@@ -107,7 +107,7 @@ def student_yaml(tmp_path):
         (["--labels", "64"], "--labels: 64 is outside 1..48"),
         (["--seeds", "0", "1", "0"], "--seeds: [0, 1, 0] repeats a seed"),
         (["--arms", "twin", "teacher_only"], "--arms: no arm named 'teacher_only'"),
-        (["--temperatures", "2.5", "0"], "--temperatures: 0 is not above 0"),
+        (["--temperatures", "2.5", "0"], "--temperatures: 0 is refused (distillation.temperature: must be > 0"),
     ],
 )
 def test_bad_requests_are_one_line_and_write_nothing(
