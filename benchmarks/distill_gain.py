@@ -2,7 +2,8 @@
 
     python benchmarks/distill_gain.py --teacher RUN [--student configs/demo/student.yaml]
         [--labels 16 64 256 1024] [--seeds 0 1 2] [--unlabelled 4096] [--epochs 10]
-        [--arms twin distilled self_training full_labels full_converged] [--temperatures 2.5]
+        [--arms twin distilled self_training full_labels full_converged teacher_start] [--temperatures 2.5]
+        [--init_layers 0 3 4]
         [--alpha 0.5 --beta 0.5 --gamma 0 --preserve_distribution] [--curriculum 0] [--name distill_gain]
         [--tracking_uri URI [--experiment kdssm-distill-protocol]]
 
@@ -14,7 +15,11 @@ same for every seed), the student of --student is trained as
 - self_training: the same, the twin of the same L and seed labelling them instead of the teacher (so the
   control has the same inputs, steps and loss, and only the labeller differs);
 - full_labels: L + U columns with their true labels, the same steps;
-- full_converged: the same columns for --converged_epochs, the best epoch on validation.
+- full_converged: the same columns for --converged_epochs, the best epoch on validation;
+- teacher_start (with --init_layers): the twin started from the teacher's layers, ground truth only, so
+  what the copied weights give alone is told from what the teacher's labels add.
+With --init_layers the distilled arms start from those teacher layers (distillation.init_layers,
+kdssm/distill/layer_init.py): the student is the teacher with the other layers left out.
 Every run is scored on the test split per column; the arms' nmse (averaged over seeds) and every difference
 come with a 95 % paired bootstrap interval over test columns and seeds (distill_stats.py), and the share of
 the gap closed rho = (twin - distilled) / (twin - full_labels) with its interval. The teacher's own score
@@ -51,14 +56,16 @@ from distill_stats import column_energy, column_errors, gap_closed, nmse_db, pai
 from kdssm import load_model
 from kdssm.config import ConfigError, RunConfig
 from kdssm.data.baseline import matched_filter
-from kdssm.data.datasets import load_split
+from kdssm.data.datasets import load_split, with_column_geometry
+from kdssm.distill.layer_init import copied_state
 from kdssm.distill.runner import distill_run
 from kdssm.evaluate import predict
+from kdssm.models import build_model
 from kdssm.tracking.uri import check_reachable
 from kdssm.train.runner import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
-ARMS = ("twin", "distilled", "self_training", "full_labels", "full_converged")
+ARMS = ("twin", "distilled", "self_training", "full_labels", "full_converged", "teacher_start")
 
 
 class RequestError(ValueError):
@@ -74,15 +81,23 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--unlabelled", type=int, default=4096, help="unlabelled columns U")
     parser.add_argument("--epochs", type=int, default=10, help="epochs of the distilled arm over L + U columns")
     parser.add_argument("--converged_epochs", type=int, default=40, help="epochs of full_converged (best on val)")
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), help=f"arms to run, of {', '.join(ARMS)}")
+    parser.add_argument(
+        "--arms", nargs="+", help=f"arms to run, of {', '.join(ARMS)} (default: all; teacher_start with --init_layers)"
+    )
     parser.add_argument("--temperatures", type=float, nargs="+", default=[2.5], help="one distilled arm each")
+    parser.add_argument(
+        "--init_layers", type=int, nargs="+", default=[], help="the teacher layer each student layer starts from"
+    )
     add_recipe_args(parser)
     parser.add_argument("--curriculum", type=int, default=0, help="student-only epochs first")
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap replicates")
     parser.add_argument("--name", default="distill_gain", help="benchmarks/results/<name>.json")
     parser.add_argument("--tracking_uri", help="log the finished protocol to this MLflow tracking URI")
     parser.add_argument("--experiment", default="kdssm-distill-protocol", help="the MLflow experiment")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.arms is None:
+        args.arms = [a for a in ARMS if a != "teacher_start" or args.init_layers]
+    return args
 
 
 def check(args: argparse.Namespace, base: RunConfig) -> None:
@@ -105,6 +120,15 @@ def check(args: argparse.Namespace, base: RunConfig) -> None:
         raise RequestError(f"--labels: {above[0]} is outside 1..{split}, the student config's training split")
     if not (Path(args.teacher) / "model.ckpt").is_file():
         raise RequestError(f"--teacher: {args.teacher} holds no model.ckpt")
+    if "teacher_start" in args.arms and not args.init_layers:
+        raise RequestError("--arms: teacher_start needs --init_layers (the teacher layers the twin starts from)")
+    if args.init_layers:  # every copied tensor checked against the teacher before any arm runs
+        try:
+            start = base.with_overrides({"distillation": {"init_layers": args.init_layers}})
+            student = build_model(with_column_geometry(start, quiet=True).model)
+            copied_state(student, load_model(args.teacher), args.init_layers)
+        except ConfigError as err:
+            raise RequestError(f"--init_layers: {err}") from None
     if args.tracking_uri:
         check_reachable(args.tracking_uri, key="--tracking_uri")
 
@@ -151,15 +175,23 @@ def run_label_count(args, base, scorer, teacher: Path, tmp: Path, labels: int, s
             train_run(fixed(base, seed, {"train_size": labels}, twin_epochs), twin_dir, kind="student", progress=False)
             errors.setdefault("twin", []).append(scorer.errors(twin_dir))
         scarce = {"train_size": labels, "unlabelled_size": args.unlabelled}
+        start = {"init_layers": args.init_layers}
         if "distilled" in args.arms:
             for t in args.temperatures:
                 out = tmp / f"kd-{labels}-{seed}-{t}"
-                distill_run(fixed(base, seed, scarce, args.epochs, {"temperature": t}), teacher, out, progress=False)
+                cfg = fixed(base, seed, scarce, args.epochs, {"temperature": t} | start)
+                distill_run(cfg, teacher, out, progress=False)
                 errors.setdefault(f"distilled_T{t:g}", []).append(scorer.errors(out))
         if "self_training" in args.arms:
             out = tmp / f"self-{labels}-{seed}"
             distill_run(fixed(base, seed, scarce, args.epochs), twin_dir, out, progress=False)
             errors.setdefault("self_training", []).append(scorer.errors(out))
+        if "teacher_start" in args.arms:  # the twin's columns, steps and loss; the teacher only starts it
+            out = tmp / f"start-{labels}-{seed}"
+            ground_truth = {"alpha": 1.0, "beta": 0.0, "gamma": 0.0, "preserve_distribution": False} | start
+            cfg = fixed(base, seed, {"train_size": labels, "unlabelled_size": 0}, twin_epochs, ground_truth)
+            distill_run(cfg, teacher, out, progress=False)
+            errors.setdefault("teacher_start", []).append(scorer.errors(out))
         for arm in ("full_labels", "full_converged"):
             if arm in args.arms:
                 key = (arm, seed, total)
@@ -183,12 +215,16 @@ def summarise(args, scorer: Scorer, found: dict) -> dict:
         "nmse_db_by_seed": {arm: [nmse_db(err[None, i], energy) for i in range(len(err))] for arm, err in e.items()},
     }
     differences, rho = {}, {}
+    if "teacher_start" in e and "twin" in e:
+        differences["teacher_start_minus_twin"] = paired_difference(e["teacher_start"], e["twin"], energy, n)
     distilled = [a for a in e if a.startswith("distilled")]
     for arm in distilled[1:]:  # every temperature against the first one given
         differences[f"{arm}_minus_{distilled[0]}"] = paired_difference(e[arm], e[distilled[0]], energy, n)
     for arm in distilled:
         if "twin" in e:
             differences[f"{arm}_minus_twin"] = paired_difference(e[arm], e["twin"], energy, n)
+        if "teacher_start" in e:
+            differences[f"{arm}_minus_teacher_start"] = paired_difference(e[arm], e["teacher_start"], energy, n)
         if "self_training" in e:
             differences[f"{arm}_minus_self_training"] = paired_difference(e[arm], e["self_training"], energy, n)
         if "twin" in e and "full_labels" in e:
@@ -239,7 +275,9 @@ def log_to_mlflow(uri: str, experiment: str, record: dict, result: Path) -> str:
     client = MlflowClient(tracking_uri=uri)
     experiment_id = find_or_create_experiment(client, experiment, result.parent / "mlartifacts")
     parent = client.create_run(experiment_id, tags={ROLE: "distill_protocol"}, run_name=result.stem).info.run_id
-    for key in ("teacher_dir", "labels", "seeds", "unlabelled", "epochs", "converged_epochs", "temperatures"):
+    settings = ("teacher_dir", "labels", "seeds", "unlabelled", "epochs", "converged_epochs", "temperatures")
+    settings += ("init_layers",)
+    for key in settings:
         client.log_param(parent, key, record[key])
     for key, value in record["distillation"].items():
         client.log_param(parent, f"distillation.{key}", value)
@@ -287,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     teacher_score = nmse_db(scorer.errors(teacher)[None], scorer.energy)
     record = {
         "student": base.model.to_dict(),
+        "training": base.training.to_dict(),
         "distillation": base.distillation.to_dict(),
         "teacher_dir": str(teacher),
         "teacher_nmse_db": teacher_score,
@@ -298,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         "epochs": args.epochs,
         "converged_epochs": args.converged_epochs,
         "temperatures": args.temperatures,
+        "init_layers": args.init_layers,
         "bootstrap": args.bootstrap,
         "rows": {},
         "complete": False,

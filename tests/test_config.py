@@ -313,3 +313,17 @@ def test_fields_that_held_one_value_are_gone_and_old_files_still_load():
     )
     with pytest.raises(ConfigError, match="model.use_positional_as_token"):
         ModelConfig.from_dict({"use_positional_as_token": True})
+
+
+def test_numbers_in_exponent_form_are_numbers_in_files_and_in_set(tmp_path, capsys):
+    """YAML 1.1 (PyYAML) reads `1e-4` as a string, which the strict fields refused; read as YAML 1.2 does."""
+    path = tmp_path / "run.yaml"
+    path.write_text("training:\n  learning_rate: 3e-4\n  ssm_learning_rate: 1.5E-4\n")
+    training = RunConfig.from_file(path).training
+    assert training.learning_rate == pytest.approx(3e-4) and training.ssm_learning_rate == pytest.approx(1.5e-4)
+    argv = ["train", "--config", str(path), "--set", "training.learning_rate=2e-3", "--set", "model.dropout=.25"]
+    assert main([*argv, "--set", "data.preset=1e5", "--print_config"]) == 2  # a string field still takes only text
+    assert "data.preset" in capsys.readouterr().err
+    assert main([*argv, "--print_config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out.split("---")[0])
+    assert printed["training"]["learning_rate"] == pytest.approx(2e-3) and printed["model"]["dropout"] == 0.25

@@ -108,6 +108,9 @@ def student_yaml(tmp_path):
         (["--seeds", "0", "1", "0"], "--seeds: [0, 1, 0] repeats a seed"),
         (["--arms", "twin", "teacher_only"], "--arms: no arm named 'teacher_only'"),
         (["--temperatures", "2.5", "0"], "--temperatures: 0 is refused (distillation.temperature: must be > 0"),
+        (["--arms", "twin", "teacher_start"], "--arms: teacher_start needs --init_layers"),
+        (["--init_layers", "0", "2"], "--init_layers: distillation.init_layers: the student's input_proj.weight"),
+        (["--init_layers", "0", "1", "2"], "--init_layers: distillation.init_layers: [0, 1, 2] names 3 teacher"),
     ],
 )
 def test_bad_requests_are_one_line_and_write_nothing(
@@ -174,3 +177,27 @@ def test_an_unreachable_tracking_server_is_refused_before_anything_runs(
         ["--teacher", str(teacher_run), "--student", student_yaml, "--labels", "8", "--tracking_uri", missing]
     )
     assert code == 2 and "--tracking_uri" in capsys.readouterr().err and not (tmp_path / "results").exists()
+
+
+def test_the_teacher_start_arms_run_from_the_teachers_layers(protocol, teacher_run, tmp_path):
+    """--init_layers: the distilled arm and the teacher_start control start from the teacher's layers 0 and 2."""
+    teacher = RunConfig.from_file(teacher_run / "config.yaml").model
+    cfg = RunConfig.from_dict(
+        {
+            "model": teacher.replace(num_layers=2).to_dict(),
+            "data": {**TINY_DATA, "train_size": 48, "test_size": 24},
+            "training": {"batch_size": 16},
+            "distillation": {"curriculum_epochs": 0},
+        }
+    )
+    cfg.dump(tmp_path / "student.yaml")
+    flags = ["--labels", "8", "--seeds", "0", "--unlabelled", "16", "--epochs", "1", "--init_layers", "0", "2"]
+    argv = ["--teacher", str(teacher_run), "--student", str(tmp_path / "student.yaml"), *flags]
+    arms = ["--arms", "twin", "distilled", "teacher_start"]
+    assert protocol.main([*argv, *arms, "--bootstrap", "20", "--name", "t"]) == 0
+    record = json.loads((tmp_path / "results" / "t.json").read_text())
+    assert record["init_layers"] == [0, 2]
+    row = record["rows"]["8"]
+    assert set(row["nmse_db"]) == {"twin", "distilled_T2.5", "teacher_start"}
+    assert {"teacher_start_minus_twin", "distilled_T2.5_minus_teacher_start"} <= set(row["differences"])
+    assert row["nmse_db"]["teacher_start"] != row["nmse_db"]["twin"]  # a different start, the same columns

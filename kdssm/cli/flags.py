@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from ..config import RunConfig, field_index
-from ..config.base import without_none
+from ..config.base import parse_yaml, without_none
 
 REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -133,7 +133,7 @@ def _set_overrides(items: list[str]) -> dict[str, dict]:
             known = ", ".join(RunConfig.model_fields)
             raise UserError(f"--set {item}: no config section {section!r} (sections: {known})")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = parse_yaml(text) if text.strip() else None
         except yaml.YAMLError:
             raise UserError(f"--set {item}: the value is not YAML") from None
         out.setdefault(section, {})[name] = value

@@ -9,6 +9,7 @@ errors are translated into the house's one-line form, `section.field: what is wr
 from __future__ import annotations
 
 import itertools
+import re
 import types
 import typing
 from pathlib import Path
@@ -141,12 +142,32 @@ def finite_positive(key: str, value: Any) -> float:
     return float(value)
 
 
+class YamlLoader(yaml.SafeLoader):
+    """yaml.SafeLoader reading numbers as YAML 1.2 does: `1e-4` is a float (YAML 1.1, PyYAML's default, asks
+    for `1.0e-4` and reads `1e-4` as a string, which a strict number field then refuses)."""
+
+
+YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)"
+        r"|\.[0-9_]+(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text -> its value (YamlLoader)."""
+    return yaml.load(text, Loader=YamlLoader)
+
+
 def load_yaml(path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        return yaml.safe_load(path.read_text())
+        return parse_yaml(path.read_text())
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

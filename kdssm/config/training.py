@@ -83,6 +83,11 @@ class DistillConfig(Section):
     stage_epochs: int = Field(20, ge=1, description="epochs per progressive coupling stage")
     teacher_layers: list[LayerIndex] = Field([], description="teacher layers to couple (empty: 25/50/75 % depths)")
     student_layers: list[LayerIndex] = Field([], description="student layers to couple (empty: 25/50/75 % depths)")
+    init_layers: list[LayerIndex] = Field(
+        [],
+        description="the teacher layer each student layer starts from, increasing (empty: the student's own start, "
+        "model.init); the student then starts as the teacher with the other layers left out (distill/layer_init.py)",
+    )
     enhanced_projections: bool = Field(False, description="learnable complex projections between feature widths")
     projection_type: Literal["linear", "pca_init", "attention"] = Field("pca_init", description="projection kind")
     preserve_distribution: bool = Field(True, description="add variance, moment and confidence terms")

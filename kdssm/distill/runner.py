@@ -22,6 +22,7 @@ from ..train import folder_lock, rundir
 from ..train.plan import FitPlan, RunPlan, check_model
 from ..train.runner import execute
 from . import schedules, teacher_cache
+from .layer_init import check_init_layers, copied_state, start_from_teacher
 from .module import DistillationModule
 
 TEACHER_FILE = "teacher.json"
@@ -146,7 +147,9 @@ def plan_distillation(
     teacher = load_teacher(cfg, teacher_path, teacher_config)
     check_run(with_column_geometry(cfg, quiet=True), "distillation", teacher.model.config)
     check_disk(save_dir, disk_needs(cfg), "distillation")
-    coupled_layers(cfg, teacher.model)  # a bad coupling is named before columns are made
+    coupled_layers(cfg, teacher.model)  # a bad coupling or start is named before columns are made
+    if cfg.distillation.init_layers:
+        check_init_layers(cfg.distillation.init_layers, teacher.model.config.num_layers, cfg.model.num_layers)
     cfg, columns = load_columns(cfg)
     return plan_student(cfg, teacher, save_dir, columns, overwrite=overwrite)
 
@@ -168,6 +171,8 @@ def plan_student(
     in the run folder with `cache`) as its datasets. cfg carries the columns' geometry (load_columns)."""
     pairs = coupled_layers(cfg, teacher.model)
     check_model(cfg)
+    if cfg.distillation.init_layers:  # every copied tensor checked before anything is written
+        copied_state(build_model(cfg.model), teacher.model, cfg.distillation.init_layers)
     root, resuming = rundir.prepare(save_dir, cfg, overwrite, inputs=[teacher.ckpt])
     with folder_lock.released_on_error(root):
         check_teacher_identity(root, teacher.ckpt, teacher.sha, resuming)
@@ -281,8 +286,11 @@ def plan_from_targets(cfg: RunConfig, teacher: torch.nn.Module, pairs: list[tupl
 
 def distillation_module(plan: FitPlan) -> DistillationModule:
     cfg = plan.cfg
+    student = build_model(cfg.model)
+    if cfg.distillation.init_layers:
+        start_from_teacher(student, plan.teacher, cfg.distillation.init_layers)
     module = DistillationModule(
-        build_model(cfg.model),
+        student,
         plan.teacher,
         cfg.distillation,
         cfg.training,

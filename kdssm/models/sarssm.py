@@ -148,9 +148,10 @@ def freeze_focusing_path(model: SarSSM) -> None:
     norm, kernels and mixing) and the output projection. With `gate_region: edges` the later layers add nothing
     where a column holds the whole aperture, so the valid region stays the filter's.
 
-    Only a model that started as the matched filter (or was trained from one) has such a path to keep.
+    Only a model that started as the matched filter (or was trained from one, or took a teacher's layers:
+    distill/layer_init.py) has such a path to keep.
     """
-    if model.init_used != "matched_filter":
+    if model.init_used not in ("matched_filter", "teacher_layers"):
         raise ConfigError(
             "training.freeze_focus: the model did not start as the matched filter (model.init, model.state_dim), "
             "so it has no focusing path to keep"
