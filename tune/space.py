@@ -79,6 +79,17 @@ def check_budget(cfg: RunConfig) -> None:
         )
 
 
+def check_start(cfg: RunConfig) -> None:
+    """distillation.init_layers fixes the student's depth and widths to the teacher's: a space that varies
+    the model cannot start every student there."""
+    varied = [name for name in rules(cfg.search) if SPACE_PARAMS[name] == "model"]
+    if cfg.distillation.init_layers and varied:
+        raise ConfigError(
+            f"distillation.init_layers: the search space varies model.{varied[0]}, which the copied teacher "
+            "layers fix; search the other fields (search.space), or start one student with kdssm distill"
+        )
+
+
 def _field_value(key: str, name: str, value: Any) -> Any:
     """`value` validated as the config field `name` would validate it (type and bounds)."""
     info = SECTIONS[SPACE_PARAMS[name]].model_fields[name]

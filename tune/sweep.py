@@ -136,6 +136,7 @@ def run_sweep(
     """Search students of the teacher; writes pareto.json/.png and the MLflow records; returns pareto.json."""
     space.check(cfg.search)  # before anything is read or written
     space.check_budget(cfg)
+    space.check_start(cfg)
     save_dir = Path(save_dir).resolve()  # Tune and the trials want absolute paths
     uri = tracking.resolve_uri(cfg.tracking.tracking_uri, save_dir)
     checked = load_teacher(cfg, teacher_path)  # the checks and loading of `kdssm distill`

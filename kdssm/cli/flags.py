@@ -31,7 +31,7 @@ TRAINING = (
 )  # fmt: skip
 DISTILLATION = (
     "temperature", "alpha", "beta", "gamma", "curriculum_epochs", "progressive_coupling", "stage_epochs",
-    "teacher_layers", "student_layers", "enhanced_projections", "preserve_distribution",
+    "teacher_layers", "student_layers", "init_layers", "enhanced_projections", "preserve_distribution",
 )  # fmt: skip
 SEARCH = (
     "num_samples", "sampler", "accuracy_objective", "latency_objective", "workers_per_trial",

@@ -103,7 +103,7 @@ def test_kdssm_distill_starts_from_the_teacher_layers(gated_teacher, tmp_path):
 def test_kdssm_distill_refuses_a_start_it_cannot_copy_in_one_line(gated_teacher, tmp_path, capsys):
     out = tmp_path / "student"
     argv = ["distill", "--teacher_checkpoint", str(gated_teacher), *STUDENT, *SPLITS, "--save_dir", str(out)]
-    assert cli([*argv, *sets(init_layers="[1, 2]")]) == 2
+    assert cli([*argv, "--init_layers", "1,2"]) == 2  # the flag; --set distillation.init_layers=[1, 2] alike
     err = capsys.readouterr().err.strip()
     assert "distillation.init_layers: student layer 0 and teacher layer 1 differ in their gate" in err
     assert "\n" not in err and "Traceback" not in err

@@ -94,6 +94,11 @@ CASES = [
         "search.space: holds a single configuration",
     ),
     (
+        "sweep from teacher layers over varied widths",
+        "sweep --config {D} --teacher_checkpoint {T} --init_layers 0,2 --save_dir {R}",
+        "distillation.init_layers: the search space varies model.model_dim",
+    ),
+    (
         "sweep rung past the end",
         "sweep --config {D} --teacher_checkpoint {T} --set search.grace_epochs=50 --save_dir {R}",
         "search.grace_epochs",
