@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     teacher_score = nmse_db(scorer.errors(teacher)[None], scorer.energy)
     record = {
         "student": base.model.to_dict(),
-        "training": base.training.to_dict(),
+        "config": {"training": base.training.to_dict()},  # the student's own: learning rates, batch
         "distillation": base.distillation.to_dict(),
         "teacher_dir": str(teacher),
         "teacher_nmse_db": teacher_score,
