@@ -22,11 +22,13 @@ With --init_layers the distilled arms start from those teacher layers (distillat
 kdssm/distill/layer_init.py): the student is the teacher with the other layers left out.
 Every run is scored on the test split per column; the arms' nmse (averaged over seeds) and every difference
 come with a 95 % paired bootstrap interval over test columns and seeds (distill_stats.py), and the share of
-the gap closed rho = (twin - distilled) / (twin - full_labels) with its interval. The teacher's own score
-and the matched filter's are recorded beside them. The recipe (--alpha --beta --gamma --preserve_distribution,
---curriculum) replaces the student config's distillation weights; by default the ground truth and the
-teacher's labels alone, the terms that measurably transfer. The losses treat the teacher's labels as the twin's
-(kdssm.distill.module.teacher_label_loss), so the arms differ by their labels only.
+the gap closed rho = (twin - distilled) / (twin - full_labels) with its interval, and the share of the
+twin-to-teacher gap, (twin - distilled) / (twin - teacher), with its interval (rho "<arm>_of_teacher").
+The teacher's own score and the matched filter's are recorded beside them. The recipe (--alpha --beta
+--gamma --preserve_distribution, --curriculum) replaces the student config's distillation weights; by
+default the ground truth and the teacher's labels alone, the terms that measurably transfer. The losses
+treat the teacher's labels as the twin's (kdssm.distill.module.teacher_label_loss), so the arms differ by
+their labels only.
 
 With --tracking_uri the finished protocol is one MLflow experiment: a parent run (the settings, the
 teacher's and the filter's scores, the JSON and the table as artifacts) and a child run per label count and
@@ -205,8 +207,8 @@ def run_label_count(args, base, scorer, teacher: Path, tmp: Path, labels: int, s
     return {"steps": steps, "twin_epochs": twin_epochs, "errors": {k: np.stack(v) for k, v in errors.items()}}
 
 
-def summarise(args, scorer: Scorer, found: dict) -> dict:
-    """Scores, differences and rho with their intervals for one label count."""
+def summarise(args, scorer: Scorer, found: dict, teacher: np.ndarray) -> dict:
+    """Scores, differences and rho with their intervals for one label count; teacher (n,) its per-column errors."""
     e, energy, n = found["errors"], scorer.energy, args.bootstrap
     row = {
         "optimiser_steps": found["steps"],
@@ -231,6 +233,8 @@ def summarise(args, scorer: Scorer, found: dict) -> dict:
             rho[arm] = gap_closed(e["twin"], e[arm], e["full_labels"], energy, n)
         if "twin" in e and "full_converged" in e:
             rho[f"{arm}_of_converged"] = gap_closed(e["twin"], e[arm], e["full_converged"], energy, n)
+        if "twin" in e:  # the share of the twin-to-teacher gap (issue 33's demanding-regime figure)
+            rho[f"{arm}_of_teacher"] = gap_closed(e["twin"], e[arm], np.tile(teacher, (len(e[arm]), 1)), energy, n)
     return row | {"differences": differences, "rho": rho}
 
 
@@ -245,6 +249,9 @@ def acceptance(rows: dict, temperature: float) -> dict:
         r = rows.get(labels, {}).get("rho", {}).get(arm)
         if r and r["rho"] is not None and r["interval"]:
             out[f"rho_at_{labels}"] = r["rho"] >= rho_min and r["interval"][0] > low_min
+    r = rows.get("256", {}).get("rho", {}).get(f"{arm}_of_teacher")
+    if r and r["rho"] is not None:  # the demanding regime's figure; meaningful where the teacher is 2 dB above
+        out["closes_60_percent_of_the_teacher_gap_at_256"] = r["rho"] >= 0.6
     d = rows.get("64", {}).get("differences", {}).get(f"{arm}_minus_self_training")
     if d:
         out["beats_self_training_at_64_by_0_5_db"] = d["difference_db"] <= -0.5 and d["interval_db"][1] < 0
@@ -322,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     teacher = Path(args.teacher)
     scorer = Scorer(base)
-    teacher_score = nmse_db(scorer.errors(teacher)[None], scorer.energy)
+    teacher_errors = scorer.errors(teacher)  # (n,)
+    teacher_score = nmse_db(teacher_errors[None], scorer.energy)
     record = {
         "student": base.model.to_dict(),
         "config": {"training": base.training.to_dict()},  # the student's own: learning rates, batch
@@ -346,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for labels in args.labels:
             found = run_label_count(args, base, scorer, teacher, Path(tmp), labels, shared)
-            row = summarise(args, scorer, found)
+            row = summarise(args, scorer, found, teacher_errors)
             record["rows"][str(labels)] = row
             scores = ", ".join(f"{arm} {v:.2f}" for arm, v in row["nmse_db"].items())
             rhos = ", ".join(f"rho {k} {rounded(r['rho'])}" for k, r in row["rho"].items())

@@ -151,7 +151,10 @@ def test_every_arm_runs_and_is_scored_with_intervals(protocol, student_yaml, tea
     d = row["differences"]["distilled_T2.5_minus_twin"]
     assert d["interval_db"][0] <= d["difference_db"] <= d["interval_db"][1]
     assert row["optimiser_steps"] == 2 and row["twin_epochs"] == 2  # 24 columns in 2 batches, 8 in 1
-    assert set(row["rho"]) == {"distilled_T2.5", "distilled_T2.5_of_converged"}
+    assert set(row["rho"]) == {"distilled_T2.5", "distilled_T2.5_of_converged", "distilled_T2.5_of_teacher"}
+    share = row["rho"]["distilled_T2.5_of_teacher"]
+    twin, distilled = row["nmse_db"]["twin"], row["nmse_db"]["distilled_T2.5"]
+    assert share["rho"] == pytest.approx((twin - distilled) / (twin - record["teacher_nmse_db"]))
 
     from mlflow import MlflowClient
 
