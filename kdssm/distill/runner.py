@@ -170,9 +170,9 @@ def plan_student(
     (given: a sweep's shared ones over every teacher layer; else computed for the coupled layers, cached
     in the run folder with `cache`) as its datasets. cfg carries the columns' geometry (load_columns)."""
     pairs = coupled_layers(cfg, teacher.model)
-    check_model(cfg)
+    student = check_model(cfg)
     if cfg.distillation.init_layers:  # every copied tensor checked before anything is written
-        copied_state(build_model(cfg.model), teacher.model, cfg.distillation.init_layers)
+        copied_state(student, teacher.model, cfg.distillation.init_layers)
     root, resuming = rundir.prepare(save_dir, cfg, overwrite, inputs=[teacher.ckpt])
     with folder_lock.released_on_error(root):
         check_teacher_identity(root, teacher.ckpt, teacher.sha, resuming)

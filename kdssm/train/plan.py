@@ -54,10 +54,12 @@ class RunPlan:
     reference: dict | None = None  # {"teacher", "matched_filter"}: their test scores, computed once by a sweep
 
 
-def check_model(cfg: RunConfig) -> None:
+def check_model(cfg: RunConfig) -> torch.nn.Module:
     """Build the model once before anything is written: an init that cannot be computed (an explicit
     matched-filter start of a model too small for the aperture) or a focusing path that cannot be kept
-    (training.freeze_focus) is a one-line ConfigError here. The start is cached: the run's own build reuses it."""
+    (training.freeze_focus) is a one-line ConfigError here. The start is cached: the run's own build reuses it.
+    Returns the model built, for further checks against it (a teacher start: distill/layer_init.py)."""
     model = build_model(cfg.model)
     if cfg.training.freeze_focus:
         freeze_focusing_path(model)
+    return model

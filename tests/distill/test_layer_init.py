@@ -83,8 +83,8 @@ def gated_teacher(tmp_path_factory):
 
 
 STUDENT = flags(student_num_layers=2, student_model_dim=6, student_state_dim=16, num_epochs=1, batch_size=16)
-SPLITS = flags(train_size=64, val_size=32, test_size=32, curriculum_epochs=0, quiet=True)
 STUDENT += sets(use_selectivity=True, range_conditioning=True)  # the teacher's kind of layer
+SPLITS = flags(train_size=64, val_size=32, test_size=32, curriculum_epochs=0, quiet=True)
 
 
 def test_kdssm_distill_starts_from_the_teacher_layers(gated_teacher, tmp_path):
