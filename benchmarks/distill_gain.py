@@ -5,7 +5,7 @@
         [--arms twin distilled self_training full_labels full_converged teacher_start] [--temperatures 2.5]
         [--init_layers 0 3 4]
         [--alpha 0.5 --beta 0.5 --gamma 0 --preserve_distribution] [--curriculum 0] [--name distill_gain]
-        [--tracking_uri URI [--experiment kdssm-distill-protocol]]
+        [--tracking_uri URI [--experiment kdssm-distill-protocol]] [--runs DIR]
 
 For each label count L and seed s (training.seed: the initialisation and the order; the columns are the
 same for every seed), the student of --student is trained as
@@ -30,6 +30,12 @@ default the ground truth and the teacher's labels alone, the terms that measurab
 treat the teacher's labels as the twin's (kdssm.distill.module.teacher_label_loss), so the arms differ by
 their labels only.
 
+With --runs DIR every arm's run folder is kept in DIR under a name keyed by its content (arm, label count,
+seed, and a hash of its config and its teacher's checkpoint): a finished run is scored again, not retrained,
+and an unfinished one resumes from its last checkpoint (kdssm.train.rundir). So an interrupted protocol goes
+on where it stopped, and seeds run in separate processes into one DIR are then summarised together by one
+call with every seed (paired intervals over all of them). Without it the runs live in a temporary folder.
+
 With --tracking_uri the finished protocol is one MLflow experiment: a parent run (the settings, the
 teacher's and the filter's scores, the JSON and the table as artifacts) and a child run per label count and
 arm (its nmse, per seed, and its differences and rho with their intervals).
@@ -44,6 +50,9 @@ does not exist) is one line and nothing is written.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
+import json
 import math
 import sys
 import tempfile
@@ -61,9 +70,12 @@ from kdssm.data.baseline import matched_filter
 from kdssm.data.datasets import load_split, with_column_geometry
 from kdssm.distill.layer_init import copied_state
 from kdssm.distill.runner import distill_run
+from kdssm.distill.teacher_cache import file_sha256
 from kdssm.evaluate import predict
 from kdssm.models import build_model
 from kdssm.tracking.uri import check_reachable
+from kdssm.train.folder_lock import FolderInUse
+from kdssm.train.rundir import RunDirError
 from kdssm.train.runner import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,6 +108,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--name", default="distill_gain", help="benchmarks/results/<name>.json")
     parser.add_argument("--tracking_uri", help="log the finished protocol to this MLflow tracking URI")
     parser.add_argument("--experiment", default="kdssm-distill-protocol", help="the MLflow experiment")
+    parser.add_argument("--runs", help="keep the arms' run folders here, reuse finished ones, resume unfinished ones")
     args = parser.parse_args(argv)
     if args.arms is None:
         args.arms = [a for a in ARMS if a != "teacher_start" or args.init_layers]
@@ -131,6 +144,8 @@ def check(args: argparse.Namespace, base: RunConfig) -> None:
             copied_state(student, load_model(args.teacher), args.init_layers)
         except ConfigError as err:
             raise RequestError(f"--init_layers: {err}") from None
+    if args.runs and Path(args.runs).exists() and not Path(args.runs).is_dir():
+        raise RequestError(f"--runs: {args.runs} exists and is not a directory")
     if args.tracking_uri:
         check_reachable(args.tracking_uri, key="--tracking_uri")
 
@@ -160,6 +175,21 @@ class Scorer:
         return column_errors(predict(model, self.x).numpy(), self.y.numpy())[0]
 
 
+def trained(name: str, cfg: RunConfig, runs: Path, teacher: Path | None = None) -> Path:
+    """The folder of `name`'s finished run of cfg (distilled from `teacher`'s model.ckpt, or on ground truth
+    without one), trained unless a finished run of the same content is there; an unfinished one resumes."""
+    content = json.dumps(cfg.to_dict(), sort_keys=True)
+    if teacher is not None:
+        content += file_sha256(teacher / "model.ckpt")
+    out = runs / f"{name}-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+    if not (out / "summary.json").is_file():
+        if teacher is None:
+            train_run(cfg, out, kind="student", progress=False)
+        else:
+            distill_run(cfg, teacher, out, progress=False)
+    return out
+
+
 def steps_of(columns: int, epochs: int, batch: int) -> int:
     return epochs * math.ceil(columns / batch)
 
@@ -172,37 +202,33 @@ def run_label_count(args, base, scorer, teacher: Path, tmp: Path, labels: int, s
     twin_epochs = math.ceil(steps / math.ceil(labels / batch))
     errors: dict[str, list] = {}
     for seed in args.seeds:
-        twin_dir = tmp / f"twin-{labels}-{seed}"
+        twin_dir = None
         if "twin" in args.arms or "self_training" in args.arms:
-            train_run(fixed(base, seed, {"train_size": labels}, twin_epochs), twin_dir, kind="student", progress=False)
+            twin_cfg = fixed(base, seed, {"train_size": labels}, twin_epochs)
+            twin_dir = trained(f"twin-{labels}-{seed}", twin_cfg, tmp)
             errors.setdefault("twin", []).append(scorer.errors(twin_dir))
         scarce = {"train_size": labels, "unlabelled_size": args.unlabelled}
         start = {"init_layers": args.init_layers}
         if "distilled" in args.arms:
             for t in args.temperatures:
-                out = tmp / f"kd-{labels}-{seed}-{t}"
                 cfg = fixed(base, seed, scarce, args.epochs, {"temperature": t} | start)
-                distill_run(cfg, teacher, out, progress=False)
+                out = trained(f"kd-{labels}-{seed}-{t:g}", cfg, tmp, teacher)
                 errors.setdefault(f"distilled_T{t:g}", []).append(scorer.errors(out))
         if "self_training" in args.arms:
-            out = tmp / f"self-{labels}-{seed}"
-            distill_run(fixed(base, seed, scarce, args.epochs), twin_dir, out, progress=False)
+            out = trained(f"self-{labels}-{seed}", fixed(base, seed, scarce, args.epochs), tmp, twin_dir)
             errors.setdefault("self_training", []).append(scorer.errors(out))
         if "teacher_start" in args.arms:  # the twin's columns, steps and loss; the teacher only starts it
-            out = tmp / f"start-{labels}-{seed}"
             ground_truth = {"alpha": 1.0, "beta": 0.0, "gamma": 0.0, "preserve_distribution": False} | start
             cfg = fixed(base, seed, {"train_size": labels, "unlabelled_size": 0}, twin_epochs, ground_truth)
-            distill_run(cfg, teacher, out, progress=False)
+            out = trained(f"start-{labels}-{seed}", cfg, tmp, teacher)
             errors.setdefault("teacher_start", []).append(scorer.errors(out))
         for arm in ("full_labels", "full_converged"):
             if arm in args.arms:
                 key = (arm, seed, total)
                 if key not in shared:  # one run a seed and column count (label counts of one total share it)
                     epochs = args.epochs if arm == "full_labels" else args.converged_epochs
-                    out = tmp / f"{arm}-{seed}"
                     cfg = fixed(base, seed, {"train_size": total}, epochs, stop=arm == "full_converged")
-                    train_run(cfg, out, kind="student", progress=False)
-                    shared[key] = scorer.errors(out)
+                    shared[key] = scorer.errors(trained(f"{arm}-{seed}-{total}", cfg, tmp))
                 errors.setdefault(arm, []).append(shared[key])
     return {"steps": steps, "twin_epochs": twin_epochs, "errors": {k: np.stack(v) for k, v in errors.items()}}
 
@@ -351,9 +377,14 @@ def main(argv: list[str] | None = None) -> int:
         "complete": False,
     }
     shared: dict = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    kept = contextlib.nullcontext(args.runs) if args.runs else tempfile.TemporaryDirectory()
+    with kept as tmp:
         for labels in args.labels:
-            found = run_label_count(args, base, scorer, teacher, Path(tmp), labels, shared)
+            try:
+                found = run_label_count(args, base, scorer, teacher, Path(tmp), labels, shared)
+            except (RunDirError, FolderInUse) as err:  # e.g. another process is training that seed into --runs
+                print(f"distill_gain: {err}; the label counts before this one are kept", file=sys.stderr)
+                return 2
             row = summarise(args, scorer, found, teacher_errors)
             record["rows"][str(labels)] = row
             scores = ", ".join(f"{arm} {v:.2f}" for arm, v in row["nmse_db"].items())

@@ -204,3 +204,36 @@ def test_the_teacher_start_arms_run_from_the_teachers_layers(protocol, teacher_r
     assert set(row["nmse_db"]) == {"twin", "distilled_T2.5", "teacher_start"}
     assert {"teacher_start_minus_twin", "distilled_T2.5_minus_teacher_start"} <= set(row["differences"])
     assert row["nmse_db"]["teacher_start"] != row["nmse_db"]["twin"]  # a different start, the same columns
+
+
+def test_kept_runs_are_reused_and_seeds_run_apart_are_summarised_together(
+    protocol, student_yaml, teacher_run, tmp_path
+):
+    """--runs: seed 0 run alone, then seeds 0 and 1 in one call: seed 0's runs are scored again, not retrained,
+    and scored the same; another recipe is another run beside them."""
+    runs = tmp_path / "runs"
+    flags = ["--labels", "8", "--unlabelled", "16", "--epochs", "1", "--arms", "twin", "distilled"]
+    argv = ["--teacher", str(teacher_run), "--student", student_yaml, *flags, "--bootstrap", "20", "--runs", str(runs)]
+    assert protocol.main([*argv, "--seeds", "0", "--name", "one"]) == 0
+
+    def trained():
+        return {p.name: (p / "model.ckpt").stat().st_mtime_ns for p in runs.iterdir()}
+
+    first = trained()
+    assert sorted(name.rsplit("-", 1)[0] for name in first) == ["kd-8-0-2.5", "twin-8-0"]
+    assert protocol.main([*argv, "--seeds", "0", "1", "--name", "both"]) == 0
+    after = trained()
+    assert len(after) == 4 and all(after[name] == mtime for name, mtime in first.items())
+    one, both = (json.loads((tmp_path / "results" / f"{n}.json").read_text())["rows"]["8"] for n in ("one", "both"))
+    for arm in ("twin", "distilled_T2.5"):
+        assert both["nmse_db_by_seed"][arm][0] == one["nmse_db_by_seed"][arm][0]
+    assert protocol.main([*argv, "--seeds", "0", "--beta", "0.25", "--name", "other"]) == 0
+    assert len(trained()) == 6  # the recipe is part of every run's config: none of the kept runs is taken for it
+
+
+def test_runs_that_is_a_file_is_refused_in_one_line(protocol, student_yaml, teacher_run, tmp_path, capsys):
+    argv = ["--teacher", str(teacher_run), "--student", student_yaml, "--labels", "8", "--runs", student_yaml]
+    assert protocol.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"--runs: {student_yaml} exists and is not a directory" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "results").exists()
