@@ -268,7 +268,7 @@ def rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-def acceptance(rows: dict, temperature: float) -> dict:
+def acceptance(rows: dict, temperature: float, teacher_db: float) -> dict:
     arm = f"distilled_T{temperature:g}"
     out = {}
     for labels, rho_min, low_min in (("64", 0.75, 0.5), ("256", 0.5, 0.0)):
@@ -278,6 +278,9 @@ def acceptance(rows: dict, temperature: float) -> dict:
     r = rows.get("256", {}).get("rho", {}).get(f"{arm}_of_teacher")
     if r and r["rho"] is not None:  # the demanding regime's figure; meaningful where the teacher is 2 dB above
         out["closes_60_percent_of_the_teacher_gap_at_256"] = r["rho"] >= 0.6
+    full = rows.get("256", {}).get("nmse_db", {}).get("full_labels")
+    if full is not None:  # the demanding regime itself: the teacher 2 dB above the student's own full-label result
+        out["teacher_2_db_above_full_labels_at_256"] = teacher_db <= full - 2.0
     d = rows.get("64", {}).get("differences", {}).get(f"{arm}_minus_self_training")
     if d:
         out["beats_self_training_at_64_by_0_5_db"] = d["difference_db"] <= -0.5 and d["interval_db"][1] < 0
@@ -390,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             scores = ", ".join(f"{arm} {v:.2f}" for arm, v in row["nmse_db"].items())
             rhos = ", ".join(f"rho {k} {rounded(r['rho'])}" for k, r in row["rho"].items())
             print(f"{labels} labels: {scores}; {rhos}", flush=True)
-            record["acceptance"] = acceptance(record["rows"], args.temperatures[0])
+            record["acceptance"] = acceptance(record["rows"], args.temperatures[0], teacher_score)
             write_result(args.name, record)
     record["complete"] = True
     result = write_result(args.name, record)

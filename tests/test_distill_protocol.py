@@ -237,3 +237,16 @@ def test_runs_that_is_a_file_is_refused_in_one_line(protocol, student_yaml, teac
     err = capsys.readouterr().err
     assert f"--runs: {student_yaml} exists and is not a directory" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "results").exists()
+
+
+def test_acceptance_judges_the_demanding_regime_and_its_share(protocol):
+    share = {"rho": 0.64, "interval": [0.55, 0.71]}
+    row = {"nmse_db": {"twin": -17.0, "distilled_T2.5": -20.2, "full_labels": -20.0}, "rho": {}, "differences": {}}
+    row["rho"]["distilled_T2.5_of_teacher"] = share
+    out = protocol.acceptance({"256": row}, 2.5, teacher_db=-22.0)
+    assert out == {"closes_60_percent_of_the_teacher_gap_at_256": True, "teacher_2_db_above_full_labels_at_256": True}
+    assert protocol.acceptance({"256": row}, 2.5, teacher_db=-21.9)["teacher_2_db_above_full_labels_at_256"] is False
+    share["rho"] = 0.59
+    assert (
+        protocol.acceptance({"256": row}, 2.5, teacher_db=-22.0)["closes_60_percent_of_the_teacher_gap_at_256"] is False
+    )
