@@ -14,6 +14,9 @@ CONFIGS = [
     "configs/sweep.yaml",
     "configs/demo/student.yaml",
     "configs/demo/sweep.yaml",
+    "configs/demo/deep_student.yaml",
+    "configs/demo/deep_student_4.yaml",
+    "configs/demo/deep_student_free.yaml",
 ]
 
 
@@ -22,6 +25,16 @@ def test_shipped_configs_load_and_round_trip(path, tmp_path):
     cfg = RunConfig.from_file(path)
     cfg.dump(tmp_path / "c.yaml")
     assert RunConfig.from_file(tmp_path / "c.yaml") == cfg
+
+
+@pytest.mark.parametrize(
+    "variant, differs_in",
+    [("deep_student_4", {"model": {"num_layers": 4}}), ("deep_student_free", {"training": {"freeze_focus": False}})],
+)
+def test_the_second_regimes_variants_differ_from_its_student_in_what_they_say(variant, differs_in):
+    student = RunConfig.from_file(ROOT / "configs/demo/deep_student.yaml")
+    assert RunConfig.from_file(ROOT / f"configs/demo/{variant}.yaml") == student.with_overrides(differs_in)
+    assert student.with_overrides(differs_in) != student
 
 
 def test_demo_sweep_students_are_students_of_the_demo_teacher():
