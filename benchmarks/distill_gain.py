@@ -34,7 +34,9 @@ With --runs DIR every arm's run folder is kept in DIR under a name keyed by its 
 seed, and a hash of its config and its teacher's checkpoint): a finished run is scored again, not retrained,
 and an unfinished one resumes from its last checkpoint (kdssm.train.rundir). So an interrupted protocol goes
 on where it stopped, and seeds run in separate processes into one DIR are then summarised together by one
-call with every seed (paired intervals over all of them). Without it the runs live in a temporary folder.
+call with every seed (paired intervals over all of them). A kept run is reused or resumed only by the kdssm
+code that started it (a hash of kdssm's source in the folder); other code is refused in one line. Without
+--runs the runs live in a temporary folder.
 
 With --tracking_uri the finished protocol is one MLflow experiment: a parent run (the settings, the
 teacher's and the filter's scores, the JSON and the table as artifacts) and a child run per label count and
@@ -51,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -64,6 +67,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import add_recipe_args, recipe, write_result
 from distill_stats import column_energy, column_errors, gap_closed, nmse_db, paired_difference
 
+import kdssm
 from kdssm import load_model
 from kdssm.config import ConfigError, RunConfig
 from kdssm.data.baseline import matched_filter
@@ -79,6 +83,7 @@ from kdssm.train.rundir import RunDirError
 from kdssm.train.runner import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
+SOURCE_STAMP = "kdssm_source.sha256"  # in each kept run folder: the kdssm code that trained it
 ARMS = ("twin", "distilled", "self_training", "full_labels", "full_converged", "teacher_start")
 
 
@@ -175,13 +180,30 @@ class Scorer:
         return column_errors(predict(model, self.x).numpy(), self.y.numpy())[0]
 
 
+@functools.cache
+def source_digest() -> str:
+    """sha256 of kdssm's source files (read once per process: the code a process runs is the code it imported)."""
+    root = Path(kdssm.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def trained(name: str, cfg: RunConfig, runs: Path, teacher: Path | None = None) -> Path:
     """The folder of `name`'s finished run of cfg (distilled from `teacher`'s model.ckpt, or on ground truth
-    without one), trained unless a finished run of the same content is there; an unfinished one resumes."""
+    without one), trained unless a finished run of the same content is there; an unfinished one resumes.
+    Either only with the kdssm code that started it (its SOURCE_STAMP), refused in one line otherwise."""
     content = json.dumps(cfg.to_dict(), sort_keys=True)
     if teacher is not None:
         content += file_sha256(teacher / "model.ckpt")
     out = runs / f"{name}-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+    stamp = out / SOURCE_STAMP
+    if out.exists() and (not stamp.is_file() or stamp.read_text().strip() != source_digest()):
+        raise RunDirError(f"{out}: was trained by other kdssm code than this; use another --runs folder")
+    out.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(source_digest() + "\n")
     if not (out / "summary.json").is_file():
         if teacher is None:
             train_run(cfg, out, kind="student", progress=False)

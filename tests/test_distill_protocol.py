@@ -207,7 +207,7 @@ def test_the_teacher_start_arms_run_from_the_teachers_layers(protocol, teacher_r
 
 
 def test_kept_runs_are_reused_and_seeds_run_apart_are_summarised_together(
-    protocol, student_yaml, teacher_run, tmp_path
+    protocol, student_yaml, teacher_run, tmp_path, capsys
 ):
     """--runs: seed 0 run alone, then seeds 0 and 1 in one call: seed 0's runs are scored again, not retrained,
     and scored the same; another recipe is another run beside them."""
@@ -229,6 +229,13 @@ def test_kept_runs_are_reused_and_seeds_run_apart_are_summarised_together(
         assert both["nmse_db_by_seed"][arm][0] == one["nmse_db_by_seed"][arm][0]
     assert protocol.main([*argv, "--seeds", "0", "--beta", "0.25", "--name", "other"]) == 0
     assert len(trained()) == 6  # the recipe is part of every run's config: none of the kept runs is taken for it
+
+    twin = runs / next(n for n in first if n.startswith("twin-"))  # a kept run of other code is not taken as ours
+    (twin / protocol.SOURCE_STAMP).write_text("0" * 64 + "\n")
+    assert protocol.main([*argv, "--seeds", "0", "--name", "stale"]) == 2
+    err = capsys.readouterr().err
+    assert f"{twin}: was trained by other kdssm code than this" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "results" / "stale.json").exists()
 
 
 def test_runs_that_is_a_file_is_refused_in_one_line(protocol, student_yaml, teacher_run, tmp_path, capsys):
