@@ -200,10 +200,11 @@ def trained(name: str, cfg: RunConfig, runs: Path, teacher: Path | None = None) 
         content += file_sha256(teacher / "model.ckpt")
     out = runs / f"{name}-{hashlib.sha256(content.encode()).hexdigest()[:12]}"
     stamp = out / SOURCE_STAMP
-    if out.exists() and (not stamp.is_file() or stamp.read_text().strip() != source_digest()):
+    if not out.exists():  # stamped once, when the run's folder is made
+        out.mkdir(parents=True)
+        stamp.write_text(source_digest() + "\n")
+    elif not stamp.is_file() or stamp.read_text().strip() != source_digest():
         raise RunDirError(f"{out}: was trained by other kdssm code than this; use another --runs folder")
-    out.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(source_digest() + "\n")
     if not (out / "summary.json").is_file():
         if teacher is None:
             train_run(cfg, out, kind="student", progress=False)
