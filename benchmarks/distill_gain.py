@@ -2,7 +2,8 @@
 
     python benchmarks/distill_gain.py --teacher RUN [--student configs/demo/student.yaml]
         [--labels 16 64 256 1024] [--seeds 0 1 2] [--unlabelled 4096] [--epochs 10]
-        [--arms twin distilled self_training full_labels full_converged teacher_start] [--temperatures 2.5]
+        [--arms twin distilled self_training full_labels full_converged teacher_start full_labels_start]
+        [--temperatures 2.5]
         [--init_layers 0 3 4]
         [--alpha 0.5 --beta 0.5 --gamma 0 --preserve_distribution] [--curriculum 0] [--name distill_gain]
         [--tracking_uri URI [--experiment kdssm-distill-protocol]] [--runs DIR]
@@ -17,7 +18,11 @@ same for every seed), the student of --student is trained as
 - full_labels: L + U columns with their true labels, the same steps;
 - full_converged: the same columns for --converged_epochs, the best epoch on validation;
 - teacher_start (with --init_layers): the twin started from the teacher's layers, ground truth only, so
-  what the copied weights give alone is told from what the teacher's labels add.
+  what the copied weights give alone is told from what the teacher's labels add;
+- full_labels_start (with --init_layers): full_labels started from the teacher's layers: a perfect teacher
+  from the distilled arm's own start, at its steps. What it closes of the twin-to-teacher gap bounds what
+  any teacher can close there (rho "full_labels_start_of_teacher"), and the distilled arm's share of the gap
+  to it is rho "<arm>_of_full_labels_start".
 With --init_layers the distilled arms start from those teacher layers (distillation.init_layers,
 kdssm/distill/layer_init.py): the student is the teacher with the other layers left out.
 Every run is scored on the test split per column; the arms' nmse (averaged over seeds) and every difference
@@ -84,7 +89,8 @@ from kdssm.train.runner import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_STAMP = "kdssm_source.sha256"  # in each kept run folder: the kdssm code that trained it
-ARMS = ("twin", "distilled", "self_training", "full_labels", "full_converged", "teacher_start")
+ARMS = ("twin", "distilled", "self_training", "full_labels", "full_converged", "teacher_start", "full_labels_start")
+STARTED = ("teacher_start", "full_labels_start")  # the arms that start from the teacher's layers: --init_layers
 
 
 class RequestError(ValueError):
@@ -100,8 +106,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--unlabelled", type=int, default=4096, help="unlabelled columns U")
     parser.add_argument("--epochs", type=int, default=10, help="epochs of the distilled arm over L + U columns")
     parser.add_argument("--converged_epochs", type=int, default=40, help="epochs of full_converged (best on val)")
+    started = " and ".join(STARTED)
     parser.add_argument(
-        "--arms", nargs="+", help=f"arms to run, of {', '.join(ARMS)} (default: all; teacher_start with --init_layers)"
+        "--arms", nargs="+", help=f"arms to run, of {', '.join(ARMS)} (default: all; {started} with --init_layers)"
     )
     parser.add_argument("--temperatures", type=float, nargs="+", default=[2.5], help="one distilled arm each")
     parser.add_argument(
@@ -116,7 +123,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", help="keep the arms' run folders here, reuse finished ones, resume unfinished ones")
     args = parser.parse_args(argv)
     if args.arms is None:
-        args.arms = [a for a in ARMS if a != "teacher_start" or args.init_layers]
+        args.arms = [a for a in ARMS if a not in STARTED or args.init_layers]
     return args
 
 
@@ -140,8 +147,9 @@ def check(args: argparse.Namespace, base: RunConfig) -> None:
         raise RequestError(f"--labels: {above[0]} is outside 1..{split}, the student config's training split")
     if not (Path(args.teacher) / "model.ckpt").is_file():
         raise RequestError(f"--teacher: {args.teacher} holds no model.ckpt")
-    if "teacher_start" in args.arms and not args.init_layers:
-        raise RequestError("--arms: teacher_start needs --init_layers (the teacher layers the twin starts from)")
+    started = [a for a in args.arms if a in STARTED]
+    if started and not args.init_layers:
+        raise RequestError(f"--arms: {started[0]} needs --init_layers (the teacher layers it starts from)")
     if args.init_layers:  # every copied tensor checked against the teacher before any arm runs
         try:
             start = base.with_overrides({"distillation": {"init_layers": args.init_layers}})
@@ -240,18 +248,24 @@ def run_label_count(args, base, scorer, teacher: Path, tmp: Path, labels: int, s
         if "self_training" in args.arms:
             out = trained(f"self-{labels}-{seed}", fixed(base, seed, scarce, args.epochs), tmp, twin_dir)
             errors.setdefault("self_training", []).append(scorer.errors(out))
+        ground_truth = {"alpha": 1.0, "beta": 0.0, "gamma": 0.0, "preserve_distribution": False} | start
         if "teacher_start" in args.arms:  # the twin's columns, steps and loss; the teacher only starts it
-            ground_truth = {"alpha": 1.0, "beta": 0.0, "gamma": 0.0, "preserve_distribution": False} | start
             cfg = fixed(base, seed, {"train_size": labels, "unlabelled_size": 0}, twin_epochs, ground_truth)
             out = trained(f"start-{labels}-{seed}", cfg, tmp, teacher)
             errors.setdefault("teacher_start", []).append(scorer.errors(out))
-        for arm in ("full_labels", "full_converged"):
+        for arm in ("full_labels", "full_converged", "full_labels_start"):
             if arm in args.arms:
                 key = (arm, seed, total)
                 if key not in shared:  # one run a seed and column count (label counts of one total share it)
-                    epochs = args.epochs if arm == "full_labels" else args.converged_epochs
-                    cfg = fixed(base, seed, {"train_size": total}, epochs, stop=arm == "full_converged")
-                    shared[key] = scorer.errors(trained(f"{arm}-{seed}-{total}", cfg, tmp))
+                    epochs = args.converged_epochs if arm == "full_converged" else args.epochs
+                    every = {"train_size": total, "unlabelled_size": 0}
+                    if arm == "full_labels_start":  # the distilled arm's start and steps, every label true
+                        cfg = fixed(base, seed, every, epochs, ground_truth)
+                        run = trained(f"{arm}-{seed}-{total}", cfg, tmp, teacher)
+                    else:
+                        cfg = fixed(base, seed, {"train_size": total}, epochs, stop=arm == "full_converged")
+                        run = trained(f"{arm}-{seed}-{total}", cfg, tmp)
+                    shared[key] = scorer.errors(run)
                 errors.setdefault(arm, []).append(shared[key])
     return {"steps": steps, "twin_epochs": twin_epochs, "errors": {k: np.stack(v) for k, v in errors.items()}}
 
@@ -268,6 +282,10 @@ def summarise(args, scorer: Scorer, found: dict, teacher: np.ndarray) -> dict:
     differences, rho = {}, {}
     if "teacher_start" in e and "twin" in e:
         differences["teacher_start_minus_twin"] = paired_difference(e["teacher_start"], e["twin"], energy, n)
+    if "full_labels_start" in e and "twin" in e:  # a perfect teacher from the distilled arm's start: the bound
+        differences["full_labels_start_minus_twin"] = paired_difference(e["full_labels_start"], e["twin"], energy, n)
+        whole = np.tile(teacher, (len(e["twin"]), 1))
+        rho["full_labels_start_of_teacher"] = gap_closed(e["twin"], e["full_labels_start"], whole, energy, n)
     distilled = [a for a in e if a.startswith("distilled")]
     for arm in distilled[1:]:  # every temperature against the first one given
         differences[f"{arm}_minus_{distilled[0]}"] = paired_difference(e[arm], e[distilled[0]], energy, n)
@@ -282,6 +300,10 @@ def summarise(args, scorer: Scorer, found: dict, teacher: np.ndarray) -> dict:
             rho[arm] = gap_closed(e["twin"], e[arm], e["full_labels"], energy, n)
         if "twin" in e and "full_converged" in e:
             rho[f"{arm}_of_converged"] = gap_closed(e["twin"], e[arm], e["full_converged"], energy, n)
+        if "full_labels_start" in e:
+            differences[f"{arm}_minus_full_labels_start"] = paired_difference(e[arm], e["full_labels_start"], energy, n)
+            if "twin" in e:
+                rho[f"{arm}_of_full_labels_start"] = gap_closed(e["twin"], e[arm], e["full_labels_start"], energy, n)
         if "twin" in e:  # the share of the twin-to-teacher gap (issue 33's demanding-regime figure)
             rho[f"{arm}_of_teacher"] = gap_closed(e["twin"], e[arm], np.tile(teacher, (len(e[arm]), 1)), energy, n)
     return row | {"differences": differences, "rho": rho}
@@ -301,6 +323,9 @@ def acceptance(rows: dict, temperature: float, teacher_db: float) -> dict:
     r = rows.get("256", {}).get("rho", {}).get(f"{arm}_of_teacher")
     if r and r["rho"] is not None:  # the demanding regime's figure; meaningful where the teacher is 2 dB above
         out["closes_60_percent_of_the_teacher_gap_at_256"] = r["rho"] >= 0.6
+    bound = rows.get("256", {}).get("rho", {}).get("full_labels_start_of_teacher")
+    if bound and bound["rho"] is not None:  # what a perfect teacher gives from the same start and steps
+        out["a_perfect_teacher_from_the_same_start_closes_60_percent_at_256"] = bound["rho"] >= 0.6
     full = rows.get("256", {}).get("nmse_db", {}).get("full_labels")
     if full is not None:  # the demanding regime itself: the teacher 2 dB above the student's own full-label result
         out["teacher_2_db_above_full_labels_at_256"] = teacher_db <= full - 2.0

@@ -109,6 +109,7 @@ def student_yaml(tmp_path):
         (["--arms", "twin", "teacher_only"], "--arms: no arm named 'teacher_only'"),
         (["--temperatures", "2.5", "0"], "--temperatures: 0 is refused (distillation.temperature: must be > 0"),
         (["--arms", "twin", "teacher_start"], "--arms: teacher_start needs --init_layers"),
+        (["--arms", "full_labels_start"], "--arms: full_labels_start needs --init_layers"),
         (["--init_layers", "0", "2"], "--init_layers: distillation.init_layers: the student's input_proj.weight"),
         (["--init_layers", "0", "1", "2"], "--init_layers: distillation.init_layers: [0, 1, 2] names 3 teacher"),
     ],
@@ -183,7 +184,8 @@ def test_an_unreachable_tracking_server_is_refused_before_anything_runs(
 
 
 def test_the_teacher_start_arms_run_from_the_teachers_layers(protocol, teacher_run, tmp_path):
-    """--init_layers: the distilled arm and the teacher_start control start from the teacher's layers 0 and 2."""
+    """--init_layers: the distilled arm and the teacher_start and full_labels_start controls start from the
+    teacher's layers 0 and 2."""
     teacher = RunConfig.from_file(teacher_run / "config.yaml").model
     cfg = RunConfig.from_dict(
         {
@@ -196,14 +198,22 @@ def test_the_teacher_start_arms_run_from_the_teachers_layers(protocol, teacher_r
     cfg.dump(tmp_path / "student.yaml")
     flags = ["--labels", "8", "--seeds", "0", "--unlabelled", "16", "--epochs", "1", "--init_layers", "0", "2"]
     argv = ["--teacher", str(teacher_run), "--student", str(tmp_path / "student.yaml"), *flags]
-    arms = ["--arms", "twin", "distilled", "teacher_start"]
-    assert protocol.main([*argv, *arms, "--bootstrap", "20", "--name", "t"]) == 0
+    arms = ["--arms", "twin", "distilled", "teacher_start", "full_labels_start"]
+    kept = ["--runs", str(tmp_path / "kept")]
+    assert protocol.main([*argv, *arms, *kept, "--bootstrap", "20", "--name", "t"]) == 0
     record = json.loads((tmp_path / "results" / "t.json").read_text())
     assert record["init_layers"] == [0, 2]
     row = record["rows"]["8"]
-    assert set(row["nmse_db"]) == {"twin", "distilled_T2.5", "teacher_start"}
+    assert set(row["nmse_db"]) == {"twin", "distilled_T2.5", "teacher_start", "full_labels_start"}
     assert {"teacher_start_minus_twin", "distilled_T2.5_minus_teacher_start"} <= set(row["differences"])
+    assert {"full_labels_start_minus_twin", "distilled_T2.5_minus_full_labels_start"} <= set(row["differences"])
+    assert {"full_labels_start_of_teacher", "distilled_T2.5_of_full_labels_start"} <= set(row["rho"])
     assert row["nmse_db"]["teacher_start"] != row["nmse_db"]["twin"]  # a different start, the same columns
+    # every column truly labelled, the distilled arm's steps: neither the 8-label start nor the distilled arm
+    scores = row["nmse_db"]
+    assert scores["full_labels_start"] not in (scores["teacher_start"], scores["distilled_T2.5"])
+    runs = sorted(p.name.split("-")[0] for p in (tmp_path / "kept").iterdir())
+    assert runs == ["full_labels_start", "kd", "start", "twin"]
 
 
 def test_kept_runs_are_reused_and_seeds_run_apart_are_summarised_together(
@@ -257,3 +267,9 @@ def test_acceptance_judges_the_demanding_regime_and_its_share(protocol):
     assert (
         protocol.acceptance({"256": row}, 2.5, teacher_db=-22.0)["closes_60_percent_of_the_teacher_gap_at_256"] is False
     )
+    row["rho"]["full_labels_start_of_teacher"] = {"rho": 0.58, "interval": [0.5, 0.66]}  # the bound, recorded beside
+    out = protocol.acceptance({"256": row}, 2.5, teacher_db=-22.0)
+    bound = "a_perfect_teacher_from_the_same_start_closes_60_percent_at_256"
+    assert out[bound] is False
+    row["rho"]["full_labels_start_of_teacher"]["rho"] = 0.6
+    assert protocol.acceptance({"256": row}, 2.5, teacher_db=-22.0)[bound] is True
