@@ -258,9 +258,8 @@ def run_label_count(args, base, scorer, teacher: Path, tmp: Path, labels: int, s
                 key = (arm, seed, total)
                 if key not in shared:  # one run a seed and column count (label counts of one total share it)
                     epochs = args.converged_epochs if arm == "full_converged" else args.epochs
-                    every = {"train_size": total, "unlabelled_size": 0}
                     if arm == "full_labels_start":  # the distilled arm's start and steps, every label true
-                        cfg = fixed(base, seed, every, epochs, ground_truth)
+                        cfg = fixed(base, seed, {"train_size": total, "unlabelled_size": 0}, epochs, ground_truth)
                         run = trained(f"{arm}-{seed}-{total}", cfg, tmp, teacher)
                     else:
                         cfg = fixed(base, seed, {"train_size": total}, epochs, stop=arm == "full_converged")
@@ -280,32 +279,28 @@ def summarise(args, scorer: Scorer, found: dict, teacher: np.ndarray) -> dict:
         "nmse_db_by_seed": {arm: [nmse_db(err[None, i], energy) for i in range(len(err))] for arm, err in e.items()},
     }
     differences, rho = {}, {}
+    teacher_by_seed = np.tile(teacher, (len(args.seeds), 1))  # (seeds, n): the teacher is one run for every seed
     if "teacher_start" in e and "twin" in e:
         differences["teacher_start_minus_twin"] = paired_difference(e["teacher_start"], e["twin"], energy, n)
     if "full_labels_start" in e and "twin" in e:  # a perfect teacher from the distilled arm's start: the bound
         differences["full_labels_start_minus_twin"] = paired_difference(e["full_labels_start"], e["twin"], energy, n)
-        whole = np.tile(teacher, (len(e["twin"]), 1))
-        rho["full_labels_start_of_teacher"] = gap_closed(e["twin"], e["full_labels_start"], whole, energy, n)
+        rho["full_labels_start_of_teacher"] = gap_closed(e["twin"], e["full_labels_start"], teacher_by_seed, energy, n)
     distilled = [a for a in e if a.startswith("distilled")]
     for arm in distilled[1:]:  # every temperature against the first one given
         differences[f"{arm}_minus_{distilled[0]}"] = paired_difference(e[arm], e[distilled[0]], energy, n)
     for arm in distilled:
-        if "twin" in e:
-            differences[f"{arm}_minus_twin"] = paired_difference(e[arm], e["twin"], energy, n)
-        if "teacher_start" in e:
-            differences[f"{arm}_minus_teacher_start"] = paired_difference(e[arm], e["teacher_start"], energy, n)
-        if "self_training" in e:
-            differences[f"{arm}_minus_self_training"] = paired_difference(e[arm], e["self_training"], energy, n)
-        if "twin" in e and "full_labels" in e:
-            rho[arm] = gap_closed(e["twin"], e[arm], e["full_labels"], energy, n)
-        if "twin" in e and "full_converged" in e:
-            rho[f"{arm}_of_converged"] = gap_closed(e["twin"], e[arm], e["full_converged"], energy, n)
-        if "full_labels_start" in e:
-            differences[f"{arm}_minus_full_labels_start"] = paired_difference(e[arm], e["full_labels_start"], energy, n)
-            if "twin" in e:
-                rho[f"{arm}_of_full_labels_start"] = gap_closed(e["twin"], e[arm], e["full_labels_start"], energy, n)
-        if "twin" in e:  # the share of the twin-to-teacher gap (issue 33's demanding-regime figure)
-            rho[f"{arm}_of_teacher"] = gap_closed(e["twin"], e[arm], np.tile(teacher, (len(e[arm]), 1)), energy, n)
+        for other in ("twin", "teacher_start", "self_training", "full_labels_start"):
+            if other in e:
+                differences[f"{arm}_minus_{other}"] = paired_difference(e[arm], e[other], energy, n)
+        if "twin" not in e:
+            continue
+        shares = {arm: "full_labels", f"{arm}_of_converged": "full_converged"}  # rho against each reference arm
+        shares[f"{arm}_of_full_labels_start"] = "full_labels_start"
+        for key, reference in shares.items():
+            if reference in e:
+                rho[key] = gap_closed(e["twin"], e[arm], e[reference], energy, n)
+        # the share of the twin-to-teacher gap (issue 33's demanding-regime figure)
+        rho[f"{arm}_of_teacher"] = gap_closed(e["twin"], e[arm], teacher_by_seed, energy, n)
     return row | {"differences": differences, "rho": rho}
 
 
